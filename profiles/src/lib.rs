@@ -1,0 +1,1 @@
+//! The scenario schema of chargestorm and its bundled profiles.

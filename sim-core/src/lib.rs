@@ -1,0 +1,3 @@
+//! The deterministic simulation core of chargestorm.
+
+pub use proto::time;

@@ -1,0 +1,1 @@
+//! Support code for chargestorm's end-to-end tests.

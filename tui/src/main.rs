@@ -1,0 +1,3 @@
+//! The `chargestorm` binary.
+
+fn main() {}
