@@ -95,6 +95,13 @@ impl MeterModel {
         }
     }
 
+    /// The baud rate a model's baud-rate code stands for; see [`MeterModel::baud_code`].
+    pub fn baud_from_code(self, code: u16) -> Option<u32> {
+        COMMON_BAUD_RATES
+            .into_iter()
+            .find(|&baud| self.baud_code(baud) == Some(code))
+    }
+
     /// `true` when the model can be set to `baud_rate`.
     pub fn supports_baud_rate(self, baud_rate: u32) -> bool {
         match self {
@@ -140,6 +147,17 @@ impl Framing {
             Self::E1 => 1,
             Self::O1 => 2,
             Self::N2 => 3,
+        }
+    }
+
+    /// The framing for an Eastron parity/stop code.
+    pub const fn from_sdm_code(code: u16) -> Option<Self> {
+        match code {
+            0 => Some(Self::N1),
+            1 => Some(Self::E1),
+            2 => Some(Self::O1),
+            3 => Some(Self::N2),
+            _ => None,
         }
     }
 }
@@ -457,6 +475,22 @@ mod tests {
         config.baud_rate = 1200;
         config.unit_id = 0;
         assert_eq!(config.validate(), Err(ConfigError::UnitId { unit_id: 0 }));
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for model in MeterModel::ALL {
+            for baud in COMMON_BAUD_RATES {
+                if let Some(code) = model.baud_code(baud) {
+                    assert_eq!(model.baud_from_code(code), Some(baud), "{model:?} {baud}");
+                }
+            }
+        }
+        assert_eq!(MeterModel::Sdm630.baud_from_code(3), Some(19200));
+        assert_eq!(MeterModel::Sdm120.baud_from_code(3), None);
+        for framing in [Framing::N1, Framing::E1, Framing::O1, Framing::N2] {
+            assert_eq!(Framing::from_sdm_code(framing.sdm_code()), Some(framing));
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ use super::image::RegisterImage;
 use super::map::{Encoding, Quantity, RegisterDef, RegisterMap, Scale, Setting, Table};
 use super::pdu::{FunctionCode, MAX_READ_REGISTERS, Request, Response};
 use super::reading::MeterReading;
+use super::write::write_registers;
 
 /// The largest decimal code the DJSF1352 emulator picks by itself: 10^3 per count.
 const MAX_AUTO_CODE: u16 = 6;
@@ -234,24 +235,34 @@ pub fn read_registers(
     Ok(out)
 }
 
-/// The response PDU the meter sends to `request`: register reads are served; anything else is
-/// answered with exception 01 (writes are not emulated yet).
-pub fn respond(config: &MeterConfig, reading: &MeterReading, request: &Request) -> Response {
+/// The response PDU the meter sends to `request`: register reads are served from `reading`,
+/// register writes go to `config` (see [`write_registers`]), and anything else is answered
+/// with exception 01.
+pub fn respond(config: &mut MeterConfig, reading: &MeterReading, request: &Request) -> Response {
     let function = request.function();
-    let result = match *request {
-        Request::ReadHoldingRegisters { address, quantity }
-        | Request::ReadInputRegisters { address, quantity } => {
+    let result = match request {
+        &Request::ReadHoldingRegisters { address, quantity } => {
             read_registers(config, reading, function, address, quantity)
+                .map(Response::ReadHoldingRegisters)
+        }
+        &Request::ReadInputRegisters { address, quantity } => {
+            read_registers(config, reading, function, address, quantity)
+                .map(Response::ReadInputRegisters)
+        }
+        &Request::WriteSingleRegister { address, value } => {
+            write_registers(config, function, address, &[value])
+                .map(|()| Response::WriteSingleRegister { address, value })
+        }
+        Request::WriteMultipleRegisters { address, values } => {
+            let address = *address;
+            write_registers(config, function, address, values).map(|()| {
+                let quantity = u16::try_from(values.len()).unwrap_or(u16::MAX);
+                Response::WriteMultipleRegisters { address, quantity }
+            })
         }
         _ => Err(ExceptionCode::IllegalFunction),
     };
-    match result {
-        Ok(words) if function == FunctionCode::ReadInputRegisters => {
-            Response::ReadInputRegisters(words)
-        }
-        Ok(words) => Response::ReadHoldingRegisters(words),
-        Err(code) => Response::exception(function, code),
-    }
+    result.unwrap_or_else(|code| Response::exception(function, code))
 }
 
 /// Every register of the model rendered from `reading`, in each table that reaches it. Useful

@@ -12,9 +12,10 @@ use proptest::prelude::*;
 /// Run the model's poll plan against the emulator and decode the result, as chargestorm's
 /// client would against a real meter.
 fn poll(config: &MeterConfig, reading: &MeterReading) -> Result<MeterReading, DecodeError> {
+    let mut emulated = *config;
     let mut image = RegisterImage::new();
     for read in config.model.register_map().poll_plan {
-        image.insert_response(read, &respond(config, reading, &read.request()))?;
+        image.insert_response(read, &respond(&mut emulated, reading, &read.request()))?;
     }
     decode_reading(config, &image)
 }
@@ -270,7 +271,7 @@ fn word_order_must_match() {
     let mut image = RegisterImage::new();
     for read in config.model.register_map().poll_plan {
         image
-            .insert_response(read, &respond(&config, &reading, &read.request()))
+            .insert_response(read, &respond(&mut config, &reading, &read.request()))
             .unwrap();
     }
     config.word_order = WordOrder::Abcd;
@@ -282,14 +283,14 @@ fn word_order_must_match() {
 
 #[test]
 fn exceptions_from_the_meter_are_reported() {
-    let config = MeterConfig::new(MeterModel::Sdm630);
+    let mut config = MeterConfig::new(MeterModel::Sdm630);
     let reading = MeterReading::zero(MeterKind::AcThreePhase);
     let read = PollRead {
         table: Table::Input,
         address: 0x0024,
         count: 2,
     };
-    let response = respond(&config, &reading, &read.request());
+    let response = respond(&mut config, &reading, &read.request());
     let mut image = RegisterImage::new();
     assert_eq!(
         image.insert_response(&read, &response),

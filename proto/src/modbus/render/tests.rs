@@ -133,7 +133,7 @@ fn djsf1352_reproduces_the_en_plus_capture() {
     for (address, quantity, reply) in captures {
         let request = Request::ReadHoldingRegisters { address, quantity };
         let mut frame = Vec::new();
-        rtu::encode_response(1, &respond(&config, &reading, &request), &mut frame).unwrap();
+        rtu::encode_response(1, &respond(&mut config, &reading, &request), &mut frame).unwrap();
         assert_eq!(frame, reply, "read {address:#06X}×{quantity}");
     }
 }
@@ -424,26 +424,48 @@ fn sdm120_single_phase() {
 
 #[test]
 fn respond_builds_pdus() {
-    let config = MeterConfig::new(MeterModel::Sdm630);
+    let mut config = MeterConfig::new(MeterModel::Sdm630);
     let reading = sdm_reading();
     let request = Request::ReadInputRegisters {
         address: 0x0000,
         quantity: 2,
     };
     assert_eq!(
-        respond(&config, &reading, &request),
+        respond(&mut config, &reading, &request),
         Response::ReadInputRegisters(vec![0x4366, 0x3333])
     );
+    // Half of the float meter-id register.
     let write = Request::WriteSingleRegister {
         address: 0x0014,
         value: 2,
     };
     assert_eq!(
-        respond(&config, &reading, &write),
+        respond(&mut config, &reading, &write),
         Response::exception(
             FunctionCode::WriteSingleRegister,
-            ExceptionCode::IllegalFunction
+            ExceptionCode::IllegalDataAddress
         )
+    );
+    let [a, b] = WordOrder::Abcd.split_f32(5.0);
+    let write = Request::WriteMultipleRegisters {
+        address: 0x0014,
+        values: vec![a, b],
+    };
+    assert_eq!(
+        respond(&mut config, &reading, &write),
+        Response::WriteMultipleRegisters {
+            address: 0x0014,
+            quantity: 2
+        }
+    );
+    assert_eq!(config.unit_id, 5);
+    let coils = Request::ReadCoils {
+        address: 0,
+        quantity: 1,
+    };
+    assert_eq!(
+        respond(&mut config, &reading, &coils),
+        Response::exception(FunctionCode::ReadCoils, ExceptionCode::IllegalFunction)
     );
 }
 
