@@ -390,6 +390,7 @@ pub struct MeterConfig {
 
 /// A setting outside what the model accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// Unit ids are 1..=247 (0 is broadcast, 248..=255 reserved; Serial Line §2.2).
     #[error("unit id {unit_id} outside 1..=247")]

@@ -23,6 +23,7 @@ pub const MAX_DECIMAL_CODE: u16 = 9;
 
 /// Why registers could not be turned into a reading.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// A required quantity's registers were not read.
     #[error("{model:?}: {quantity:?} missing (register {address:#06X} not read)")]

@@ -31,6 +31,7 @@ pub enum Direction {
 
 /// Why an RTU frame was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RtuError {
     /// A complete frame shorter than address + function + CRC.
     #[error("RTU frame of {len} bytes is shorter than {MIN_ADU_LEN}")]

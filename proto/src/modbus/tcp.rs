@@ -16,6 +16,7 @@ pub const MAX_ADU_LEN: usize = MBAP_LEN + MAX_PDU_LEN;
 
 /// Why a Modbus TCP ADU was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TcpError {
     /// The protocol id is not 0, so this is not Modbus.
     #[error("MBAP protocol id {protocol_id} is not 0 (Modbus)")]

@@ -85,6 +85,7 @@ impl FunctionCode {
 
 /// Why a PDU could not be parsed or encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PduError {
     /// The PDU had no function code byte at all.
     #[error("empty PDU")]
