@@ -110,6 +110,17 @@ impl CanFrame {
         })
     }
 
+    /// An extended frame of 8 bytes; bits of `id` above 29 are dropped. For identifiers that
+    /// are 29 bits by construction (TP frames), so that building them has no error path.
+    pub(crate) const fn extended_8(id: u32, data: [u8; 8]) -> CanFrame {
+        CanFrame {
+            id: id & Self::MAX_EXTENDED_ID,
+            extended: true,
+            len: 8,
+            data,
+        }
+    }
+
     /// The identifier: 29 bits for an extended frame, 11 bits for a standard one.
     pub const fn id(&self) -> u32 {
         self.id

@@ -41,7 +41,6 @@ pub const PAUSE_LIMIT_MS: u32 = 600_000;
 pub const DEFAULT_TIMEOUT_MS: u32 = 5_000;
 
 /// Builds a [`MessageSpec`] row.
-#[allow(clippy::too_many_arguments)]
 const fn row(
     pgn: Pgn,
     length_bytes: usize,
