@@ -6,6 +6,7 @@
 //! - [`tp`]: the J1939-21 transport protocol (RTS/CTS) as sans-IO sender and receiver.
 //! - [`candump`]: the can-utils candump log format, read and write.
 
+pub mod candump;
 pub mod id;
 pub mod msg;
 pub mod tp;
