@@ -177,6 +177,39 @@ fn json_view_is_one_object_per_message_with_units() {
     assert_eq!(v["version"], serde_json::json!({"major": 1, "minor": 1}));
 }
 
+/// The periodic and fixed-size messages are `Copy`, so they cannot own heap memory:
+/// decoding them into a value never allocates. Only BMV/BMT/BSP (10 s, optional) hold a Vec.
+#[test]
+fn fixed_size_messages_are_copy_and_small() {
+    fn copy<T: Copy>() -> usize {
+        core::mem::size_of::<T>()
+    }
+    let sizes = [
+        copy::<Chm>(),
+        copy::<Bhm>(),
+        copy::<Crm>(),
+        copy::<Brm>(),
+        copy::<Bcp>(),
+        copy::<Cts>(),
+        copy::<Cml>(),
+        copy::<Bro>(),
+        copy::<Cro>(),
+        copy::<Bcl>(),
+        copy::<Bcs>(),
+        copy::<Ccs>(),
+        copy::<Bsm>(),
+        copy::<Bst>(),
+        copy::<Cst>(),
+        copy::<Bsd>(),
+        copy::<Csd>(),
+        copy::<Bem>(),
+        copy::<Cem>(),
+        copy::<CanFrame>(),
+    ];
+    assert!(sizes.iter().all(|&s| s <= 96), "{sizes:?}");
+    assert!(core::mem::size_of::<Message>() <= 96);
+}
+
 /// Random payloads of the defined length with the reserved bits set, i.e. exactly the byte
 /// strings a compliant encoder can produce.
 fn canonical_payload(pgn: Pgn) -> BoxedStrategy<Vec<u8>> {
