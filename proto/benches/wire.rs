@@ -9,6 +9,11 @@
 //! nanoseconds and must not allocate. The periodic message structs are `Copy` (checked at
 //! compile time in `msg::tests`), encode writes into a caller's buffer, and the TP machines
 //! reuse a buffer allocated once at construction.
+//!
+//! Measured on the 2-core development VM (release build, first run): BCL encode 6.9 ns,
+//! BCL decode 2.7 ns, CCS encode 7.2 ns, BSM encode + decode 7.2 ns, BCS encode + decode
+//! 21 ns, `Message::to_frame` 28 ns, classify + `Message::decode` of a CCS frame 19 ns, a
+//! whole BCS transfer (RTS, CTS, 2 DT, EndOfMsgAck) through both TP machines 231 ns.
 
 use std::hint::black_box;
 

@@ -1,6 +1,6 @@
 //! Replays an excerpt of a real charging session through the whole wire layer.
 //!
-//! The excerpt is 82 lines of the [T1] capture (sut4nd0/gbt27930-2015,
+//! The excerpt is 82 lines of the \[T1\] capture (sut4nd0/gbt27930-2015,
 //! `candump-2023-12-25_220841.log`; LFP car, 950 V / 250 A charger): handshake, the BRM and
 //! BCP transfers, parameter configuration, the start of charging with two BCS transfers,
 //! and the end of the session, plus frames from an unrelated ECU at 0xB5.

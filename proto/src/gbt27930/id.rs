@@ -280,7 +280,7 @@ pub enum IdError {
         /// The raw identifier received.
         raw: u32,
     },
-    /// The reserved bit R (bit 25) is 1; GB/T sets it to 0 and [SK] drops such frames.
+    /// The reserved bit R (bit 25) is 1; GB/T sets it to 0 and \[SK\] drops such frames.
     #[error("identifier {raw:#010x} has the reserved bit set")]
     ReservedBitSet {
         /// The raw identifier received.
@@ -446,7 +446,7 @@ pub enum Inbound {
 /// Why a frame on the bus is not part of this session. None of these is a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Foreign {
-    /// A standard 11-bit frame; GB/T uses extended frames only (§1.1, [SK] drops them).
+    /// A standard 11-bit frame; GB/T uses extended frames only (§1.1, \[SK\] drops them).
     Standard {
         /// The 11-bit identifier.
         id: u32,

@@ -68,7 +68,7 @@ fixed_message!(Bcp, Pgn::Bcp, 13);
 /// CTS, charger time synchronisation (PGN 0x0700, 7 bytes, 500 ms). The whole content is
 /// optional.
 ///
-/// Real chargers send all `FF` or non-BCD garbage (`1A 06 14 14 15 00 00` in [T2]), so the
+/// Real chargers send all `FF` or non-BCD garbage (`1A 06 14 14 15 00 00` in \[T2\]), so the
 /// bytes are kept raw and [`Cts::time`] interprets them only when they are valid BCD.
 /// Decoding accepts any length: missing bytes read as 0xFF (not provided).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +180,7 @@ impl GbtMessage for Cts {
 
 /// CML, charger maximum output capability (PGN 0x0800, 8 bytes, 250 ms).
 ///
-/// Decoded as sent: one real charger swaps the two current fields ([T2] candump2), so use
+/// Decoded as sent: one real charger swaps the two current fields (\[T2\] candump2), so use
 /// [`Cml::normalized`] before acting on the limits.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Cml {

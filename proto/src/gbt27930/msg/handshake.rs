@@ -107,7 +107,7 @@ pub struct Brm {
 
 /// The optional part of BRM, bytes 9–41 plus the software version in bytes 42–49.
 ///
-/// Real BMSs put garbage in these fields (a production year of 2084 in [T1]), so nothing
+/// Real BMSs put garbage in these fields (a production year of 2084 in \[T1\]), so nothing
 /// here is validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct BrmDetails {
@@ -129,7 +129,7 @@ pub struct BrmDetails {
     /// Vehicle identification number (SPN2575), 17 ASCII bytes.
     pub vin: FixedAscii<17>,
     /// BMS software version (SPN2576), 8 bytes; `None` in the 41-byte form. Layout per
-    /// [XF]/[T1] (serial, day, month, year LE, 3 reserved) is partly unconfirmed, so the bytes
+    /// \[XF\]/\[T1\] (serial, day, month, year LE, 3 reserved) is partly unconfirmed, so the bytes
     /// are kept raw.
     #[serde(serialize_with = "serialize_opt_hex8")]
     pub software_version: Option<[u8; 8]>,
@@ -259,7 +259,7 @@ impl GbtMessage for Brm {
 mod tests {
     use super::*;
 
-    /// The 49-byte BRM of the real [T1] session (7 TP.DT packets, sequence bytes removed).
+    /// The 49-byte BRM of the real \[T1\] session (7 TP.DT packets, sequence bytes removed).
     pub(crate) const T1_BRM: [u8; 49] = [
         0x01, 0x01, 0x00, // V1.1
         0x03, // LFP

@@ -29,7 +29,7 @@ pub struct MessageSpec {
     pub timeout_spn: Option<u16>,
 }
 
-/// The BMS's wait for the first CRM after the first CHM (30 s, §4.3 B1, [L] A.6).
+/// The BMS's wait for the first CRM after the first CHM (30 s, §4.3 B1, \[L\] A.6).
 pub const CRM_AFTER_CHM_TIMEOUT_MS: u32 = 30_000;
 /// The BMS's wait for a CRM when no CHM ever arrives (2011 charger, 60 s from start).
 pub const CRM_WITHOUT_CHM_TIMEOUT_MS: u32 = 60_000;

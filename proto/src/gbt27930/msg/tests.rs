@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::gbt27930::id::{Inbound, classify};
 
-/// Real single frames from [T1] (sut4nd0 candump) and [T2] (ru5t candump2/3), with the bytes
+/// Real single frames from \[T1\] (sut4nd0 candump) and \[T2\] (ru5t candump2/3), with the bytes
 /// a standard-compliant encoder writes for the same content (reserved bits filled with 1).
 const REAL_FRAMES: &[(u32, &[u8], &[u8])] = &[
     // CHM V1.1 [T1][T2].

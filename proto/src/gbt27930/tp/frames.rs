@@ -7,14 +7,14 @@ use super::TpError;
 
 /// Largest message the connection-mode transport carries: 255 packets × 7 bytes.
 pub const TP_MAX_MESSAGE_SIZE: usize = 1785;
-/// Smallest message a receiver accepts via TP; shorter ones fit one frame ([SK], [LK]).
+/// Smallest message a receiver accepts via TP; shorter ones fit one frame (\[SK\], \[LK\]).
 pub const TP_MIN_MESSAGE_SIZE: usize = 9;
 /// Payload bytes per TP.DT packet.
 pub const TP_BYTES_PER_PACKET: usize = 7;
 /// J1939 priority of TP.CM and TP.DT frames.
 pub const TP_PRIORITY: u8 = 7;
 
-/// Connection abort reason, TP.CM_Abort byte 2 (J1939-21 table 7, as listed in [LK]).
+/// Connection abort reason, TP.CM_Abort byte 2 (J1939-21 table 7, as listed in \[LK\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AbortReason {
@@ -38,7 +38,7 @@ pub enum AbortReason {
     MessageTooLarge,
     /// 250: other reason.
     Other,
-    /// 255: not specified; what real GB/T BMSs and [SK] send ([T2] candump2).
+    /// 255: not specified; what real GB/T BMSs and \[SK\] send (\[T2\] candump2).
     Unspecified,
     /// Any other byte, kept as received.
     Unknown(u8),

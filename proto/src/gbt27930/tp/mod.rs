@@ -42,7 +42,7 @@ use crate::gbt27930::id::{Node, Pgn};
 use crate::time::Duration;
 
 /// Settings shared by [`TpSender`] and [`TpReceiver`]. Timer values are J1939-21's
-/// (gbt27930.md §1.4, [BRT]/[LK]).
+/// (gbt27930.md §1.4, \[BRT\]/\[LK\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TpConfig {
     /// This node's source address.
@@ -54,7 +54,7 @@ pub struct TpConfig {
     /// Receiver: most packets granted per CTS. Sender: the RTS "max packets per CTS" byte
     /// (255 = no limit). Real chargers grant everything in one CTS.
     pub max_packets_per_cts: u8,
-    /// Sender: spacing between TP.DT packets. Real BMSs send about every 10 ms ([T1]).
+    /// Sender: spacing between TP.DT packets. Real BMSs send about every 10 ms (\[T1\]).
     pub dt_interval: Duration,
     /// Receiver: longest gap between two TP.DT packets (T1, 750 ms).
     pub t1: Duration,
@@ -71,7 +71,7 @@ pub struct TpConfig {
     /// Receiver: what to do with an RTS while a session is open.
     pub rts_while_open: RtsWhileOpen,
     /// Send this reason byte in every abort instead of the J1939 code (real GB/T devices
-    /// send 0xFF, [T2][SK]).
+    /// send 0xFF, \[T2\]\[SK\]).
     pub abort_reason_override: Option<AbortReason>,
 }
 
@@ -110,11 +110,11 @@ impl TpConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RtsWhileOpen {
-    /// Drop the open session silently and accept the new RTS ([SK]; tolerant of a BMS
+    /// Drop the open session silently and accept the new RTS (\[SK\]; tolerant of a BMS
     /// that restarts after its own timeout).
     Restart,
     /// Abort the open session with reason 1 (already in session) and ignore the RTS
-    /// (the Linux kernel's behaviour, [LK]).
+    /// (the Linux kernel's behaviour, \[LK\]).
     Abort,
 }
 

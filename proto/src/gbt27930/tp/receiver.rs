@@ -388,7 +388,7 @@ mod tests {
             .collect()
     }
 
-    /// The real [T2] BCS session: RTS 9 bytes / 2 packets, CTS 2 from #1, two DTs, EOMA.
+    /// The real \[T2\] BCS session: RTS 9 bytes / 2 packets, CTS 2 from #1, two DTs, EOMA.
     #[test]
     fn real_bcs_session_reassembles() {
         let mut rx = charger();

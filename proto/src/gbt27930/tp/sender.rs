@@ -50,7 +50,7 @@ enum TxEvent {
 /// - No CTS/EndOfMsgAck within T3, or no CTS within T4 of a hold: abort with reason 3.
 ///
 /// Retrying a failed message is the owner's decision (GB/T BMSs resend on their next
-/// period, [T2]).
+/// period, \[T2\]).
 #[derive(Debug, Clone)]
 pub struct TpSender {
     config: TpConfig,
@@ -330,7 +330,7 @@ mod tests {
         CanFrame::new(0x1CECF456, &data).unwrap()
     }
 
-    /// Reproduces the BMS side of the real [T1] BRM exchange byte for byte.
+    /// Reproduces the BMS side of the real \[T1\] BRM exchange byte for byte.
     #[test]
     fn real_brm_session_frames() {
         let t0 = Instant::from_millis(144_012);
