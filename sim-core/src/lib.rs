@@ -1,3 +1,5 @@
 //! The deterministic simulation core of chargestorm.
 
+pub mod physics;
+
 pub use proto::time;
