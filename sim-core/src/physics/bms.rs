@@ -39,6 +39,7 @@
 
 use crate::physics::battery::{BatteryPack, Chemistry};
 use crate::physics::common::{Checks, InvalidParams};
+use std::sync::Arc;
 
 /// Number of SOC breakpoints of a [`DemandTable`].
 pub const DEMAND_SOC_POINTS: usize = 6;
@@ -69,11 +70,48 @@ fn locate<const N: usize>(axis: &[f64; N], x: f64) -> (usize, f64) {
     (N - 2, 1.0)
 }
 
+/// [`locate`], trying the segment `hint` first (slowly drifting inputs stay in one segment);
+/// updates the hint. Same result as [`locate`].
+fn locate_hinted<const N: usize>(axis: &[f64; N], x: f64, hint: &mut usize) -> (usize, f64) {
+    let h = *hint;
+    if h + 1 < N && x > axis[h] && x <= axis[h + 1] {
+        return (h, (x - axis[h]) / (axis[h + 1] - axis[h]));
+    }
+    let found = locate(axis, x);
+    *hint = found.0;
+    found
+}
+
+/// Segment hints for the three lookups of one demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct TableHints {
+    soc: usize,
+    t_lo: usize,
+    t_hi: usize,
+}
+
 impl DemandTable {
     /// The allowed C-rate at `soc` (fraction) and `temperature_c`, bilinear, flat outside.
     pub fn c_rate_at(&self, soc: f64, temperature_c: f64) -> f64 {
-        let (s, fs) = locate(&self.soc, soc);
-        let (t, ft) = locate(&self.temperature_c, temperature_c);
+        self.c_rate_located(
+            locate(&self.soc, soc),
+            locate(&self.temperature_c, temperature_c),
+        )
+    }
+
+    /// `min(k(SOC, T_lo), k(SOC, T_hi))`, locating the SOC once.
+    pub fn min_c_rate(&self, soc: f64, t_lo_c: f64, t_hi_c: f64) -> f64 {
+        self.min_c_rate_hinted(soc, t_lo_c, t_hi_c, &mut TableHints::default())
+    }
+
+    fn min_c_rate_hinted(&self, soc: f64, t_lo_c: f64, t_hi_c: f64, h: &mut TableHints) -> f64 {
+        let s = locate_hinted(&self.soc, soc, &mut h.soc);
+        let lo = self.c_rate_located(s, locate_hinted(&self.temperature_c, t_lo_c, &mut h.t_lo));
+        let hi = self.c_rate_located(s, locate_hinted(&self.temperature_c, t_hi_c, &mut h.t_hi));
+        lo.min(hi)
+    }
+
+    fn c_rate_located(&self, (s, fs): (usize, f64), (t, ft): (usize, f64)) -> f64 {
         let row = |r: &[f64; DEMAND_SOC_POINTS]| {
             let b = r.get(s + 1).copied().unwrap_or(r[s]);
             r[s] + (b - r[s]) * fs
@@ -240,7 +278,8 @@ pub struct ChargeDemand {
 /// The BMS charge controller. Stateful: CV and stop are latched; `reset` starts a new session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bms {
-    params: BmsParams,
+    /// Shared between the BMSs of one profile: the table is 440 bytes and read every tick.
+    params: Arc<BmsParams>,
     q_nom_ah: f64,
     max_current_a: f64,
     max_charge_voltage_v: f64,
@@ -249,15 +288,21 @@ pub struct Bms {
     mode: ChargeMode,
     cv_current_a: f64,
     stop: Option<BmsStopReason>,
+    hints: TableHints,
 }
 
 impl Bms {
-    /// A BMS for `pack` (reads its BCP limits and chemistry).
+    /// A BMS for `pack` (reads its BCP limits and chemistry) with its own copy of `params`.
     pub fn new(params: &BmsParams, pack: &BatteryPack) -> Result<Self, InvalidParams> {
+        Self::new_shared(Arc::new(*params), pack)
+    }
+
+    /// A BMS for `pack` sharing `params` with other BMSs (saves memory and cache across a fleet).
+    pub fn new_shared(params: Arc<BmsParams>, pack: &BatteryPack) -> Result<Self, InvalidParams> {
         params.validate(pack.chemistry())?;
         let l = pack.limits();
         Ok(Bms {
-            params: *params,
+            params,
             q_nom_ah: l.rated_capacity_ah,
             max_current_a: l.max_charge_current_a,
             max_charge_voltage_v: l.max_charge_voltage_v,
@@ -266,6 +311,7 @@ impl Bms {
             mode: ChargeMode::ConstantCurrent,
             cv_current_a: f64::INFINITY,
             stop: None,
+            hints: TableHints::default(),
         })
     }
 
@@ -288,22 +334,23 @@ impl Bms {
 
     /// CC table current at the pack's SOC and probe temperatures, capped by BCP, A.
     pub fn table_current_a(&self, pack: &BatteryPack) -> f64 {
-        let x = pack.extremes();
-        let soc = pack.soc();
-        let d = &self.params.demand;
-        let k = d
-            .c_rate_at(soc, x.min_temperature_c)
-            .min(d.c_rate_at(soc, x.max_temperature_c));
+        let (t_lo, t_hi) = pack.probe_temperature_range_c();
+        let k = self.params.demand.min_c_rate(pack.soc(), t_lo, t_hi);
         (k * self.q_nom_ah).min(self.max_current_a)
     }
 
-    fn check_stop(&self, pack: &BatteryPack, target_soc: f64) -> Option<BmsStopReason> {
-        let x = pack.extremes();
-        if x.max_temperature_c >= self.max_temperature_c {
+    fn check_stop(
+        &self,
+        soc: f64,
+        v_cell_max: f64,
+        t_hi: f64,
+        target_soc: f64,
+    ) -> Option<BmsStopReason> {
+        if t_hi >= self.max_temperature_c {
             Some(BmsStopReason::OverTemperature)
-        } else if x.max_cell_voltage_v > self.max_cell_voltage_v {
+        } else if v_cell_max > self.max_cell_voltage_v {
             Some(BmsStopReason::CellOverVoltage)
-        } else if pack.soc() >= target_soc {
+        } else if soc >= target_soc {
             Some(BmsStopReason::SocTargetReached)
         } else {
             None
@@ -313,8 +360,11 @@ impl Bms {
     /// The demand for this tick (call once per tick, before the charger steps). `target_soc` is
     /// a fraction; 1.0 charges until full. O(1).
     pub fn demand(&mut self, pack: &BatteryPack, target_soc: f64) -> ChargeDemand {
+        let soc = pack.soc();
+        let (t_lo, t_hi) = pack.probe_temperature_range_c();
         if self.stop.is_none() {
-            self.stop = self.check_stop(pack, target_soc);
+            // While charging the weakest element is the highest (battery module docs).
+            self.stop = self.check_stop(soc, pack.weakest_cell_voltage_v(), t_hi, target_soc);
         }
         if let Some(stop) = self.stop {
             return ChargeDemand {
@@ -324,7 +374,11 @@ impl Bms {
                 stop: Some(stop),
             };
         }
-        let i_table = self.table_current_a(pack);
+        let k = self
+            .params
+            .demand
+            .min_c_rate_hinted(soc, t_lo, t_hi, &mut self.hints);
+        let i_table = (k * self.q_nom_ah).min(self.max_current_a);
         let i_cell = pack.current_for_max_cell_voltage_a(self.params.cv_cell_voltage_v);
         if self.mode == ChargeMode::ConstantCurrent
             && i_cell <= i_table
@@ -394,6 +448,16 @@ mod tests {
         assert_eq!(t.c_rate_at(0.3, -40.0), 0.05);
         assert_eq!(t.c_rate_at(0.3, 90.0), 0.0);
         assert_eq!(t.c_rate_at(1.5, 30.0), 0.3);
+        assert_eq!(t.min_c_rate(0.3, 5.0, 30.0), t.c_rate_at(0.3, 5.0));
+        // Hinted lookups agree with plain ones along a drifting path.
+        let mut h = TableHints::default();
+        let (mut soc, mut temp) = (0.0, -20.0);
+        while soc < 1.2 {
+            let a = t.min_c_rate_hinted(soc, temp, temp + 3.0, &mut h);
+            assert_eq!(a, t.c_rate_at(soc, temp).min(t.c_rate_at(soc, temp + 3.0)));
+            soc += 0.013;
+            temp += 0.9;
+        }
     }
 
     #[test]
@@ -459,6 +523,16 @@ mod tests {
         assert!(p.validate(Chemistry::Lfp).is_err());
         assert!(BmsParams::ncm().validate(Chemistry::Ncm).is_ok());
         assert!(BmsParams::default().validate(Chemistry::Lfp).is_ok());
+    }
+
+    #[test]
+    fn shared_params_behave_like_owned() {
+        let pack = pack_at(0.3, 25.0);
+        let shared = Arc::new(BmsParams::lfp());
+        let mut a = Bms::new_shared(Arc::clone(&shared), &pack).unwrap();
+        let mut b = Bms::new(&BmsParams::lfp(), &pack).unwrap();
+        assert_eq!(a.demand(&pack, 1.0), b.demand(&pack, 1.0));
+        assert_eq!(Arc::strong_count(&shared), 2);
     }
 
     #[test]

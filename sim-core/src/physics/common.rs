@@ -162,6 +162,72 @@ impl<const N: usize> Curve<N> {
     }
 }
 
+/// The last segment a [`Curve`] lookup landed in, as `y = a + b·x` on `[lo, hi]`. Inputs that
+/// drift slowly (temperatures, SOC) hit the same segment tick after tick, so a lookup costs two
+/// comparisons and a multiply-add instead of a scan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Cursor {
+    lo: f64,
+    hi: f64,
+    a: f64,
+    b: f64,
+}
+
+impl Default for Cursor {
+    /// An empty range: the first lookup always scans.
+    fn default() -> Self {
+        Cursor {
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+            a: 0.0,
+            b: 0.0,
+        }
+    }
+}
+
+impl Cursor {
+    /// `curve.eval(x)`, rescanning only when `x` left the cached segment.
+    #[inline]
+    pub(crate) fn eval<const N: usize>(&mut self, curve: &Curve<N>, x: f64) -> f64 {
+        if !(x >= self.lo && x <= self.hi) {
+            *self = Self::segment(curve, x);
+        }
+        self.a + self.b * x
+    }
+
+    fn segment<const N: usize>(curve: &Curve<N>, x: f64) -> Self {
+        let flat = |lo: f64, hi: f64, y: f64| Cursor {
+            lo,
+            hi,
+            a: y,
+            b: 0.0,
+        };
+        let (Some(&x0), Some(&xn)) = (curve.x.first(), curve.x.last()) else {
+            return flat(f64::NEG_INFINITY, f64::INFINITY, 0.0);
+        };
+        if x.is_nan() || x <= x0 {
+            // Below the table (or NaN): the first value, held.
+            return flat(f64::NEG_INFINITY, x0, curve.y[0]);
+        }
+        if x > xn {
+            return flat(xn, f64::INFINITY, curve.y[N - 1]);
+        }
+        for k in 1..N {
+            if x <= curve.x[k] {
+                let (xa, xb, ya, yb) = (curve.x[k - 1], curve.x[k], curve.y[k - 1], curve.y[k]);
+                let b = (yb - ya) / (xb - xa);
+                return Cursor {
+                    lo: xa,
+                    hi: xb,
+                    a: ya - b * xa,
+                    b,
+                };
+            }
+        }
+        flat(xn, f64::INFINITY, curve.y[N - 1])
+    }
+}
+
 /// Caches `e^(−Δt/τ)` for the last step length, so a fixed tick costs no exponential.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct DecayCache {
@@ -240,6 +306,20 @@ mod tests {
         assert!((p - 50_000.0).abs() < 1e-6);
         assert_eq!(current_at_power(400.0, 0.0, 40_000.0), 100.0);
         assert_eq!(current_at_power(400.0, 0.1, 0.0), 0.0);
+    }
+
+    #[test]
+    fn cursor_matches_eval_everywhere() {
+        let c = Curve::new([-20.0, 0.0, 25.0, 60.0], [5.0, 2.0, 1.0, 0.8]);
+        let mut cur = Cursor::default();
+        let mut x = -40.0;
+        while x < 90.0 {
+            assert!((cur.eval(&c, x) - c.eval(x)).abs() < 1e-12, "{x}");
+            x += 0.37;
+        }
+        // Going back down re-scans.
+        assert!((cur.eval(&c, -10.0) - 3.5).abs() < 1e-12);
+        assert_eq!(cur.eval(&c, 1e9), 0.8);
     }
 
     #[test]

@@ -87,6 +87,48 @@ impl AcSupply {
     }
 }
 
+/// A supply with its per-tick constants precomputed (`1/PF`, `tan φ`, `1/(n·U)`), so
+/// [`AcMetering::quantities`] needs no division or square root.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AcMetering {
+    supply: AcSupply,
+    inv_pf: f64,
+    tan_phi: f64,
+    inv_n_u: f64,
+    line_voltage_v: f64,
+}
+
+impl AcMetering {
+    /// Precomputes the constants of `supply`.
+    pub fn new(supply: &AcSupply) -> Self {
+        let pf = supply.power_factor;
+        AcMetering {
+            supply: *supply,
+            inv_pf: 1.0 / pf,
+            tan_phi: (1.0 - pf * pf).max(0.0).sqrt() / pf,
+            inv_n_u: 1.0 / (f64::from(supply.phases) * supply.phase_voltage_v),
+            line_voltage_v: supply.phase_voltage_v * 3f64.sqrt(),
+        }
+    }
+
+    /// Same as [`AcSupply::quantities`].
+    #[inline]
+    pub fn quantities(&self, active_power_w: f64) -> AcQuantities {
+        let s = active_power_w * self.inv_pf;
+        AcQuantities {
+            phases: self.supply.phases,
+            phase_voltage_v: self.supply.phase_voltage_v,
+            line_voltage_v: self.line_voltage_v,
+            phase_current_a: s * self.inv_n_u,
+            active_power_w,
+            reactive_power_var: active_power_w.abs() * self.tan_phi,
+            apparent_power_va: s,
+            power_factor: self.supply.power_factor,
+            frequency_hz: self.supply.frequency_hz,
+        }
+    }
+}
+
 /// Instantaneous AC quantities (balanced phases; meters replicate them per phase).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct AcQuantities {
@@ -124,6 +166,18 @@ mod tests {
                 .abs()
                 < 1e-3
         );
+    }
+
+    #[test]
+    fn metering_matches_the_direct_formulas() {
+        for supply in [AcSupply::default(), AcSupply::default().single_phase()] {
+            let m = AcMetering::new(&supply);
+            let (a, b) = (supply.quantities(12_345.0), m.quantities(12_345.0));
+            assert!((a.phase_current_a - b.phase_current_a).abs() < 1e-9);
+            assert!((a.reactive_power_var - b.reactive_power_var).abs() < 1e-6);
+            assert!((a.apparent_power_va - b.apparent_power_va).abs() < 1e-9);
+            assert_eq!(a.line_voltage_v, b.line_voltage_v);
+        }
     }
 
     #[test]

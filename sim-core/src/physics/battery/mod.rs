@@ -71,7 +71,7 @@ pub mod params;
 pub use ocv::{Chemistry, OCV_POINTS, OcvTable};
 pub use params::{BatteryParams, DEFAULT_R0_TEMPERATURE_FACTOR};
 
-use crate::physics::common::{Curve, DecayCache, InvalidParams};
+use crate::physics::common::{Cursor, Curve, DecayCache, InvalidParams};
 use crate::physics::spread::SpreadSummary;
 use thiserror::Error;
 
@@ -201,6 +201,16 @@ struct Spread {
     summary: SpreadSummary,
 }
 
+/// Values that depend only on the state, refreshed once per step so queries are loads.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Derived {
+    /// Element `R0(T)`, Ω.
+    r0_ohm: f64,
+    /// OCV of the nominal, weakest and strongest elements, V.
+    ocv_mean_v: f64,
+    ocv_weak_v: f64,
+}
+
 /// A battery pack; see the module docs for the model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatteryPack {
@@ -210,9 +220,13 @@ pub struct BatteryPack {
     temperature_probes: u8,
     cell_groups: u8,
     r0_factor: Curve<7>,
+    r0_cursor: Cursor,
     q_nom_ah: f64,
     q_weak_ah: f64,
-    q_strong_ah: f64,
+    inv_q_nom: f64,
+    inv_q_weak: f64,
+    inv_q_strong: f64,
+    max_cell_group: u8,
     r0_ohm: f64,
     r1_ohm: f64,
     c1_f: f64,
@@ -224,8 +238,7 @@ pub struct BatteryPack {
     probe_spread_c: f64,
     cells: Spread,
     probes: Spread,
-    thermal_mass_j_per_k: f64,
-    cooling_w_per_k: f64,
+    inv_cooling: f64,
     rc_decay: DecayCache,
     thermal_decay: DecayCache,
     limits: PackLimits,
@@ -239,6 +252,7 @@ pub struct BatteryPack {
     e_chem_wh: f64,
     e_chem0_wh: f64,
     energy: PackEnergy,
+    now: Derived,
 }
 
 fn plausible_temperature(t: f64) -> Result<(), BatteryError> {
@@ -300,9 +314,13 @@ impl BatteryPack {
             temperature_probes: params.temperature_probes,
             cell_groups: params.cell_groups,
             r0_factor: params.r0_temperature_factor,
+            r0_cursor: Cursor::default(),
             q_nom_ah,
             q_weak_ah,
-            q_strong_ah,
+            inv_q_nom: 1.0 / q_nom_ah,
+            inv_q_weak: 1.0 / q_weak_ah,
+            inv_q_strong: 1.0 / q_strong_ah,
+            max_cell_group: 0,
             r0_ohm: params.cell_r0_ohm / p,
             r1_ohm,
             c1_f,
@@ -314,8 +332,7 @@ impl BatteryPack {
             probe_spread_c: params.temperature_probe_spread_c,
             cells,
             probes,
-            thermal_mass_j_per_k: params.thermal_mass_j_per_k,
-            cooling_w_per_k: params.cooling_w_per_k,
+            inv_cooling: 1.0 / params.cooling_w_per_k,
             rc_decay: DecayCache::new(1.0 / tau_s),
             thermal_decay: DecayCache::new(params.cooling_w_per_k / params.thermal_mass_j_per_k),
             limits,
@@ -328,24 +345,36 @@ impl BatteryPack {
             e_chem_wh: 0.0,
             e_chem0_wh: 0.0,
             energy: PackEnergy::default(),
+            now: Derived::default(),
         };
-        pack.e_chem_wh = pack.chemical_energy_wh();
+        pack.max_cell_group = pack.cell_group(cells.summary.argmax as u16).unwrap_or(0);
+        let (_, w) = pack
+            .chemistry
+            .ocv()
+            .voltage_and_energy(pack.q_ah * pack.inv_q_nom);
+        pack.e_chem_wh = pack.n_series * q_nom_ah * w;
         pack.e_chem0_wh = pack.e_chem_wh;
+        pack.refresh();
         pack.last_terminal_voltage_v = pack.terminal_voltage_v(0.0);
         Ok(pack)
     }
 
-    /// Absolute chemical energy `N·Q·W(q/Q)` held by the pack, Wh.
-    fn chemical_energy_wh(&self) -> f64 {
+    /// Recomputes the state-derived values (R0 at the present temperature, the mean and
+    /// weakest OCV; the strongest element is only needed for telemetry and computed there).
+    fn refresh(&mut self) {
         let ocv = self.chemistry.ocv();
-        self.n_series * self.q_nom_ah * ocv.energy_wh_per_ah(self.q_ah / self.q_nom_ah)
+        self.now = Derived {
+            r0_ohm: self.r0_ohm * self.r0_cursor.eval(&self.r0_factor, self.temperature_c),
+            ocv_mean_v: ocv.voltage_v(self.q_ah * self.inv_q_nom),
+            ocv_weak_v: ocv.voltage_v(self.q_ah * self.inv_q_weak),
+        };
     }
 
     /// Advances the pack by `dt_s` seconds with `current_a` held constant (positive = charging).
     /// O(1), allocation-free.
     pub fn step(&mut self, dt_s: f64, current_a: f64) -> PackStep {
         let i = current_a;
-        let r0 = self.internal_resistance_element_ohm();
+        let r0 = self.now.r0_ohm;
         // RC pair, exact for constant I.
         let alpha = self.rc_decay.factor(dt_s);
         let v0 = self.v_rc;
@@ -361,7 +390,11 @@ impl BatteryPack {
         self.v_rc = v1;
         // Charge and chemical energy (a state function of q).
         self.q_ah += i * dt_s / 3600.0;
-        let e_chem = self.chemical_energy_wh();
+        let (_, w) = self
+            .chemistry
+            .ocv()
+            .voltage_and_energy(self.q_ah * self.inv_q_nom);
+        let e_chem = self.n_series * self.q_nom_ah * w;
         let d_chem_wh = e_chem - self.e_chem_wh;
         self.e_chem_wh = e_chem;
         let n_per_wh = self.n_series / 3600.0;
@@ -381,10 +414,11 @@ impl BatteryPack {
         } else {
             0.0
         };
-        let t_inf = self.ambient_c + heat_w / self.cooling_w_per_k;
+        let t_inf = self.ambient_c + heat_w * self.inv_cooling;
         let beta = self.thermal_decay.factor(dt_s);
         self.temperature_c = t_inf + (self.temperature_c - t_inf) * beta;
         self.last_current_a = i;
+        self.refresh();
         let q = i * dt_s;
         self.last_terminal_voltage_v = if q.abs() > 1e-12 {
             d_terminal_wh * 3600.0 / q
@@ -398,25 +432,19 @@ impl BatteryPack {
         }
     }
 
-    /// Element ohmic resistance at the present pack temperature, Ω.
-    #[inline]
-    fn internal_resistance_element_ohm(&self) -> f64 {
-        self.r0_ohm * self.r0_factor.eval(self.temperature_c)
-    }
-
     /// Pack ohmic resistance `N·R0(T)` at the present temperature, Ω.
     pub fn internal_resistance_ohm(&self) -> f64 {
-        self.n_series * self.internal_resistance_element_ohm()
+        self.n_series * self.now.r0_ohm
     }
 
     /// Pack open-circuit voltage `N·OCV(q/Q)` (no polarisation), V.
     pub fn open_circuit_voltage_v(&self) -> f64 {
-        self.n_series * self.chemistry.ocv().voltage_v(self.q_ah / self.q_nom_ah)
+        self.n_series * self.now.ocv_mean_v
     }
 
     /// Thevenin source voltage seen by a new current: `N·(OCV + V_rc)`, V.
     pub fn source_voltage_v(&self) -> f64 {
-        self.n_series * (self.chemistry.ocv().voltage_v(self.q_ah / self.q_nom_ah) + self.v_rc)
+        self.n_series * (self.now.ocv_mean_v + self.v_rc)
     }
 
     /// Instantaneous terminal voltage if `current_a` flowed now: `source + I·N·R0(T)`, V.
@@ -432,13 +460,12 @@ impl BatteryPack {
     /// The current at which the highest (weakest) element reaches `cell_voltage_v` now
     /// (negative if it is already above at zero current), A.
     pub fn current_for_max_cell_voltage_a(&self, cell_voltage_v: f64) -> f64 {
-        let ocv = self.chemistry.ocv().voltage_v(self.q_ah / self.q_weak_ah);
-        ((cell_voltage_v - ocv) / self.r_weak - self.v_rc) / self.internal_resistance_element_ohm()
+        ((cell_voltage_v - self.now.ocv_weak_v) / self.r_weak - self.v_rc) / self.now.r0_ohm
     }
 
     /// Pack SOC, fraction: the weakest element's `q / Q_weak` (what the BMS reports).
     pub fn soc(&self) -> f64 {
-        self.q_ah / self.q_weak_ah
+        self.q_ah * self.inv_q_weak
     }
 
     /// SOC of the nominal (mean) element, fraction.
@@ -518,18 +545,16 @@ impl BatteryPack {
         )
     }
 
-    /// Voltage of an element with capacity `q_i` and resistance factor `r` at the last current.
-    fn element_voltage_v(&self, q_i_ah: f64, r: f64) -> f64 {
-        let ocv = self.chemistry.ocv().voltage_v(self.q_ah / q_i_ah);
-        let drop = self.last_current_a * self.internal_resistance_element_ohm() + self.v_rc;
-        ocv + r * drop
+    /// The nominal element's polarisation at the last current, `I·R0(T) + V_rc`, V.
+    fn drop_v(&self) -> f64 {
+        self.last_current_a * self.now.r0_ohm + self.v_rc
     }
 
     /// SOC of element `index` (fraction), or `None` past the last element.
     pub fn cell_soc(&self, index: u16) -> Option<f64> {
         (index < self.cells_series).then(|| {
             let (c, _) = self.cell_factors(index);
-            self.q_ah / (self.q_nom_ah * c)
+            self.q_ah * (1.0 / (self.q_nom_ah * c))
         })
     }
 
@@ -538,7 +563,12 @@ impl BatteryPack {
     pub fn cell_voltage_v(&self, index: u16) -> Option<f64> {
         (index < self.cells_series).then(|| {
             let (c, r) = self.cell_factors(index);
-            self.element_voltage_v(self.q_nom_ah * c, r)
+            // Same arithmetic as the cached extremes, so a full scan agrees bit for bit.
+            let ocv = self
+                .chemistry
+                .ocv()
+                .voltage_v(self.q_ah * (1.0 / (self.q_nom_ah * c)));
+            ocv + r * self.drop_v()
         })
     }
 
@@ -561,23 +591,45 @@ impl BatteryPack {
         })
     }
 
+    /// Voltage of the weakest element at the last current, V: the highest cell whenever the
+    /// pack is charging or resting after a charge (see the module docs). O(1), cheaper than
+    /// [`BatteryPack::extremes`].
+    pub fn weakest_cell_voltage_v(&self) -> f64 {
+        self.now.ocv_weak_v + self.r_weak * self.drop_v()
+    }
+
+    /// `(coldest, hottest)` probe temperatures, °C. O(1).
+    pub fn probe_temperature_range_c(&self) -> (f64, f64) {
+        let p = &self.probes.summary;
+        (
+            self.temperature_c + self.probe_spread_c * p.min,
+            self.temperature_c + self.probe_spread_c * p.max,
+        )
+    }
+
     /// Highest/lowest element voltages and probe temperatures with their indices. O(1).
     pub fn extremes(&self) -> CellExtremes {
         let s = &self.cells.summary;
-        let v_weak = self.element_voltage_v(self.q_weak_ah, self.r_weak);
-        let v_strong = self.element_voltage_v(self.q_strong_ah, self.r_strong);
+        let drop = self.drop_v();
+        let v_weak = self.now.ocv_weak_v + self.r_weak * drop;
+        let ocv_strong = self
+            .chemistry
+            .ocv()
+            .voltage_v(self.q_ah * self.inv_q_strong);
+        let v_strong = ocv_strong + self.r_strong * drop;
         // Indices are < cells_series ≤ 256, so the casts are lossless.
         let (weak, strong) = (s.argmax as u16, s.argmin as u16);
-        let ((v_max, i_max), (v_min, i_min)) = if v_weak >= v_strong {
-            ((v_weak, weak), (v_strong, strong))
+        let ((v_max, i_max, g_max), (v_min, i_min)) = if v_weak >= v_strong {
+            ((v_weak, weak, self.max_cell_group), (v_strong, strong))
         } else {
-            ((v_strong, strong), (v_weak, weak))
+            let g = self.cell_group(strong).unwrap_or(0);
+            ((v_strong, strong, g), (v_weak, weak))
         };
         let p = &self.probes.summary;
         CellExtremes {
             max_cell_voltage_v: v_max,
             max_cell_index: i_max,
-            max_cell_group: self.cell_group(i_max).unwrap_or(0),
+            max_cell_group: g_max,
             min_cell_voltage_v: v_min,
             min_cell_index: i_min,
             max_temperature_c: self.temperature_c + self.probe_spread_c * p.max,

@@ -86,12 +86,12 @@ impl OcvTable {
     #[inline]
     fn locate(s: f64) -> (usize, f64) {
         let x = s * (OCV_POINTS - 1) as f64;
-        let k = if x <= 0.0 {
-            0
-        } else if x >= (OCV_POINTS - 2) as f64 {
-            OCV_POINTS - 2
+        // `as` saturates (NaN → 0), `min` keeps the last segment for s ≥ 1.
+        // Through i32: a saturating f64 → i32 cast is a few instructions, f64 → usize many more.
+        let k = if x > 0.0 {
+            (x as i32 as usize).min(OCV_POINTS - 2)
         } else {
-            x as usize
+            0
         };
         (k, x - k as f64)
     }
@@ -110,6 +110,18 @@ impl OcvTable {
         let (k, f) = Self::locate(s);
         let (a, b) = (self.points_v[k], self.points_v[k + 1]);
         self.cumulative_wh_per_ah[k] + STEP * (a * f + (b - a) * f * f * 0.5)
+    }
+
+    /// `(OCV(s), W(s))` with one segment lookup (the pack's per-step pair).
+    #[inline]
+    pub fn voltage_and_energy(&self, s: f64) -> (f64, f64) {
+        let (k, f) = Self::locate(s);
+        let (a, b) = (self.points_v[k], self.points_v[k + 1]);
+        let slope = b - a;
+        (
+            a + slope * f,
+            self.cumulative_wh_per_ah[k] + STEP * f * (a + slope * f * 0.5),
+        )
     }
 
     /// The full-charge voltage `OCV(1)`.
@@ -175,6 +187,9 @@ mod tests {
                 acc += t.voltage_v(s) * 0.73 / n as f64;
             }
             assert!((t.energy_wh_per_ah(0.73) - acc).abs() < 1e-6, "{chem:?}");
+            let (v, w) = t.voltage_and_energy(0.73);
+            assert!((v - t.voltage_v(0.73)).abs() < 1e-12);
+            assert!((w - t.energy_wh_per_ah(0.73)).abs() < 1e-12);
         }
         // The mean voltage is the full integral.
         let lfp = Chemistry::Lfp.ocv();

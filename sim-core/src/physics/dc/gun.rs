@@ -84,6 +84,7 @@ pub struct GunThermal {
     params: GunThermalParams,
     temperature_c: f64,
     ambient_c: f64,
+    inv_derate_span: f64,
     decay: DecayCache,
 }
 
@@ -94,6 +95,7 @@ impl GunThermal {
             params: *params,
             temperature_c: ambient_c,
             ambient_c,
+            inv_derate_span: 1.0 / (params.max_c - params.derate_start_c),
             decay: DecayCache::new(params.cooling_w_per_k / params.thermal_mass_j_per_k),
         }
     }
@@ -122,8 +124,7 @@ impl GunThermal {
 
     /// The current allowed at the present temperature for a gun rated `rated_a`, A.
     pub fn current_limit_a(&self, rated_a: f64) -> f64 {
-        let p = &self.params;
-        let f = ((p.max_c - self.temperature_c) / (p.max_c - p.derate_start_c)).clamp(0.0, 1.0);
+        let f = ((self.params.max_c - self.temperature_c) * self.inv_derate_span).clamp(0.0, 1.0);
         rated_a * f
     }
 

@@ -52,8 +52,8 @@ pub use params::{DEFAULT_MODULE_EFFICIENCY, DcChargerParams, EFFICIENCY_POINTS, 
 pub use sharing::PowerSharing;
 
 use crate::physics::battery::BatteryPack;
-use crate::physics::common::{InvalidParams, current_at_power, slew};
-use crate::physics::grid::{AcQuantities, AcSupply};
+use crate::physics::common::{Cursor, InvalidParams, current_at_power, slew};
+use crate::physics::grid::{AcMetering, AcQuantities};
 use thiserror::Error;
 
 /// Why a DC output command was refused.
@@ -148,9 +148,11 @@ pub struct DcOutput {
     module_power_w: f64,
     module_current_max_a: f64,
     module_count: u16,
+    inv_module_power: f64,
     efficiency: EfficiencyCurve,
+    efficiency_cursor: Cursor,
     standby_w: f64,
-    supply: AcSupply,
+    metering: AcMetering,
     cable_ohm: f64,
     ramp_current_a: f64,
     precharge: PreCharge,
@@ -186,9 +188,11 @@ impl DcOutput {
             module_power_w: params.module_power_w,
             module_current_max_a: params.module_current_max_a,
             module_count: params.module_count,
+            inv_module_power: 1.0 / params.module_power_w,
             efficiency: params.efficiency,
+            efficiency_cursor: Cursor::default(),
             standby_w: params.standby_power_w,
-            supply: params.supply,
+            metering: AcMetering::new(&params.supply),
             cable_ohm: params.cable_resistance_ohm,
             ramp_current_a: 0.0,
             precharge: PreCharge::new(&params.precharge),
@@ -272,7 +276,7 @@ impl DcOutput {
             .with(self.i_max, DcLimit::ChargerCurrent)
             .with(gun_limit, DcLimit::GunTemperature)
             .with(
-                p_avail / self.module_power_w * self.module_current_max_a,
+                p_avail * self.inv_module_power * self.module_current_max_a,
                 DcLimit::ChargerCurrent,
             );
         let ramped = slew(
@@ -305,16 +309,19 @@ impl DcOutput {
     }
 
     /// Module count, efficiency and input power for an output power.
-    fn input_power(&self, p_out: f64) -> (u16, f64, f64) {
+    fn input_power(&mut self, p_out: f64) -> (u16, f64, f64) {
         if p_out <= 0.0 {
             return (0, 0.0, self.standby_w);
         }
         // The power grant is solved at the start of the step and the step average may exceed it
         // by a few ppm; 100 ppm of slack keeps a load at a module boundary on the lower count.
-        let n = (p_out / self.module_power_w * (1.0 - 1e-4))
-            .ceil()
-            .clamp(1.0, f64::from(self.module_count));
-        let eta = self.efficiency.eval(p_out / (n * self.module_power_w));
+        // ⌈x⌉ by truncation (x > 0), which avoids a libm call on baseline x86-64.
+        let x = p_out * self.inv_module_power * (1.0 - 1e-4);
+        let t = x as u32;
+        let n = (t + u32::from(f64::from(t) < x)).clamp(1, u32::from(self.module_count));
+        let n = f64::from(n);
+        let load = p_out * self.inv_module_power / n;
+        let eta = self.efficiency_cursor.eval(&self.efficiency, load);
         // n is within 1..=module_count, so the cast is lossless.
         (n as u16, eta, p_out / eta + self.standby_w)
     }
@@ -368,7 +375,7 @@ impl DcOutput {
             power_in_w,
             efficiency,
             active_modules,
-            ac_input: self.supply.quantities(power_in_w),
+            ac_input: self.metering.quantities(power_in_w),
             limited_by,
             contactors_closed: closed,
             gun_temperature_c: self.gun.temperature_c(),
