@@ -22,7 +22,7 @@
 //! x(t + Δt) = x_∞ + (x(t) − x_∞) · e^(−Δt/τ)
 //! ```
 //!
-//! which is unconditionally stable and never overshoots `x_∞`. [`DecayCache`] keeps the last
+//! which is unconditionally stable and never overshoots `x_∞`. A private cache keeps the last
 //! `e^(−Δt/τ)` so a fixed tick pays for the exponential once.
 
 use thiserror::Error;

@@ -47,7 +47,7 @@
 //!
 //! # Cell-to-cell spread (O(1) per tick)
 //!
-//! Each element `i` has one bounded, centred spread value `z_i` ([`spread`], σ = 1) that sets
+//! Each element `i` has one bounded, centred spread value `z_i` ([`spread`](crate::physics::spread), σ = 1) that sets
 //! both its capacity and its resistance — weak cells are both smaller and more resistive:
 //!
 //! ```text
@@ -211,6 +211,31 @@ struct Derived {
     ocv_weak_v: f64,
 }
 
+impl Spread {
+    /// Draws a seed from `rng` (one `next_u64`) and scans `count` elements once.
+    fn draw(rng: &mut impl rand::Rng, count: u32) -> Self {
+        let seed = rng.next_u64();
+        Spread {
+            seed,
+            summary: SpreadSummary::scan(seed, count),
+        }
+    }
+}
+
+impl PackLimits {
+    fn from_params(params: &BatteryParams) -> Self {
+        PackLimits {
+            max_cell_voltage_v: params.max_cell_voltage_v,
+            max_charge_current_a: params.max_charge_current_a,
+            nominal_energy_wh: params.nominal_energy_wh(),
+            max_charge_voltage_v: params.max_charge_voltage_v,
+            max_temperature_c: params.max_temperature_c,
+            rated_capacity_ah: params.element_capacity_ah(),
+            rated_voltage_v: params.nominal_voltage_v(),
+        }
+    }
+}
+
 /// A battery pack; see the module docs for the model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatteryPack {
@@ -277,20 +302,8 @@ impl BatteryPack {
         }
         plausible_temperature(init.temperature_c)?;
         plausible_temperature(init.ambient_c)?;
-        let cells = {
-            let seed = rng.next_u64();
-            Spread {
-                seed,
-                summary: SpreadSummary::scan(seed, u32::from(params.cells_series)),
-            }
-        };
-        let probes = {
-            let seed = rng.next_u64();
-            Spread {
-                seed,
-                summary: SpreadSummary::scan(seed, u32::from(params.temperature_probes)),
-            }
-        };
+        let cells = Spread::draw(rng, u32::from(params.cells_series));
+        let probes = Spread::draw(rng, u32::from(params.temperature_probes));
         let p = f64::from(params.cells_parallel);
         let q_nom_ah = params.element_capacity_ah();
         let (sc, sr) = (params.capacity_spread, params.resistance_spread);
@@ -298,15 +311,6 @@ impl BatteryPack {
         let q_strong_ah = q_nom_ah * (1.0 - sc * cells.summary.min);
         let (r1_ohm, c1_f) = (params.cell_r1_ohm / p, params.cell_c1_f * p);
         let tau_s = r1_ohm * c1_f;
-        let limits = PackLimits {
-            max_cell_voltage_v: params.max_cell_voltage_v,
-            max_charge_current_a: params.max_charge_current_a,
-            nominal_energy_wh: params.nominal_energy_wh(),
-            max_charge_voltage_v: params.max_charge_voltage_v,
-            max_temperature_c: params.max_temperature_c,
-            rated_capacity_ah: q_nom_ah,
-            rated_voltage_v: params.nominal_voltage_v(),
-        };
         let mut pack = BatteryPack {
             chemistry: params.chemistry,
             n_series: f64::from(params.cells_series),
@@ -335,7 +339,7 @@ impl BatteryPack {
             inv_cooling: 1.0 / params.cooling_w_per_k,
             rc_decay: DecayCache::new(1.0 / tau_s),
             thermal_decay: DecayCache::new(params.cooling_w_per_k / params.thermal_mass_j_per_k),
-            limits,
+            limits: PackLimits::from_params(params),
             q_ah: init.soc * q_weak_ah,
             v_rc: 0.0,
             temperature_c: init.temperature_c,
@@ -526,6 +530,11 @@ impl BatteryPack {
     /// BCP/BRM limits.
     pub fn limits(&self) -> &PackLimits {
         &self.limits
+    }
+
+    /// Chemical energy held now, `N·Q·W(q/Q)` from empty, Wh.
+    pub fn energy_stored_wh(&self) -> f64 {
+        self.e_chem_wh
     }
 
     /// Energy accounting since construction.

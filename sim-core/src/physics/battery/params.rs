@@ -184,6 +184,19 @@ impl BatteryParams {
         self.nominal_voltage_v() * self.element_capacity_ah()
     }
 
+    fn check_spread(&self, c: &mut Checks) {
+        // Centred spread values are bounded by twice the unit bound; keep every factor > 0.5.
+        let max_sigma = 0.5 / (2.0 * UNIT_SPREAD_BOUND);
+        c.within("capacity_spread", self.capacity_spread, 0.0, max_sigma);
+        c.within("resistance_spread", self.resistance_spread, 0.0, max_sigma);
+        c.within(
+            "temperature_probe_spread_c",
+            self.temperature_probe_spread_c,
+            0.0,
+            10.0,
+        );
+    }
+
     /// Checks every parameter; returns all problems at once.
     pub fn validate(&self) -> Result<(), InvalidParams> {
         let mut c = Checks::default();
@@ -248,16 +261,7 @@ impl BatteryParams {
                 self.cell_groups
             )
         });
-        // Centred spread values are bounded by twice the unit bound; keep every factor > 0.5.
-        let max_sigma = 0.5 / (2.0 * UNIT_SPREAD_BOUND);
-        c.within("capacity_spread", self.capacity_spread, 0.0, max_sigma);
-        c.within("resistance_spread", self.resistance_spread, 0.0, max_sigma);
-        c.within(
-            "temperature_probe_spread_c",
-            self.temperature_probe_spread_c,
-            0.0,
-            10.0,
-        );
+        self.check_spread(&mut c);
         c.finish()
     }
 }

@@ -75,6 +75,8 @@ fn energy_bookkeeping_closes_each_step() {
     }
     let e = b.energy();
     assert!(e.residual_wh().abs() < 1e-6, "{e:?}");
+    let stored0 = pack(&p, 0.2, 3).energy_stored_wh();
+    assert!((b.energy_stored_wh() - stored0 - e.chemical_wh).abs() < 1e-6);
     assert!((e.terminal_wh - e_vi).abs() < 1e-6 * e.terminal_wh.abs().max(1.0));
     assert!(e.ohmic_loss_wh > 0.0 && e.rc_loss_wh > 0.0);
 }
