@@ -6,6 +6,8 @@
 //! (`hil`) and the binary (`tui`) drive a [`world::World`] in virtual time, either as fast
 //! as possible or locked to the wall clock.
 
+pub mod physics;
+
 pub use proto::time;
 
 pub mod metrics;

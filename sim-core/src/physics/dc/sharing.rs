@@ -1,0 +1,191 @@
+//! Station-level power sharing across connectors (max-min fair "water-filling").
+//!
+//! With a limit `L` and demands `d_i ≥ 0`, the continuous allocation is
+//!
+//! ```text
+//! a_i = min(d_i, λ),      λ the largest level with Σ min(d_i, λ) ≤ L
+//! ```
+//!
+//! (`a_i = d_i` for all when `Σ d_i ≤ L`). With a module granularity `g > 0` (matrix-switched
+//! power modules) the same is done in whole modules: `M = ⌊L/g⌋` modules, connector `i` needs
+//! `⌈d_i/g⌉`; each unsatisfied connector gets `⌊λ⌋` modules, the `< n` left over go one each in
+//! connector order, and the power granted is `min(modules_i·g, d_i)`. Both variants are
+//! deterministic, allocation-free and O(n²) for `n` connectors (n is a handful per station).
+
+/// A sharing policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerSharing {
+    /// Power of one switchable module, W; 0 shares continuously.
+    pub granularity_w: f64,
+}
+
+impl PowerSharing {
+    /// Continuous sharing.
+    pub const CONTINUOUS: PowerSharing = PowerSharing { granularity_w: 0.0 };
+
+    /// Sharing in whole modules of `module_power_w`.
+    pub fn modules(module_power_w: f64) -> Self {
+        PowerSharing {
+            granularity_w: module_power_w,
+        }
+    }
+
+    /// Fills `out_w[i]` with the power granted to connector `i`. Demands that are negative or
+    /// not finite count as zero; `out_w` entries beyond `demands_w` are set to zero.
+    pub fn allocate(&self, limit_w: f64, demands_w: &[f64], out_w: &mut [f64]) {
+        out_w.iter_mut().for_each(|o| *o = 0.0);
+        let n = demands_w.len().min(out_w.len());
+        let (demands, out) = (&demands_w[..n], &mut out_w[..n]);
+        let limit = if limit_w.is_finite() {
+            limit_w.max(0.0)
+        } else {
+            0.0
+        };
+        let g = self.granularity_w;
+        if g.is_finite() && g > 0.0 {
+            allocate_units(limit, g, demands, out);
+        } else {
+            let level = water_level(limit, demands, sanitize);
+            for (o, &d) in out.iter_mut().zip(demands) {
+                *o = sanitize(d).min(level);
+            }
+        }
+    }
+}
+
+fn sanitize(d: f64) -> f64 {
+    if d.is_finite() && d > 0.0 { d } else { 0.0 }
+}
+
+/// The level `λ` of max-min fair sharing of `total` among the needs `need(d_i)`; infinite
+/// when everyone is satisfied. Each pass satisfies every need in `(previous level, level]`;
+/// the level never falls, and a pass that satisfies nobody ends, so at most n passes.
+fn water_level(total: f64, demands: &[f64], need: impl Fn(f64) -> f64) -> f64 {
+    let mut remaining = total;
+    let mut count = demands.iter().filter(|&&d| need(d) > 0.0).count();
+    let mut floor = 0.0;
+    while count > 0 {
+        let level = remaining / count as f64;
+        let (mut newly, mut newly_sum) = (0usize, 0.0);
+        for &d in demands {
+            let x = need(d);
+            if x > floor && x <= level {
+                newly += 1;
+                newly_sum += x;
+            }
+        }
+        if newly == 0 {
+            return level;
+        }
+        remaining -= newly_sum;
+        count -= newly;
+        floor = level;
+    }
+    f64::INFINITY
+}
+
+fn allocate_units(limit: f64, g: f64, demands: &[f64], out: &mut [f64]) {
+    // Whole modules available and needed (a tiny epsilon absorbs float noise like 59.999…).
+    let units = (limit / g + 1e-9).floor();
+    let need = |d: f64| (sanitize(d) / g - 1e-9).ceil().max(0.0);
+    let level = water_level(units, demands, need).floor();
+    let mut given_total = 0.0;
+    for (o, &d) in out.iter_mut().zip(demands) {
+        *o = need(d).min(level);
+        given_total += *o;
+    }
+    let mut left = units - given_total;
+    for (o, &d) in out.iter_mut().zip(demands) {
+        if left < 1.0 {
+            break;
+        }
+        if *o < need(d) {
+            *o += 1.0;
+            left -= 1.0;
+        }
+    }
+    for (o, &d) in out.iter_mut().zip(demands) {
+        *o = (*o * g).min(sanitize(d));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(v: &[f64]) -> f64 {
+        v.iter().sum()
+    }
+
+    #[test]
+    fn under_the_limit_everyone_gets_their_demand() {
+        let mut out = [0.0; 3];
+        PowerSharing::CONTINUOUS.allocate(120e3, &[30e3, 40e3, 10e3], &mut out);
+        assert_eq!(out, [30e3, 40e3, 10e3]);
+    }
+
+    #[test]
+    fn over_the_limit_small_demands_are_met_and_the_rest_split_equally() {
+        let mut out = [0.0; 4];
+        PowerSharing::CONTINUOUS.allocate(120e3, &[10e3, 100e3, 100e3, 0.0], &mut out);
+        assert_eq!(out[0], 10e3);
+        assert!((out[1] - 55e3).abs() < 1e-6 && (out[2] - 55e3).abs() < 1e-6);
+        assert_eq!(out[3], 0.0);
+        assert!(sum(&out) <= 120e3 + 1e-6);
+    }
+
+    #[test]
+    fn sums_and_caps_hold_for_many_cases() {
+        let policies = [PowerSharing::CONTINUOUS, PowerSharing::modules(30e3)];
+        let mut x = 12345u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for _ in 0..2000 {
+            let n = 1 + (next() * 6.0) as usize;
+            let demands: Vec<f64> = (0..n).map(|_| next() * 250e3).collect();
+            let limit = next() * 500e3;
+            for p in policies {
+                let mut out = vec![0.0; n];
+                p.allocate(limit, &demands, &mut out);
+                assert!(
+                    sum(&out) <= limit + 1e-6,
+                    "{p:?} {limit} {demands:?} {out:?}"
+                );
+                for (o, d) in out.iter().zip(&demands) {
+                    assert!(*o >= 0.0 && *o <= *d + 1e-9);
+                }
+                // Work-conserving: either everyone is served or the limit is (nearly) used up.
+                let all_met = out.iter().zip(&demands).all(|(o, d)| (o - d).abs() < 1e-6);
+                let slack = p.granularity_w.max(1e-6) * (n + 1) as f64;
+                assert!(
+                    all_met || sum(&out) >= limit - slack,
+                    "{p:?} {limit} {demands:?} {out:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn module_granularity_grants_whole_modules_fairly() {
+        let mut out = [0.0; 3];
+        // 4 × 30 kW modules; three connectors wanting 100, 100 and 20 kW.
+        PowerSharing::modules(30e3).allocate(120e3, &[100e3, 100e3, 20e3], &mut out);
+        // Level 1 module each, then the leftover module goes to the first connector.
+        assert_eq!(out, [60e3, 30e3, 20e3]);
+        PowerSharing::modules(30e3).allocate(120e3, &[45e3, 45e3], &mut out);
+        assert_eq!(out, [45e3, 45e3, 0.0]);
+    }
+
+    #[test]
+    fn junk_inputs_are_harmless() {
+        let mut out = [7.0; 3];
+        PowerSharing::CONTINUOUS.allocate(f64::NAN, &[1.0, f64::NAN], &mut out);
+        assert_eq!(out, [0.0, 0.0, 0.0]);
+        PowerSharing::CONTINUOUS.allocate(10.0, &[-5.0, f64::INFINITY, 4.0], &mut out);
+        assert_eq!(out, [0.0, 0.0, 4.0]);
+    }
+}
