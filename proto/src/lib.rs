@@ -4,4 +4,5 @@
 //! round-trip. Nothing in this crate reads a clock, sleeps, spawns or touches a socket:
 //! time arrives as a [`time::Instant`] argument.
 
+pub mod tcec;
 pub mod time;
