@@ -379,3 +379,80 @@ fn wire_names_are_the_standards() {
     .unwrap();
     assert!(serde_json::to_value(resp).unwrap().get("Object").is_some());
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::tcec::codes::{AlarmCode, EventCode};
+
+    fn opt<T: core::fmt::Debug + Clone + 'static>(
+        s: impl Strategy<Value = T> + 'static,
+    ) -> BoxedStrategy<Option<T>> {
+        proptest::option::of(s).boxed()
+    }
+
+    prop_compose! {
+        fn arb_connector_status()(
+            id in "[0-9A-Za-z]{1,26}", status in any::<i32>(), park in opt(any::<i32>()), lock in opt(any::<i32>()),
+            currents in proptest::array::uniform3(opt(-1000i32..1000)), soc in opt(0i32..=100),
+            temp in opt(-40i32..150), energy in opt(0.0f64..1e6),
+        ) -> ConnectorStatusInfo {
+            ConnectorStatusInfo {
+                connector_id: id,
+                status: ConnectorStatus::from_code(status),
+                park_status: park.map(ParkStatus::from_code),
+                lock_status: lock.map(LockStatus::from_code),
+                ext: ConnectorStatusInfoExt {
+                    phase_a_current_a: currents[0],
+                    phase_b_current_a: currents[1],
+                    phase_c_current_a: currents[2],
+                    phase_a_voltage_v: currents[0].map(|c| c.abs()),
+                    phase_b_voltage_v: None,
+                    phase_c_voltage_v: currents[2],
+                    soc_percent: soc,
+                    connector_temp_c: temp,
+                    equipment_temp_c: temp,
+                    connector_lock: None,
+                    charged_energy_kwh: energy,
+                    discharged_energy_kwh: energy.map(|e| e / 2.0),
+                },
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn code_enums_round_trip(code in any::<i32>()) {
+            for text in [code.to_string(), format!("\"{code}\"")] {
+                prop_assert_eq!(serde_json::from_str::<AlarmCode>(&text).unwrap().code(), code);
+                prop_assert_eq!(serde_json::from_str::<EventCode>(&text).unwrap().code(), code);
+                prop_assert_eq!(serde_json::from_str::<ConnectorStatus>(&text).unwrap().code(), code);
+                prop_assert_eq!(serde_json::from_str::<StationType>(&text).unwrap().code(), code);
+            }
+            let s = ConnectorStatus::from_code(code);
+            prop_assert_eq!(serde_json::to_string(&s).unwrap(), code.to_string());
+        }
+
+        #[test]
+        fn connector_status_round_trips(s in arb_connector_status()) {
+            let text = serde_json::to_string(&s).unwrap();
+            let back: ConnectorStatusInfo = decode_data(text.as_bytes()).unwrap();
+            prop_assert_eq!(back, s);
+        }
+
+        #[test]
+        fn bms_info_round_trips(soc in 0i32..=100, v in 0.0f64..1000.0, t in -40i32..120, idx in opt(1u32..=1000), secs in opt(any::<u32>())) {
+            let b = BmsInfo { soc_percent: soc, total_voltage_v: v, cell_temp_max_c: t, cell_voltage_max_index: idx, charging_session_s: secs, ..bms_info() };
+            let text = serde_json::to_string(&b).unwrap();
+            prop_assert_eq!(decode_data::<BmsInfo>(text.as_bytes()).unwrap(), b);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics_in_object_decoders(text in "\\PC{0,200}") {
+            let _ = decode_data::<StationInfoNotification>(text.as_bytes());
+            let _ = decode_data::<AlarmInfos>(text.as_bytes());
+            let _ = decode_data::<EquipChargeStatus>(text.as_bytes());
+        }
+    }
+}
