@@ -9,38 +9,16 @@ use core::fmt;
 use core::ops::{Add, AddAssign, Sub, SubAssign};
 
 /// A point in virtual time: microseconds since the start of the run.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Instant {
     micros: u64,
 }
 
 /// A span of virtual time in microseconds.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Duration {
     micros: u64,
@@ -242,24 +220,14 @@ impl SubAssign for Duration {
 impl fmt::Display for Instant {
     /// `s.micros`, e.g. `12.000250s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:06}s",
-            self.micros / 1_000_000,
-            self.micros % 1_000_000
-        )
+        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
     }
 }
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.micros >= 1_000_000 {
-            write!(
-                f,
-                "{}.{:03}s",
-                self.micros / 1_000_000,
-                (self.micros % 1_000_000) / 1_000
-            )
+            write!(f, "{}.{:03}s", self.micros / 1_000_000, (self.micros % 1_000_000) / 1_000)
         } else if self.micros >= 1_000 {
             write!(f, "{}.{:03}ms", self.micros / 1_000, self.micros % 1_000)
         } else {
@@ -276,10 +244,7 @@ mod tests {
     fn arithmetic_saturates_instead_of_wrapping() {
         assert_eq!(Instant::FAR_FUTURE + Duration::SECOND, Instant::FAR_FUTURE);
         assert_eq!(Instant::ZERO - Duration::SECOND, Instant::ZERO);
-        assert_eq!(
-            Instant::from_secs(1) - Instant::from_secs(2),
-            Duration::ZERO
-        );
+        assert_eq!(Instant::from_secs(1) - Instant::from_secs(2), Duration::ZERO);
         assert_eq!(
             Instant::from_millis(1500) - Instant::from_secs(1),
             Duration::from_millis(500)
