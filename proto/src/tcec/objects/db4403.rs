@@ -719,8 +719,8 @@ impl Validate for StationStatusNotification {
 impl Validate for StationIdsRequest {
     fn check(&self, v: &mut Validator) {
         v.count("StationIDs", self.station_ids.len(), 1, 50);
-        for id in &self.station_ids {
-            v.req_str("StationIDs", id, Len::Max(20));
+        for (i, id) in self.station_ids.iter().enumerate() {
+            v.req_str(&format!("StationIDs[{i}]"), id, Len::Max(20));
         }
     }
 }
