@@ -8,4 +8,5 @@ pub mod can;
 pub mod gbt27930;
 pub mod modbus;
 pub mod mqtt;
+pub mod tcec;
 pub mod time;
