@@ -1,1 +1,5 @@
-//! The I/O shell of chargestorm.
+//! The I/O shell of chargestorm: everything that touches the real clock, sockets, serial
+//! ports and CAN interfaces. The simulation itself lives in `sim-core` and never does
+//! I/O; this crate drives it and carries its messages to real peers.
+
+pub mod pace;

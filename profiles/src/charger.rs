@@ -266,7 +266,10 @@ impl ChargerProfile {
     pub fn validate(&self, e: &mut Errors) {
         e.non_empty("name", &self.name);
         if !(1..=8).contains(&self.connectors) {
-            e.push("connectors", format!("{} is out of range 1..=8", self.connectors));
+            e.push(
+                "connectors",
+                format!("{} is out of range 1..=8", self.connectors),
+            );
         }
         match (self.kind, &self.dc, &self.ac) {
             (ChargerKind::Dc, None, _) => e.push("dc", "a DC charger needs a [dc] table"),
@@ -282,10 +285,18 @@ impl ChargerProfile {
             e.nested("ac", |e| ac.validate(e));
         }
         e.nested("meter", |e| {
-            e.range("accuracy_class_pct", self.meter.accuracy_class_pct, 0.0, 5.0);
+            e.range(
+                "accuracy_class_pct",
+                self.meter.accuracy_class_pct,
+                0.0,
+                5.0,
+            );
             let dc_meter = matches!(self.meter.model, Some(MeterModel::Djsf1352));
             if self.meter.model.is_some() && dc_meter != (self.kind == ChargerKind::Dc) {
-                e.push("model", "the meter model does not match the charger kind (DC/AC)");
+                e.push(
+                    "model",
+                    "the meter model does not match the charger kind (DC/AC)",
+                );
             }
         });
         e.nested("insulation", |e| {
@@ -314,22 +325,46 @@ impl ChargerProfile {
 impl DcSpec {
     fn validate(&self, e: &mut Errors, connectors: u8) {
         if self.module_count == 0 || self.module_count > 256 {
-            e.push("module_count", format!("{} is out of range 1..=256", self.module_count));
+            e.push(
+                "module_count",
+                format!("{} is out of range 1..=256", self.module_count),
+            );
         }
         if self.sharing == PowerSharing::Fixed && self.module_count < u32::from(connectors) {
-            e.push("module_count", "fixed sharing needs at least one module per connector");
+            e.push(
+                "module_count",
+                "fixed sharing needs at least one module per connector",
+            );
         }
         e.range("module_power_kw", self.module_power_kw, 1.0, 100.0);
-        e.range("output_voltage_min_v", self.output_voltage_min_v, 50.0, 1000.0);
-        e.range("output_voltage_max_v", self.output_voltage_max_v, 100.0, 1500.0);
+        e.range(
+            "output_voltage_min_v",
+            self.output_voltage_min_v,
+            50.0,
+            1000.0,
+        );
+        e.range(
+            "output_voltage_max_v",
+            self.output_voltage_max_v,
+            100.0,
+            1500.0,
+        );
         if self.output_voltage_min_v >= self.output_voltage_max_v {
             e.push("output_voltage_min_v", "must be below output_voltage_max_v");
         }
-        e.range("output_current_max_a", self.output_current_max_a, 1.0, 400.0);
+        e.range(
+            "output_current_max_a",
+            self.output_current_max_a,
+            1.0,
+            400.0,
+        );
         e.range("output_current_min_a", self.output_current_min_a, 0.0, 50.0);
         e.range("ramp_a_per_s", self.ramp_a_per_s, 0.1, 10_000.0);
         if self.efficiency_curve.is_empty() {
-            e.push("efficiency_curve", "needs at least one [load_pct, efficiency_pct] point");
+            e.push(
+                "efficiency_curve",
+                "needs at least one [load_pct, efficiency_pct] point",
+            );
         }
         let mut last_load = -1.0;
         for (i, [load, eff]) in self.efficiency_curve.iter().copied().enumerate() {
@@ -338,7 +373,10 @@ impl DcSpec {
                 e.push(&field, "load_pct must ascend and stay ≤ 100");
             }
             if !(50.0..=100.0).contains(&eff) {
-                e.push(&field, format!("efficiency {eff}% is out of range 50..=100"));
+                e.push(
+                    &field,
+                    format!("efficiency {eff}% is out of range 50..=100"),
+                );
             }
             last_load = load;
         }
@@ -347,7 +385,12 @@ impl DcSpec {
         }
         e.range("precharge_ms", self.precharge_ms as f64, 0.0, 60_000.0);
         e.range("ac_input_voltage_v", self.ac_input_voltage_v, 100.0, 1000.0);
-        e.range("ac_input_power_factor", self.ac_input_power_factor, 0.5, 1.0);
+        e.range(
+            "ac_input_power_factor",
+            self.ac_input_power_factor,
+            0.5,
+            1.0,
+        );
     }
 
     /// The cabinet's power limit in W: the configured limit or all modules together.

@@ -19,7 +19,11 @@ pub fn unix_seconds(dt: &toml::value::Datetime) -> Option<(i64, i32)> {
         toml::value::Offset::Z => 0,
         toml::value::Offset::Custom { minutes } => i32::from(minutes),
     };
-    let days = days_from_civil(i64::from(date.year), u32::from(date.month), u32::from(date.day));
+    let days = days_from_civil(
+        i64::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    );
     let secs = days * 86_400
         + i64::from(time.hour) * 3600
         + i64::from(time.minute) * 60

@@ -9,19 +9,62 @@ use std::path::{Path, PathBuf};
 
 /// Bundled profile files, embedded in the binary: `(relative path, text)`.
 pub const BUNDLED: &[(&str, &str)] = &[
-    ("chargers/dc-60kw-single.toml", include_str!("../chargers/dc-60kw-single.toml")),
-    ("chargers/dc-120kw-dual.toml", include_str!("../chargers/dc-120kw-dual.toml")),
-    ("chargers/dc-360kw-split.toml", include_str!("../chargers/dc-360kw-split.toml")),
-    ("chargers/ac-7kw-1ph.toml", include_str!("../chargers/ac-7kw-1ph.toml")),
-    ("chargers/ac-22kw-3ph.toml", include_str!("../chargers/ac-22kw-3ph.toml")),
-    ("vehicles/lfp-car-60kwh.toml", include_str!("../vehicles/lfp-car-60kwh.toml")),
-    ("vehicles/ncm-car-75kwh.toml", include_str!("../vehicles/ncm-car-75kwh.toml")),
-    ("vehicles/ncm-800v-90kwh.toml", include_str!("../vehicles/ncm-800v-90kwh.toml")),
-    ("vehicles/lfp-bus-350kwh.toml", include_str!("../vehicles/lfp-bus-350kwh.toml")),
-    ("fleets/demo-mixed.toml", include_str!("../fleets/demo-mixed.toml")),
-    ("fleets/small-mixed.toml", include_str!("../fleets/small-mixed.toml")),
-    ("scenarios/demo.toml", include_str!("../scenarios/demo.toml")),
-    ("scenarios/ci-smoke.toml", include_str!("../scenarios/ci-smoke.toml")),
+    (
+        "chargers/dc-60kw-single.toml",
+        include_str!("../chargers/dc-60kw-single.toml"),
+    ),
+    (
+        "chargers/dc-120kw-dual.toml",
+        include_str!("../chargers/dc-120kw-dual.toml"),
+    ),
+    (
+        "chargers/dc-360kw-split.toml",
+        include_str!("../chargers/dc-360kw-split.toml"),
+    ),
+    (
+        "chargers/ac-7kw-1ph.toml",
+        include_str!("../chargers/ac-7kw-1ph.toml"),
+    ),
+    (
+        "chargers/ac-22kw-3ph.toml",
+        include_str!("../chargers/ac-22kw-3ph.toml"),
+    ),
+    (
+        "vehicles/lfp-car-60kwh.toml",
+        include_str!("../vehicles/lfp-car-60kwh.toml"),
+    ),
+    (
+        "vehicles/ncm-car-75kwh.toml",
+        include_str!("../vehicles/ncm-car-75kwh.toml"),
+    ),
+    (
+        "vehicles/ncm-800v-90kwh.toml",
+        include_str!("../vehicles/ncm-800v-90kwh.toml"),
+    ),
+    (
+        "vehicles/lfp-bus-350kwh.toml",
+        include_str!("../vehicles/lfp-bus-350kwh.toml"),
+    ),
+    (
+        "fleets/demo-mixed.toml",
+        include_str!("../fleets/demo-mixed.toml"),
+    ),
+    (
+        "fleets/small-mixed.toml",
+        include_str!("../fleets/small-mixed.toml"),
+    ),
+    (
+        "scenarios/demo.toml",
+        include_str!("../scenarios/demo.toml"),
+    ),
+    (
+        "scenarios/ci-smoke.toml",
+        include_str!("../scenarios/ci-smoke.toml"),
+    ),
+    (
+        "scenarios/bench/engine-1k.toml",
+        include_str!("../scenarios/bench/engine-1k.toml"),
+    ),
 ];
 
 /// Why profiles could not be loaded.
@@ -254,7 +297,10 @@ impl Library {
                         ChargerKind::Ac => v.obc.is_some(),
                     };
                     if !usable {
-                        e.push(&field, format!("{} cannot charge at a {:?} charger", v.name, charger.kind));
+                        e.push(
+                            &field,
+                            format!("{} cannot charge at a {:?} charger", v.name, charger.kind),
+                        );
                     }
                     mix.push((v, *weight));
                 }
@@ -274,15 +320,21 @@ impl Library {
     }
 
     fn charger(&self, name: &str, base: Option<&Path>) -> Result<ChargerProfile, String> {
-        self.named_or_file(name, base, &self.chargers, |c: &ChargerProfile, e| c.validate(e))
+        self.named_or_file(name, base, &self.chargers, |c: &ChargerProfile, e| {
+            c.validate(e)
+        })
     }
 
     fn vehicle(&self, name: &str, base: Option<&Path>) -> Result<VehicleProfile, String> {
-        self.named_or_file(name, base, &self.vehicles, |v: &VehicleProfile, e| v.validate(e))
+        self.named_or_file(name, base, &self.vehicles, |v: &VehicleProfile, e| {
+            v.validate(e)
+        })
     }
 
     fn fleet(&self, name: &str, base: Option<&Path>) -> Result<FleetProfile, String> {
-        self.named_or_file(name, base, &self.fleets, |f: &FleetProfile, e| f.validate(e))
+        self.named_or_file(name, base, &self.fleets, |f: &FleetProfile, e| {
+            f.validate(e)
+        })
     }
 
     fn named_or_file<T: Clone + serde::de::DeserializeOwned>(

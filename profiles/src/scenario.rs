@@ -312,25 +312,36 @@ impl TrafficSpec {
         );
         if let Some(w) = &self.time_of_day_weights {
             if w.len() != 24 {
-                e.push("time_of_day_weights", format!("has {} values, needs 24", w.len()));
+                e.push(
+                    "time_of_day_weights",
+                    format!("has {} values, needs 24", w.len()),
+                );
             }
             if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f64>() <= 0.0 {
-                e.push("time_of_day_weights", "needs non-negative values, not all zero");
+                e.push(
+                    "time_of_day_weights",
+                    "needs non-negative values, not all zero",
+                );
             }
         }
         e.range("initial_occupancy", self.initial_occupancy, 0.0, 1.0);
         validate_mix(e, "vehicle_mix", &self.vehicle_mix);
-        self.arrival_soc_pct.validate(e, "arrival_soc_pct", 0.0, 100.0);
-        self.target_soc_pct.validate(e, "target_soc_pct", 1.0, 100.0);
+        self.arrival_soc_pct
+            .validate(e, "arrival_soc_pct", 0.0, 100.0);
+        self.target_soc_pct
+            .validate(e, "target_soc_pct", 1.0, 100.0);
         if self.arrival_soc_pct.max > self.target_soc_pct.min {
             e.push(
                 "arrival_soc_pct.max",
                 "must not exceed target_soc_pct.min (every driver must want charge)",
             );
         }
-        self.dwell_min.validate(e, "dwell_min", 1.0, 7.0 * 24.0 * 60.0);
-        self.plug_to_start_s.validate(e, "plug_to_start_s", 0.0, 3600.0);
-        self.stop_to_unplug_s.validate(e, "stop_to_unplug_s", 0.0, 24.0 * 3600.0);
+        self.dwell_min
+            .validate(e, "dwell_min", 1.0, 7.0 * 24.0 * 60.0);
+        self.plug_to_start_s
+            .validate(e, "plug_to_start_s", 0.0, 3600.0);
+        self.stop_to_unplug_s
+            .validate(e, "stop_to_unplug_s", 0.0, 24.0 * 3600.0);
         e.nested("start_methods", |e| {
             let m = &self.start_methods;
             for (name, v) in [("app", m.app), ("card", m.card), ("vin", m.vin)] {
@@ -364,17 +375,32 @@ impl Scenario {
             if self.scenario.duration.0.micros == 0 {
                 e.push("duration", "must be longer than zero");
             }
-            e.range("physics_tick_ms", self.scenario.physics_tick_ms as f64, 10.0, 10_000.0);
+            e.range(
+                "physics_tick_ms",
+                self.scenario.physics_tick_ms as f64,
+                10.0,
+                10_000.0,
+            );
             if crate::civil::unix_seconds(&self.scenario.start_at).is_none() {
-                e.push("start_at", "needs a full date-time with an offset, e.g. 2026-01-05T08:00:00+08:00");
+                e.push(
+                    "start_at",
+                    "needs a full date-time with an offset, e.g. 2026-01-05T08:00:00+08:00",
+                );
             }
         });
-        e.nested("fleet", |e| match (&self.fleet.use_fleet, self.fleet.groups.is_empty()) {
-            (None, true) => e.push("", "needs `use = \"<fleet>\"` or at least one [[fleet.groups]]"),
-            (Some(_), false) => e.push("groups", "give either `use` or inline groups, not both"),
-            _ => {
-                for (i, g) in self.fleet.groups.iter().enumerate() {
-                    e.nested(&format!("groups[{i}]"), |e| g.validate(e));
+        e.nested("fleet", |e| {
+            match (&self.fleet.use_fleet, self.fleet.groups.is_empty()) {
+                (None, true) => e.push(
+                    "",
+                    "needs `use = \"<fleet>\"` or at least one [[fleet.groups]]",
+                ),
+                (Some(_), false) => {
+                    e.push("groups", "give either `use` or inline groups, not both")
+                }
+                _ => {
+                    for (i, g) in self.fleet.groups.iter().enumerate() {
+                        e.nested(&format!("groups[{i}]"), |e| g.validate(e));
+                    }
                 }
             }
         });
@@ -388,7 +414,12 @@ impl FleetGroup {
         e.non_empty("name", &self.name);
         e.non_empty("charger", &self.charger);
         e.range("count", f64::from(self.count), 1.0, 10_000_000.0);
-        e.range("chargers_per_station", f64::from(self.chargers_per_station), 1.0, 1000.0);
+        e.range(
+            "chargers_per_station",
+            f64::from(self.chargers_per_station),
+            1.0,
+            1000.0,
+        );
         if let Some(rate) = self.arrivals_per_connector_per_h {
             e.range("arrivals_per_connector_per_h", rate, 0.0, 60.0);
         }

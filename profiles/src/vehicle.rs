@@ -188,15 +188,18 @@ impl VehicleProfile {
             });
         }
         if self.obc.is_none() && !self.dc_inlet {
-            e.push("dc_inlet", "a vehicle needs a DC inlet or an on-board charger");
+            e.push(
+                "dc_inlet",
+                "a vehicle needs a DC inlet or an on-board charger",
+            );
         }
     }
 
     /// Highest allowed pack voltage, V.
     pub fn max_pack_voltage_v(&self) -> f64 {
-        self.bms.max_pack_voltage_v.unwrap_or(
-            self.bms.max_cell_voltage_v * f64::from(self.battery.cells_series),
-        )
+        self.bms
+            .max_pack_voltage_v
+            .unwrap_or(self.bms.max_cell_voltage_v * f64::from(self.battery.cells_series))
     }
 
     /// Nominal pack energy, kWh (nominal cell voltage × capacity).
@@ -218,21 +221,56 @@ impl BatterySpec {
         e.range("cells_series", f64::from(self.cells_series), 1.0, 400.0);
         e.range("cells_parallel", f64::from(self.cells_parallel), 1.0, 100.0);
         e.range("cell_capacity_ah", self.cell_capacity_ah, 0.5, 2000.0);
-        e.range("cell_resistance_mohm", self.cell_resistance_mohm, 0.01, 100.0);
-        e.range("cell_rc_resistance_mohm", self.cell_rc_resistance_mohm, 0.0, 100.0);
-        e.range("cell_rc_time_constant_s", self.cell_rc_time_constant_s, 0.1, 3600.0);
-        e.range("heat_capacity_kj_per_k", self.heat_capacity_kj_per_k, 1.0, 100_000.0);
+        e.range(
+            "cell_resistance_mohm",
+            self.cell_resistance_mohm,
+            0.01,
+            100.0,
+        );
+        e.range(
+            "cell_rc_resistance_mohm",
+            self.cell_rc_resistance_mohm,
+            0.0,
+            100.0,
+        );
+        e.range(
+            "cell_rc_time_constant_s",
+            self.cell_rc_time_constant_s,
+            0.1,
+            3600.0,
+        );
+        e.range(
+            "heat_capacity_kj_per_k",
+            self.heat_capacity_kj_per_k,
+            1.0,
+            100_000.0,
+        );
         e.range("cooling_w_per_k", self.cooling_w_per_k, 0.0, 100_000.0);
         e.range("capacity_spread_pct", self.capacity_spread_pct, 0.0, 10.0);
-        e.range("resistance_spread_pct", self.resistance_spread_pct, 0.0, 30.0);
-        e.range("temperature_probes", f64::from(self.temperature_probes), 1.0, 250.0);
+        e.range(
+            "resistance_spread_pct",
+            self.resistance_spread_pct,
+            0.0,
+            30.0,
+        );
+        e.range(
+            "temperature_probes",
+            f64::from(self.temperature_probes),
+            1.0,
+            250.0,
+        );
         e.range("temperature_spread_c", self.temperature_spread_c, 0.0, 10.0);
     }
 }
 
 impl BmsSpec {
     fn validate(&self, e: &mut Errors, battery: &BatterySpec) {
-        e.range("max_charge_current_a", self.max_charge_current_a, 1.0, 400.0);
+        e.range(
+            "max_charge_current_a",
+            self.max_charge_current_a,
+            1.0,
+            400.0,
+        );
         let (lo, hi) = match battery.chemistry {
             Chemistry::Lfp => (3.3, 3.8),
             Chemistry::Ncm => (3.9, 4.4),
@@ -240,13 +278,21 @@ impl BmsSpec {
         e.range("max_cell_voltage_v", self.max_cell_voltage_v, lo, hi);
         if let Some(v) = self.max_pack_voltage_v {
             let cells = f64::from(battery.cells_series);
-            e.range("max_pack_voltage_v", v, cells * lo * 0.95, cells * hi * 1.05);
+            e.range(
+                "max_pack_voltage_v",
+                v,
+                cells * lo * 0.95,
+                cells * hi * 1.05,
+            );
         }
         e.range("max_temperature_c", self.max_temperature_c, 30.0, 80.0);
         if let Some(v) = self.cv_cell_voltage_v
             && !(v > lo - 0.4 && v <= self.max_cell_voltage_v)
         {
-            e.push("cv_cell_voltage_v", "must be at or below max_cell_voltage_v");
+            e.push(
+                "cv_cell_voltage_v",
+                "must be at or below max_cell_voltage_v",
+            );
         }
         e.range("cutoff_current_a", self.cutoff_current_a, 0.1, 100.0);
     }

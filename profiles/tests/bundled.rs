@@ -16,22 +16,47 @@ fn every_bundled_profile_validates() {
 #[test]
 fn every_file_on_disk_is_bundled() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in ["chargers", "vehicles", "fleets", "scenarios"] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+    let mut dirs: Vec<std::path::PathBuf> = ["chargers", "vehicles", "fleets", "scenarios"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    let mut seen = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                let rel = format!("{dir}/{}", path.file_name().unwrap().to_str().unwrap());
-                assert!(BUNDLED.iter().any(|(p, _)| *p == rel), "{rel} is not in BUNDLED");
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .replace('\\', "/");
+                assert!(
+                    BUNDLED.iter().any(|(p, _)| *p == rel),
+                    "{rel} is not in BUNDLED"
+                );
+                seen += 1;
             }
         }
     }
+    assert_eq!(
+        seen,
+        BUNDLED.len(),
+        "BUNDLED lists a file that is not on disk"
+    );
 }
 
 #[test]
 fn bundled_scenarios_resolve() {
     let lib = Library::bundled().unwrap();
     let demo = lib.load_scenario("demo").unwrap();
-    assert!((200..=1000).contains(&demo.connector_count()), "{}", demo.connector_count());
+    assert!(
+        (200..=1000).contains(&demo.connector_count()),
+        "{}",
+        demo.connector_count()
+    );
     let smoke = lib.load_scenario("ci-smoke").unwrap();
     assert_eq!(smoke.connector_count(), 10);
     assert_eq!(smoke.scenario.scenario.seed, Some(20261121));
@@ -76,7 +101,10 @@ arrival_soc_pct = { min = 60.0, max = 20.0 }
         "t.toml: traffic.initial_occupancy",
         "t.toml: traffic.arrival_soc_pct.min",
     ] {
-        assert!(paths.contains(&expected), "missing {expected} in {paths:#?}");
+        assert!(
+            paths.contains(&expected),
+            "missing {expected} in {paths:#?}"
+        );
     }
 }
 

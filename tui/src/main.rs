@@ -1,3 +1,5 @@
 //! The `chargestorm` binary.
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    tui::main_with_args(std::env::args_os())
+}

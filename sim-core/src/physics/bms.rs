@@ -380,16 +380,18 @@ impl Bms {
             .min_c_rate_hinted(soc, t_lo, t_hi, &mut self.hints);
         let i_table = (k * self.q_nom_ah).min(self.max_current_a);
         let i_cell = pack.current_for_max_cell_voltage_a(self.params.cv_cell_voltage_v);
-        if self.mode == ChargeMode::ConstantCurrent
-            && i_cell <= i_table
-            && i_cell <= pack.last_current_a()
-        {
+        // CV starts as soon as the cell-voltage limit, not the table, bounds the current.
+        // Checking against the table (not the present current) matters when a shared
+        // cabinet holds the current low: otherwise the demand stays at the table value and
+        // the current overshoots the cell limit the moment power frees up.
+        if self.mode == ChargeMode::ConstantCurrent && i_cell <= i_table {
             self.mode = ChargeMode::ConstantVoltage;
+            self.cv_current_a = i_table;
         }
         match self.mode {
             ChargeMode::ConstantCurrent => ChargeDemand {
                 voltage_v: self.max_charge_voltage_v,
-                current_a: i_table,
+                current_a: i_table.min(i_cell.max(0.0)),
                 mode: ChargeMode::ConstantCurrent,
                 stop: None,
             },

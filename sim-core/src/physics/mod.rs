@@ -76,8 +76,10 @@ pub use battery::{
 pub use bms::{Bms, BmsParams, BmsStopReason, ChargeDemand, ChargeMode, DemandTable};
 pub use common::{Curve, InvalidParams, ParamError};
 pub use dc::{
-    Contactors, DcChargerParams, DcEnergy, DcLimit, DcOutput, DcOutputError, DcOutputState,
-    GunThermal, InsulationMonitor, InsulationParams, InsulationState, PowerSharing, PreCharge,
+    ContactorParams, Contactors, DEFAULT_MODULE_EFFICIENCY, DcChargerParams, DcEnergy, DcLimit,
+    DcOutput, DcOutputError, DcOutputState, EFFICIENCY_POINTS, EfficiencyCurve, GunThermal,
+    GunThermalParams, InsulationMonitor, InsulationParams, InsulationState, PowerSharing,
+    PreCharge, PreChargeParams,
 };
 pub use grid::{AcMetering, AcQuantities, AcSupply};
 pub use meter::{EnergyMeter, MeterKind, MeterParams, MeterReading};

@@ -1,0 +1,271 @@
+//! Pacing: drives a simulation in virtual time, as fast as possible or locked to the
+//! wall clock.
+//!
+//! This is the only place the run loop reads the real clock. At `Speed::Max` virtual time
+//! jumps from deadline to deadline. At `Speed::Realtime` (or a factor) the virtual time
+//! due at wall instant `w` is `(w − w₀) · factor`; the driver sleeps until the next
+//! deadline's wall time and records how late it woke (scheduler lag) in a histogram, so a
+//! run whose simulator could not keep up is visible, not silently slower.
+
+use hdrhistogram::Histogram;
+use sim_core::time::{Duration, Instant};
+use std::time::Instant as WallInstant;
+
+/// How fast virtual time runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as possible (CI).
+    Max,
+    /// Virtual time runs `factor` times as fast as the wall clock (1.0 = real time).
+    Factor(f64),
+}
+
+impl Speed {
+    /// Real time.
+    pub const REALTIME: Speed = Speed::Factor(1.0);
+
+    /// Parses `max`, `realtime` or a positive factor such as `50`.
+    pub fn parse(text: &str) -> Result<Speed, String> {
+        match text.trim() {
+            "max" => Ok(Speed::Max),
+            "realtime" | "real-time" | "1" => Ok(Speed::REALTIME),
+            other => match other.trim_end_matches('x').parse::<f64>() {
+                Ok(f) if f.is_finite() && f > 0.0 => Ok(Speed::Factor(f)),
+                _ => Err(format!(
+                    "invalid speed {text:?}: use max, realtime or a factor such as 50"
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Speed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Speed::Max => f.write_str("max"),
+            Speed::Factor(x) if (*x - 1.0).abs() < f64::EPSILON => f.write_str("realtime"),
+            Speed::Factor(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// What the pacing driver needs from a simulation.
+pub trait Paced {
+    /// Current virtual time.
+    fn now(&self) -> Instant;
+    /// Virtual time at which the run ends.
+    fn end(&self) -> Instant;
+    /// The earliest pending deadline, if any.
+    fn next_deadline(&mut self) -> Option<Instant>;
+    /// Processes every event due at or before `limit`, then sets the time to `limit`.
+    fn run_until(&mut self, limit: Instant);
+}
+
+/// Lag and timing measured while pacing.
+#[derive(Debug, Clone)]
+pub struct PaceStats {
+    /// Wall time the run took.
+    pub wall: std::time::Duration,
+    /// How late the driver processed deadlines, µs (real-time modes only).
+    pub lag_us: Histogram<u64>,
+    /// Deadlines processed more than 5 ms late.
+    pub overruns: u64,
+    /// Whether the run was stopped early (Ctrl-C, `q`).
+    pub interrupted: bool,
+}
+
+/// Lag above this is an overrun (the scale issue's p99 target).
+pub const OVERRUN_LAG: Duration = Duration::from_millis(5);
+
+/// The longest the driver sleeps before checking for progress output or a stop request.
+const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Virtual time advanced per chunk at `Speed::Max` between progress checks.
+const MAX_SPEED_CHUNK: Duration = Duration::from_secs(10);
+
+/// Drives `sim` to its end at `speed`. `between` runs after every chunk with the wall
+/// time elapsed; it returns `false` to stop the run early.
+pub fn run<S: Paced>(
+    sim: &mut S,
+    speed: Speed,
+    mut between: impl FnMut(&mut S, std::time::Duration) -> bool,
+) -> PaceStats {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the pacing shell owns the real clock"
+    )]
+    let wall_start = WallInstant::now();
+    let virtual_start = sim.now();
+    let mut stats = PaceStats {
+        wall: std::time::Duration::ZERO,
+        lag_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+            .expect("constant histogram bounds are valid"),
+        overruns: 0,
+        interrupted: false,
+    };
+    while sim.now() < sim.end() {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the pacing shell owns the real clock"
+        )]
+        let elapsed = WallInstant::now() - wall_start;
+        match speed {
+            Speed::Max => {
+                let limit = (sim.now() + MAX_SPEED_CHUNK).min(sim.end());
+                sim.run_until(limit);
+            }
+            Speed::Factor(factor) => {
+                let due = virtual_start + Duration::from_secs_f64(elapsed.as_secs_f64() * factor);
+                let due = due.min(sim.end());
+                // Every deadline at or before `due` is late by `due - deadline`.
+                while let Some(deadline) = sim.next_deadline() {
+                    if deadline > due {
+                        break;
+                    }
+                    let lag = due - deadline;
+                    let _ = stats.lag_us.record(lag.as_micros().clamp(1, 3_600_000_000));
+                    if lag > OVERRUN_LAG {
+                        stats.overruns += 1;
+                    }
+                    sim.run_until(deadline);
+                }
+                sim.run_until(due);
+                let next_wall = sim
+                    .next_deadline()
+                    .map(|d| (d - due).as_secs_f64() / factor)
+                    .unwrap_or(f64::INFINITY);
+                let sleep =
+                    std::time::Duration::from_secs_f64(next_wall.clamp(0.0, 3600.0)).min(MAX_SLEEP);
+                if !sleep.is_zero() && sim.now() < sim.end() {
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "the pacing shell sleeps on the real clock"
+                    )]
+                    std::thread::sleep(sleep);
+                }
+            }
+        }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the pacing shell owns the real clock"
+        )]
+        let elapsed = WallInstant::now() - wall_start;
+        if !between(sim, elapsed) {
+            stats.interrupted = true;
+            break;
+        }
+    }
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the pacing shell owns the real clock"
+    )]
+    let end = WallInstant::now();
+    stats.wall = end - wall_start;
+    stats
+}
+
+impl Paced for sim_core::fleet::World {
+    fn now(&self) -> Instant {
+        sim_core::fleet::World::now(self)
+    }
+    fn end(&self) -> Instant {
+        sim_core::fleet::World::end(self)
+    }
+    fn next_deadline(&mut self) -> Option<Instant> {
+        sim_core::fleet::World::next_deadline(self)
+    }
+    fn run_until(&mut self, limit: Instant) {
+        sim_core::fleet::World::run_until(self, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A simulation with a deadline every `period` that counts how often it ran.
+    struct Ticker {
+        now: Instant,
+        end: Instant,
+        period: Duration,
+        next: Instant,
+        ticks: u64,
+        limits: Vec<Instant>,
+    }
+
+    impl Paced for Ticker {
+        fn now(&self) -> Instant {
+            self.now
+        }
+        fn end(&self) -> Instant {
+            self.end
+        }
+        fn next_deadline(&mut self) -> Option<Instant> {
+            Some(self.next)
+        }
+        fn run_until(&mut self, limit: Instant) {
+            while self.next <= limit {
+                self.ticks += 1;
+                self.next += self.period;
+            }
+            self.now = limit;
+            self.limits.push(limit);
+        }
+    }
+
+    fn ticker(end_ms: u64, period_ms: u64) -> Ticker {
+        Ticker {
+            now: Instant::ZERO,
+            end: Instant::from_millis(end_ms),
+            period: Duration::from_millis(period_ms),
+            next: Instant::from_millis(period_ms),
+            ticks: 0,
+            limits: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn max_speed_runs_to_the_end_in_chunks() {
+        let mut t = ticker(25_000, 100);
+        let stats = run(&mut t, Speed::Max, |_, _| true);
+        assert_eq!(t.ticks, 250);
+        assert_eq!(t.now, Instant::from_millis(25_000));
+        assert_eq!(t.limits.len(), 3, "10 s chunks");
+        assert!(!stats.interrupted);
+    }
+
+    #[test]
+    fn a_factor_paces_virtual_time_to_the_wall_clock() {
+        // 2 virtual seconds at 20x take about 100 ms of wall time.
+        let mut t = ticker(2_000, 100);
+        let stats = run(&mut t, Speed::Factor(20.0), |_, _| true);
+        assert_eq!(t.ticks, 20);
+        assert!(
+            stats.wall >= std::time::Duration::from_millis(95),
+            "{:?}",
+            stats.wall
+        );
+        assert!(
+            stats.wall < std::time::Duration::from_secs(2),
+            "{:?}",
+            stats.wall
+        );
+    }
+
+    #[test]
+    fn stopping_early_is_reported() {
+        let mut t = ticker(100_000, 100);
+        let stats = run(&mut t, Speed::Max, |_, _| false);
+        assert!(stats.interrupted);
+        assert!(t.now < t.end);
+    }
+
+    #[test]
+    fn speeds_parse() {
+        assert_eq!(Speed::parse("max"), Ok(Speed::Max));
+        assert_eq!(Speed::parse("realtime"), Ok(Speed::REALTIME));
+        assert_eq!(Speed::parse("50"), Ok(Speed::Factor(50.0)));
+        assert!(Speed::parse("0").is_err());
+        assert!(Speed::parse("fast").is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! The fleet: chargers, their connectors, and the drivers who use them.
+//!
+//! A [`World`] owns every charger of a run (or of one shard) and drives them from one
+//! [`Scheduler`](crate::sched::Scheduler). The scheduled unit is the charger
+//! (equipment): it wakes at the earliest of its physics tick (while any connector is
+//! charging) and its connectors' session deadlines, handles everything due, and re-arms.
+//! Idle connectors cost nothing until their next driver arrives.
+//!
+//! ```text
+//!  Idle ──arrival──▶ Plugged ──start (app/card/VIN)──▶ Starting ──ready──▶ Charging
+//!   ▲                   │                                  │                   │
+//!   │                   └──────────── aborted ─────────────┘          stop (target SOC,
+//!   │                                                                  full, dwell, fault)
+//!   └────────────────────────── unplug ◀──────────── Finishing ◀───────────────┘
+//! ```
+
+pub mod events;
+pub mod plant;
+pub mod traffic;
+mod world;
+
+pub use events::{ConnectorState, FleetEvent, StopReason};
+pub use world::{BuildError, Shard, Snapshot, World, WorldConfig};
+
+#[cfg(test)]
+mod tests;

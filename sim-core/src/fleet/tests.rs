@@ -1,0 +1,186 @@
+//! Fleet engine tests: determinism, chunking, shards, fleet growth, physics invariants.
+
+use super::{Shard, World, WorldConfig};
+use crate::time::{Duration, Instant};
+use crate::trace::TraceLevel;
+use profiles::{Library, ResolvedScenario};
+
+fn scenario(text: &str) -> ResolvedScenario {
+    let lib = Library::bundled().unwrap();
+    lib.resolve(toml::from_str(text).unwrap(), "test", None)
+        .unwrap()
+}
+
+fn dc_fleet(count: u32) -> ResolvedScenario {
+    scenario(&format!(
+        r#"
+[scenario]
+name = "t"
+duration = "90m"
+[[fleet.groups]]
+name = "dc"
+charger = "dc-120kw-dual"
+count = {count}
+[traffic]
+arrivals_per_connector_per_h = 1.5
+initial_occupancy = 0.5
+"#
+    ))
+}
+
+fn run(s: &ResolvedScenario, seed: u64, shard: Shard, chunk: Duration) -> (String, String) {
+    let mut w = World::new(
+        s,
+        WorldConfig {
+            seed,
+            duration: None,
+            trace_level: Some(TraceLevel::Protocol),
+            shard,
+        },
+    )
+    .unwrap();
+    let mut lines = Vec::new();
+    while !w.is_finished() {
+        let limit = w.now() + chunk;
+        w.run_until(limit);
+        lines.extend(w.take_trace_lines());
+    }
+    lines.extend(w.take_trace_lines());
+    let report = w.finish(0.0);
+    (String::from_utf8(lines).unwrap(), report.digest)
+}
+
+fn lines_of(trace: &str, entity: &str) -> Vec<String> {
+    let needle = format!("\"entity\":\"{entity}\"");
+    trace
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn same_seed_gives_identical_trace_bytes_and_digest() {
+    let s = dc_fleet(10);
+    let a = run(&s, 7, Shard::WHOLE, Duration::from_secs(60));
+    let b = run(&s, 7, Shard::WHOLE, Duration::from_secs(60));
+    assert_eq!(a, b);
+    assert!(
+        a.0.lines().count() > 20,
+        "the run produced too few events to compare"
+    );
+}
+
+#[test]
+fn chunking_never_changes_the_outcome() {
+    // Different run_until chunks model different pacing speeds.
+    let s = dc_fleet(6);
+    let coarse = run(&s, 3, Shard::WHOLE, Duration::from_secs(600));
+    let fine = run(&s, 3, Shard::WHOLE, Duration::from_millis(37));
+    assert_eq!(coarse, fine);
+}
+
+#[test]
+fn a_different_seed_gives_a_different_digest() {
+    let s = dc_fleet(6);
+    assert_ne!(
+        run(&s, 1, Shard::WHOLE, Duration::from_secs(60)).1,
+        run(&s, 2, Shard::WHOLE, Duration::from_secs(60)).1
+    );
+}
+
+#[test]
+fn connector_17_behaves_the_same_in_a_fleet_of_20_or_40() {
+    // dc-120kw-dual has 2 connectors: 10 chargers = 20 connectors, 20 chargers = 40.
+    let small = run(&dc_fleet(10), 11, Shard::WHOLE, Duration::from_secs(60)).0;
+    let large = run(&dc_fleet(20), 11, Shard::WHOLE, Duration::from_secs(60)).0;
+    let a = lines_of(&small, "c17");
+    assert!(a.len() >= 2, "connector 17 did nothing: {a:?}");
+    assert_eq!(a, lines_of(&large, "c17"));
+}
+
+#[test]
+fn shards_reproduce_the_whole_fleet_per_connector() {
+    let s = dc_fleet(6);
+    let whole = run(&s, 5, Shard::WHOLE, Duration::from_secs(60)).0;
+    let shards: Vec<String> = (0..3)
+        .map(|index| run(&s, 5, Shard { index, count: 3 }, Duration::from_secs(60)).0)
+        .collect();
+    for c in 0..12 {
+        let entity = format!("c{c}");
+        let in_shard: Vec<String> = shards.iter().flat_map(|t| lines_of(t, &entity)).collect();
+        assert_eq!(lines_of(&whole, &entity), in_shard, "connector {c}");
+    }
+}
+
+#[test]
+fn invalid_shards_are_refused() {
+    let s = dc_fleet(2);
+    let config = |index, count| WorldConfig {
+        seed: 1,
+        duration: None,
+        trace_level: None,
+        shard: Shard { index, count },
+    };
+    assert!(World::new(&s, config(3, 3)).is_err());
+    assert!(World::new(&s, config(0, 0)).is_err());
+}
+
+#[test]
+fn a_mixed_fleet_charges_and_keeps_every_invariant() {
+    let lib = Library::bundled().unwrap();
+    let s = lib.load_scenario("ci-smoke").unwrap();
+    let mut w = World::new(
+        &s,
+        WorldConfig {
+            seed: 99,
+            duration: None,
+            trace_level: None,
+            shard: Shard::WHOLE,
+        },
+    )
+    .unwrap();
+    w.run_until(Instant::FAR_FUTURE);
+    assert!(w.is_finished());
+    let report = w.finish(0.0);
+    assert!(report.sessions.started >= 10, "{:?}", report.sessions);
+    assert!(report.sessions.completed >= 5, "{:?}", report.sessions);
+    assert_eq!(report.sessions.failed, 0, "{:?}", report.sessions);
+    assert!(report.energy_kwh > 100.0, "{}", report.energy_kwh);
+    assert_eq!(report.connectors.dc + report.connectors.ac, 10);
+    for a in &report.assertions {
+        assert!(a.passed, "{}: {}", a.name, a.detail);
+    }
+    assert_eq!(report.verdict, crate::report::Verdict::Pass);
+}
+
+#[test]
+fn an_idle_fleet_costs_no_events() {
+    let s = scenario(
+        r#"
+[scenario]
+name = "idle"
+duration = "24h"
+[[fleet.groups]]
+name = "ac"
+charger = "ac-7kw-1ph"
+count = 50
+[traffic]
+arrivals_per_connector_per_h = 0.0
+vehicle_mix = [{ vehicle = "lfp-car-60kwh", weight = 1.0 }]
+"#,
+    );
+    let mut w = World::new(
+        &s,
+        WorldConfig {
+            seed: 1,
+            duration: None,
+            trace_level: None,
+            shard: Shard::WHOLE,
+        },
+    )
+    .unwrap();
+    w.run_until(Instant::FAR_FUTURE);
+    assert_eq!(w.snapshot().events, 0);
+    assert_eq!(w.snapshot().states[1], 50, "all idle");
+}

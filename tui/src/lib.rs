@@ -1,0 +1,46 @@
+//! The chargestorm command line as a library: the `chargestorm` binary is a thin wrapper
+//! around [`main_with_args`], and end-to-end tests call the same entry point in-process.
+
+pub mod cli;
+mod profiles_cmd;
+mod run;
+
+use clap::Parser;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Runs one parsed command; errors are for the caller to print.
+pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        cli::Command::Run(args) => run::run(&args),
+        cli::Command::Demo(args) => run::run(&args.to_run_args()),
+        cli::Command::Profiles(cmd) => profiles_cmd::run(cmd),
+    }
+}
+
+/// Parses `args` (the first is the program name) and runs the command, printing errors.
+/// Exit codes: 0 pass, 1 a failed verdict or invalid profiles, 2 an error.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

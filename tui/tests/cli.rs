@@ -1,0 +1,135 @@
+//! The real `chargestorm` binary: exit codes, reports, byte-identical traces.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn chargestorm(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chargestorm"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the chargestorm binary runs")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chargestorm-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
+    dir
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn ci_smoke_passes_and_writes_the_report_contract() {
+    let dir = tempdir("smoke");
+    let out = chargestorm(&["run", "ci-smoke", "--report", "r.json"], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r.json")).unwrap()).unwrap();
+    for key in [
+        "seed",
+        "scenario",
+        "simulated_s",
+        "wall_s",
+        "connectors",
+        "sessions",
+        "transactions",
+        "energy_kwh",
+        "messages",
+        "latency_ms",
+        "errors",
+        "assertions",
+        "digest",
+        "verdict",
+    ] {
+        assert!(report.get(key).is_some(), "report lacks {key}");
+    }
+    assert_eq!(report["verdict"], "pass");
+    assert_eq!(report["seed"], 20261121);
+    assert!(report["sessions"]["started"].as_u64().unwrap() > 0);
+    assert!(report["energy_kwh"].as_f64().unwrap() > 0.0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict"));
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_traces_at_any_speed() {
+    let dir = tempdir("determinism");
+    let run = |name: &str, speed: &str, seed: &str| {
+        let out = chargestorm(
+            &[
+                "run",
+                "ci-smoke",
+                "--duration",
+                "40s",
+                "--speed",
+                speed,
+                "--seed",
+                seed,
+                "--trace",
+                name,
+                "--report",
+                &format!("{name}.json"),
+            ],
+            &dir,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        std::fs::read(dir.join(name)).unwrap()
+    };
+    let a = run("a.jsonl", "max", "42");
+    let b = run("b.jsonl", "max", "42");
+    let c = run("c.jsonl", "50", "42");
+    let d = run("d.jsonl", "max", "43");
+    assert!(a.len() > 200, "trace too short to compare");
+    assert_eq!(a, b, "same seed, same speed");
+    assert_eq!(a, c, "same seed, --speed max vs --speed 50");
+    assert_ne!(a, d, "a different seed must differ");
+}
+
+#[test]
+fn broken_profiles_are_reported_with_paths_and_exit_1() {
+    let dir = tempdir("validate");
+    std::fs::write(
+        dir.join("broken.toml"),
+        "[scenario]\nname = \"\"\n[[fleet.groups]]\nname = \"g\"\ncharger = \"nope\"\ncount = 0\n",
+    )
+    .unwrap();
+    let out = chargestorm(&["profiles", "validate", "broken.toml"], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for path in [
+        "scenario.name",
+        "fleet.groups[0].charger",
+        "fleet.groups[0].count",
+    ] {
+        assert!(stdout.contains(path), "missing {path} in {stdout}");
+    }
+}
+
+#[test]
+fn bundled_profiles_validate_and_list() {
+    let dir = tempdir("bundled");
+    let profiles = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+    let out = chargestorm(&["profiles", "validate", profiles.to_str().unwrap()], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = chargestorm(&["profiles", "list"], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dc-120kw-dual"));
+}
+
+#[test]
+fn errors_exit_2_and_say_what_is_wrong() {
+    let dir = tempdir("errors");
+    let out = chargestorm(&["run", "no-such-scenario.toml"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario.toml"));
+    let out = chargestorm(&["run", "ci-smoke", "--speed", "warp"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
