@@ -14,4 +14,5 @@ pub mod physics;
 pub mod report;
 pub mod rng;
 pub mod sched;
+pub mod series;
 pub mod trace;

@@ -49,6 +49,8 @@ pub struct LatencySeries {
     pub corrected_us: Histogram<u64>,
     /// From the actual send time (service time only).
     pub service_us: Histogram<u64>,
+    /// Corrected latency since the last sample (2 significant digits), for time series.
+    pub interval_us: Histogram<u64>,
 }
 
 impl LatencySeries {
@@ -56,6 +58,8 @@ impl LatencySeries {
         LatencySeries {
             corrected_us: new_histogram(),
             service_us: new_histogram(),
+            interval_us: Histogram::new_with_bounds(1, LATENCY_MAX_US, 2)
+                .expect("constant bounds 1..=1h with 2 significant digits are valid"),
         }
     }
 }
@@ -213,6 +217,27 @@ impl Metrics {
         // Values are clamped into the histogram's range, so recording cannot fail.
         let _ = series.corrected_us.record(corrected);
         let _ = series.service_us.record(service);
+        let _ = series.interval_us.record(corrected);
+    }
+
+    /// Visits every latency series that saw samples since the last call with its interval
+    /// histogram, then clears the interval histograms.
+    pub fn drain_intervals(&mut self, mut visit: impl FnMut(&str, &Histogram<u64>)) {
+        for (name, series) in self.latency_names.iter().zip(&mut self.latency) {
+            if !series.interval_us.is_empty() {
+                visit(name, &series.interval_us);
+                series.interval_us.reset();
+            }
+        }
+    }
+
+    /// Message totals by protocol (cumulative).
+    pub fn message_totals_by_protocol(&self) -> BTreeMap<&'static str, u64> {
+        let mut out = BTreeMap::new();
+        for ((protocol, _), &count) in self.message_names.iter().zip(&self.message_counts) {
+            *out.entry(*protocol).or_default() += count;
+        }
+        out
     }
 
     /// Message counts as `protocol → name → count`, zero counts omitted.

@@ -42,6 +42,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         duration,
         trace_level: trace_file.as_ref().map(|_| trace_level),
         shard,
+        sample_interval: None,
     };
     let mut world = World::new(&scenario, config)?;
     let rerun = rerun_command(args, seed, &world);

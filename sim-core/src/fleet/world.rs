@@ -7,6 +7,7 @@ use crate::metrics::Metrics;
 use crate::report::{Assertion, ConnectorCounts, Report, ReportDetails, Verdict};
 use crate::rng::{self, Domain, EntityRng};
 use crate::sched::{EntityKind, Key, Scheduler};
+use crate::series::{Sampler, Series};
 use crate::time::{Duration, Instant};
 use crate::trace::{Entity, Trace, TraceLevel};
 use profiles::{ChargerKind, ResolvedScenario};
@@ -43,6 +44,8 @@ pub struct WorldConfig {
     pub trace_level: Option<TraceLevel>,
     /// Which chargers to run.
     pub shard: Shard,
+    /// Time-series sampling interval (`None`: 1/500 of the run, at least 1 s).
+    pub sample_interval: Option<Duration>,
 }
 
 /// Why a world could not be built.
@@ -180,6 +183,7 @@ pub struct World {
     metrics: Metrics,
     events: u64,
     checks: Checks,
+    sampler: Sampler,
 }
 
 impl std::fmt::Debug for World {
@@ -223,6 +227,12 @@ impl World {
             metrics: Metrics::new(),
             events: 0,
             checks: Checks::default(),
+            sampler: Sampler::new(
+                duration,
+                config.sample_interval.unwrap_or(
+                    Duration::from_micros(duration.as_micros() / 500).max(Duration::SECOND),
+                ),
+            ),
         };
         world.build_fleet(scenario, config.shard)?;
         world.trace.record(
@@ -317,6 +327,7 @@ impl World {
         for k in 0..self.chargers.len() {
             self.rearm(k);
         }
+        self.sched.arm(SAMPLER, Some(self.sampler.deadline()));
     }
 
     /// Current virtual time.
@@ -346,8 +357,10 @@ impl World {
         while let Some((at, key)) = self.sched.pop_due(limit) {
             self.now = at;
             self.events += 1;
-            if key.kind == EntityKind::Charger {
-                self.wake_charger(key.index as usize);
+            match key.kind {
+                EntityKind::Charger => self.wake_charger(key.index as usize),
+                EntityKind::Sampler => self.take_sample(),
+                EntityKind::Timeline | EntityKind::Network | EntityKind::Server => {}
             }
         }
         self.now = self.now.max(limit);
@@ -366,6 +379,18 @@ impl World {
     /// The run's metrics so far.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn take_sample(&mut self) {
+        let snap = self.snapshot();
+        self.sampler
+            .sample(self.now, snap.states, snap.energy_kwh, &mut self.metrics);
+        self.sched.arm(SAMPLER, Some(self.sampler.deadline()));
+    }
+
+    /// The time series sampled so far.
+    pub fn series(&self) -> &Series {
+        self.sampler.series()
     }
 
     /// A fleet-wide snapshot.
@@ -691,6 +716,12 @@ impl World {
         out
     }
 }
+
+/// The sampler's scheduler key.
+const SAMPLER: Key = Key {
+    kind: EntityKind::Sampler,
+    index: 0,
+};
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
