@@ -8,6 +8,7 @@
 
 pub use proto::time;
 
+pub mod gbt;
 pub mod metrics;
 pub mod report;
 pub mod rng;
