@@ -1,1 +1,4 @@
-//! Session tests.
+//! Session tests: two virtual nodes on a virtual segment, a toy plant, virtual time.
+
+mod harness;
+mod session;
