@@ -273,9 +273,12 @@ fn on_bsd(s: &mut ChargerSession, now: Instant, bsd: Bsd) {
     s.enter(now, ChargerPhase::SendingStatistics);
 }
 
+/// A BEM ends the attempt once the BMS has answered it (BRM received). Before that, a
+/// BEM is the BMS still reporting the previous attempt's failure: it stops sending BEM
+/// when our CRM(0x00) arrives.
 fn on_bem(s: &mut ChargerSession, now: Instant, bem: Bem) {
     s.bms.bem = Some(bem);
-    if s.phase.in_session() {
+    if s.phase.in_session() && s.phase != ChargerPhase::ExpectBrm {
         s.error(now, ChargerErrorCause::BemReceived(bem));
     }
 }
