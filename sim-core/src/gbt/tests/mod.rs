@@ -2,4 +2,5 @@
 
 mod harness;
 mod session;
+mod stops;
 mod timeouts;
