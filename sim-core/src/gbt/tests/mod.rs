@@ -1,6 +1,8 @@
 //! Session tests: two virtual nodes on a virtual segment, a toy plant, virtual time.
 
 mod harness;
+mod props;
 mod session;
 mod stops;
 mod timeouts;
+mod tp;
