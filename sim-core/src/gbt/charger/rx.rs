@@ -221,7 +221,7 @@ fn on_bsm(s: &mut ChargerSession, now: Instant, bsm: Bsm) {
     let abnormal = levels
         .iter()
         .any(|l| matches!(l, Level2::TooHigh | Level2::TooLow))
-        || flags.iter().any(|f| *f == Status2::Active);
+        || flags.contains(&Status2::Active);
     if abnormal {
         s.begin_stop(now, ChargerStopCause::BmsStatusAbnormal);
         return;

@@ -2,6 +2,7 @@
 
 mod harness;
 mod props;
+mod scale;
 mod session;
 mod stops;
 mod timeouts;

@@ -26,7 +26,7 @@ fn ids() -> impl Strategy<Value = u32> {
         })
         .collect();
     prop_oneof![
-        1 => (0u32..=0x1FFF_FFFF),
+        1 => 0u32..=0x1FFF_FFFF,
         4 => proptest::sample::select(real),
     ]
 }
