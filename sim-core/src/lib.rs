@@ -9,6 +9,7 @@
 pub use proto::time;
 
 pub mod fleet;
+pub mod gbt;
 pub mod metrics;
 pub mod physics;
 pub mod report;

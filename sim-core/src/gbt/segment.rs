@@ -1,0 +1,683 @@
+//! The in-process CAN segment between one charger and one BMS.
+//!
+//! GB/T addresses are fixed (0x56 / 0xF4), so every connector has a segment of its own
+//! (gbt27930.md §7.4). A frame handed to [`Segment::send`] occupies the one shared wire for
+//! its transmission time at the configured bit rate (67 + 8·DLC bits plus a stuffing
+//! allowance), then waits in a small fixed ring until [`Segment::poll_deliver`] hands it
+//! to the other node, in order. Nothing allocates per frame: the rings are arrays, the
+//! fault list is empty unless a scenario sets faults, and recording is opt-in.
+//!
+//! The fault layer ([`WireFault`]) acts at the sender: drop, delay, duplicate, corrupt,
+//! silence a message, swap CML's currents, damage TP sessions. Random choices come from
+//! the RNG the caller passes, and only faults with a ratio strictly between 0 and 1 draw.
+
+use std::collections::VecDeque;
+
+use proto::can::CanFrame;
+use proto::gbt27930::id::{Node, Pgn};
+use proto::time::{Duration, Instant};
+use rand::{Rng, RngExt};
+
+use super::common::PgnCounts;
+use super::faults::{TpCorruption, WireFault};
+
+/// Bit stuffing allowance in the transmission time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stuffing {
+    /// The worst case: one stuff bit per 4 bits of the 54 + 8·DLC stuffable bits of an
+    /// extended frame.
+    WorstCase,
+    /// No stuff bits.
+    None,
+}
+
+/// How the segment behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SegmentConfig {
+    /// Bus bit rate; GB/T uses 250 kbit/s (50 kbit/s for harsh environments, 2015).
+    pub bitrate_bps: u32,
+    /// Stuffing allowance.
+    pub stuffing: Stuffing,
+    /// Keep a [`TapRecord`] of every frame (drained with [`Segment::take_records`]).
+    pub record: bool,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> SegmentConfig {
+        SegmentConfig {
+            bitrate_bps: 250_000,
+            stuffing: Stuffing::WorstCase,
+            record: false,
+        }
+    }
+}
+
+/// What happened to a frame handed to the segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    /// On the wire, delivered at `at`.
+    Delivered,
+    /// A delivered copy made by a duplicate fault.
+    Duplicate,
+    /// Lost by a drop fault.
+    Dropped,
+    /// Never sent (a silence fault).
+    Silenced,
+    /// Lost because the ring was full.
+    Overrun,
+}
+
+/// One frame as the tap saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TapRecord {
+    /// Delivery time (end of frame plus any delay); the send time if not delivered.
+    pub at: Instant,
+    /// The sender.
+    pub from: Node,
+    /// The frame as delivered (after any corruption).
+    pub frame: CanFrame,
+    /// The message it belongs to (for TP frames, the message the session carries).
+    pub message: Option<Pgn>,
+    /// What happened to it.
+    pub fate: Fate,
+}
+
+/// Counters of one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct SegmentStats {
+    /// Frames put on the wire per sender (index 0 charger, 1 BMS), by identifier PGN.
+    pub frames: [PgnCounts; 2],
+    /// The same frames by message (TP frames under the message they carry).
+    pub by_message: [PgnCounts; 2],
+    /// Frames lost to drop faults.
+    pub dropped: u64,
+    /// Frames withheld by silence faults.
+    pub silenced: u64,
+    /// Extra copies delivered.
+    pub duplicated: u64,
+    /// Frames whose bytes a fault changed.
+    pub corrupted: u64,
+    /// Frames delivered late by a delay fault.
+    pub delayed: u64,
+    /// Frames lost because a ring was full.
+    pub overruns: u64,
+    /// Total wire time, microseconds (bus load = busy / elapsed).
+    pub busy_us: u64,
+}
+
+/// A frame on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct InFlight {
+    due: Instant,
+    frame: CanFrame,
+}
+
+/// Frames in flight per direction; a handful is the normal maximum.
+const RING: usize = 16;
+
+/// A fixed-capacity FIFO of frames in flight.
+#[derive(Debug, Clone, Copy)]
+struct Ring {
+    items: [Option<InFlight>; RING],
+    head: usize,
+    len: usize,
+}
+
+impl Ring {
+    const fn new() -> Ring {
+        Ring {
+            items: [None; RING],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, item: InFlight) -> bool {
+        if self.len == RING {
+            return false;
+        }
+        if let Some(slot) = self.items.get_mut((self.head + self.len) % RING) {
+            *slot = Some(item);
+            self.len += 1;
+            return true;
+        }
+        false
+    }
+
+    fn front(&self) -> Option<InFlight> {
+        if self.len == 0 {
+            return None;
+        }
+        self.items.get(self.head).copied().flatten()
+    }
+
+    fn pop(&mut self) -> Option<InFlight> {
+        let item = self.front()?;
+        if let Some(slot) = self.items.get_mut(self.head) {
+            *slot = None;
+        }
+        self.head = (self.head + 1) % RING;
+        self.len -= 1;
+        Some(item)
+    }
+}
+
+/// One connector's CAN segment (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct Segment {
+    config: SegmentConfig,
+    /// In-order frames per sender (0 charger, 1 BMS).
+    rings: [Ring; 2],
+    /// Delayed frames per sender, sorted by due time; allocated only when used.
+    delayed: [VecDeque<InFlight>; 2],
+    bus_free_at: Instant,
+    /// The message of each sender's open TP session (from its RTS), for attribution.
+    tp_message: [Option<Pgn>; 2],
+    faults: Vec<WireFault>,
+    stats: SegmentStats,
+    records: Vec<TapRecord>,
+}
+
+/// The index of a sender.
+const fn side(node: Node) -> usize {
+    match node {
+        Node::Charger => 0,
+        Node::Bms => 1,
+    }
+}
+
+/// The node at an index.
+const fn node_at(i: usize) -> Node {
+    if i == 0 { Node::Charger } else { Node::Bms }
+}
+
+impl Segment {
+    /// An idle segment.
+    pub fn new(config: SegmentConfig) -> Segment {
+        Segment {
+            config,
+            rings: [Ring::new(); 2],
+            delayed: [VecDeque::new(), VecDeque::new()],
+            bus_free_at: Instant::ZERO,
+            tp_message: [None; 2],
+            faults: Vec::new(),
+            stats: SegmentStats::default(),
+            records: Vec::new(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SegmentStats {
+        &self.stats
+    }
+
+    /// Adds a wire fault.
+    pub fn add_fault(&mut self, fault: WireFault) {
+        self.faults.push(fault);
+    }
+
+    /// Removes every wire fault.
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    /// The wire faults in force.
+    pub fn faults(&self) -> &[WireFault] {
+        &self.faults
+    }
+
+    /// Turns recording on or off.
+    pub fn set_recording(&mut self, on: bool) {
+        self.config.record = on;
+    }
+
+    /// Takes the records kept so far.
+    pub fn take_records(&mut self) -> Vec<TapRecord> {
+        std::mem::take(&mut self.records)
+    }
+
+    /// The wire time of a frame with `len` data bytes.
+    pub fn transmission_time(&self, len: u8) -> Duration {
+        let data_bits = 8 * u64::from(len);
+        let stuff = match self.config.stuffing {
+            Stuffing::WorstCase => (54 + data_bits - 1) / 4,
+            Stuffing::None => 0,
+        };
+        let bits = 67 + data_bits + stuff;
+        let rate = u64::from(self.config.bitrate_bps.max(1));
+        Duration::from_micros((bits * 1_000_000).div_ceil(rate))
+    }
+
+    /// Puts a frame from `from` on the segment at `now`, through the fault layer.
+    pub fn send<R: Rng + ?Sized>(
+        &mut self,
+        now: Instant,
+        from: Node,
+        frame: CanFrame,
+        rng: &mut R,
+    ) {
+        let s = side(from);
+        let message = self.attribute(s, &frame);
+        let mut frame = frame;
+        let mut delay = Duration::ZERO;
+        let mut duplicate = false;
+        let mut lost: Option<Fate> = None;
+        let mut corrupted = false;
+        for fault in &self.faults {
+            match *fault {
+                WireFault::Silence { from: f, pgn } if f == from && message == Some(pgn) => {
+                    lost = Some(Fate::Silenced);
+                }
+                WireFault::Drop {
+                    from: f,
+                    pgn,
+                    ratio,
+                } if f == from && message == Some(pgn) && hit(rng, ratio) => {
+                    lost = lost.or(Some(Fate::Dropped));
+                }
+                WireFault::Delay {
+                    from: f,
+                    pgn,
+                    delay: d,
+                } if f == from && message == Some(pgn) => {
+                    delay = delay.max(d);
+                }
+                WireFault::Duplicate {
+                    from: f,
+                    pgn,
+                    ratio,
+                } if f == from && message == Some(pgn) && hit(rng, ratio) => {
+                    duplicate = true;
+                }
+                WireFault::Corrupt {
+                    from: f,
+                    pgn,
+                    byte,
+                    xor,
+                    ratio,
+                } if f == from && message == Some(pgn) && hit(rng, ratio) => {
+                    corrupted |= edit(&mut frame, |d| {
+                        if let Some(b) = d.get_mut(usize::from(byte)) {
+                            *b ^= xor;
+                        }
+                    });
+                }
+                WireFault::SwapCmlCurrents
+                    if from == Node::Charger && message == Some(Pgn::Cml) =>
+                {
+                    corrupted |= edit(&mut frame, |d| {
+                        if d.len() >= 8 {
+                            d.swap(4, 6);
+                            d.swap(5, 7);
+                        }
+                    });
+                }
+                WireFault::CorruptTp {
+                    pgn,
+                    corruption,
+                    ratio,
+                } if message == Some(pgn) && hit(rng, ratio) => {
+                    corrupted |= corrupt_tp(&mut frame, corruption);
+                }
+                _ => {}
+            }
+        }
+        if corrupted {
+            self.stats.corrupted += 1;
+        }
+        if let Some(fate) = lost {
+            match fate {
+                Fate::Silenced => self.stats.silenced += 1,
+                _ => self.stats.dropped += 1,
+            }
+            self.record(now, from, frame, message, fate);
+            return;
+        }
+        self.put_on_wire(now, s, frame, message, delay, Fate::Delivered);
+        if duplicate {
+            self.stats.duplicated += 1;
+            self.put_on_wire(now, s, frame, message, delay, Fate::Duplicate);
+        }
+    }
+
+    /// Occupies the wire and queues the frame for delivery.
+    fn put_on_wire(
+        &mut self,
+        now: Instant,
+        s: usize,
+        frame: CanFrame,
+        message: Option<Pgn>,
+        delay: Duration,
+        fate: Fate,
+    ) {
+        let wire = self.transmission_time(frame.len());
+        let start = now.max(self.bus_free_at);
+        let end = start + wire;
+        self.bus_free_at = end;
+        self.stats.busy_us += wire.as_micros();
+        let item = InFlight {
+            due: end + delay,
+            frame,
+        };
+        let queued = if delay > Duration::ZERO {
+            self.stats.delayed += 1;
+            insert_sorted(self.delayed.get_mut(s), item)
+        } else {
+            self.rings.get_mut(s).is_some_and(|r| r.push(item))
+        };
+        let from = node_at(s);
+        if !queued {
+            self.stats.overruns += 1;
+            self.record(now, from, frame, message, Fate::Overrun);
+            return;
+        }
+        if let Some(f) = self.stats.frames.get_mut(s) {
+            bump_raw(f, &frame);
+        }
+        if let (Some(m), Some(counts)) = (message, self.stats.by_message.get_mut(s)) {
+            counts.bump(m);
+        }
+        self.record(item.due, from, frame, message, fate);
+    }
+
+    fn record(
+        &mut self,
+        at: Instant,
+        from: Node,
+        frame: CanFrame,
+        message: Option<Pgn>,
+        fate: Fate,
+    ) {
+        if self.config.record {
+            self.records.push(TapRecord {
+                at,
+                from,
+                frame,
+                message,
+                fate,
+            });
+        }
+    }
+
+    /// The message a frame from side `s` belongs to, following TP sessions.
+    fn attribute(&mut self, s: usize, frame: &CanFrame) -> Option<Pgn> {
+        if !frame.is_extended() {
+            return None;
+        }
+        let pgn = Pgn::from_pdu_format((frame.id() >> 16) as u8)?;
+        let d = frame.data();
+        match pgn {
+            Pgn::TpCm => {
+                let carried = match (d.get(5), d.get(6), d.get(7)) {
+                    (Some(&a), Some(&b), Some(&c)) => {
+                        Pgn::from_value(u32::from_le_bytes([a, b, c, 0]))
+                    }
+                    _ => None,
+                };
+                if d.first() == Some(&0x10)
+                    && let Some(slot) = self.tp_message.get_mut(s)
+                {
+                    *slot = carried;
+                }
+                carried
+            }
+            Pgn::TpDt => self.tp_message.get(s).copied().flatten(),
+            other => Some(other),
+        }
+    }
+
+    /// The next frame whose delivery time has come, with its receiver.
+    pub fn poll_deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
+        let mut best: Option<(Instant, usize, bool)> = None;
+        for s in 0..2 {
+            let heads = [
+                (self.rings.get(s).and_then(Ring::front), false),
+                (self.delayed.get(s).and_then(|q| q.front().copied()), true),
+            ];
+            for (item, is_delayed) in heads {
+                if let Some(it) = item
+                    && it.due <= now
+                    && best.is_none_or(|(d, _, _)| it.due < d)
+                {
+                    best = Some((it.due, s, is_delayed));
+                }
+            }
+        }
+        let (_, s, is_delayed) = best?;
+        let item = if is_delayed {
+            self.delayed.get_mut(s).and_then(VecDeque::pop_front)
+        } else {
+            self.rings.get_mut(s).and_then(Ring::pop)
+        }?;
+        Some((node_at(s).peer(), item.frame))
+    }
+
+    /// When the next frame is due for delivery.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        for s in 0..2 {
+            let a = self.rings.get(s).and_then(Ring::front).map(|i| i.due);
+            let b = self.delayed.get(s).and_then(|q| q.front()).map(|i| i.due);
+            for due in [a, b].into_iter().flatten() {
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+        }
+        next
+    }
+}
+
+/// Whether a fault with `ratio` applies to this frame (draws only for 0 < ratio < 1).
+fn hit<R: Rng + ?Sized>(rng: &mut R, ratio: f64) -> bool {
+    if ratio >= 1.0 {
+        true
+    } else if ratio > 0.0 {
+        rng.random_bool(ratio)
+    } else {
+        false
+    }
+}
+
+/// Applies `change` to a copy of the frame's data and rebuilds the frame; true if done.
+fn edit(frame: &mut CanFrame, change: impl FnOnce(&mut [u8])) -> bool {
+    let mut data = frame.data_padded();
+    let len = usize::from(frame.len());
+    if let Some(d) = data.get_mut(..len) {
+        change(d);
+    }
+    match CanFrame::from_parts(frame.id(), frame.is_extended(), frame.len(), data) {
+        Ok(f) => {
+            let changed = f != *frame;
+            *frame = f;
+            changed
+        }
+        Err(_) => false,
+    }
+}
+
+/// Damages one TP frame; true if it changed.
+fn corrupt_tp(frame: &mut CanFrame, corruption: TpCorruption) -> bool {
+    let pf = (frame.id() >> 16) as u8;
+    match corruption {
+        TpCorruption::Sequence if pf == 0xEB => edit(frame, |d| {
+            if let Some(seq) = d.first_mut() {
+                *seq = seq.wrapping_add(1);
+            }
+        }),
+        TpCorruption::Payload if pf == 0xEB => edit(frame, |d| {
+            if let Some(b) = d.get_mut(1) {
+                *b ^= 0xFF;
+            }
+        }),
+        TpCorruption::Size if pf == 0xEC && frame.data().first() == Some(&0x10) => {
+            edit(frame, |d| {
+                if let Some(size) = d.get_mut(1) {
+                    // Eight more bytes need more packets than the RTS announces.
+                    *size = size.wrapping_add(8);
+                }
+            })
+        }
+        _ => false,
+    }
+}
+
+/// Counts a frame under the PGN of its identifier.
+fn bump_raw(counts: &mut PgnCounts, frame: &CanFrame) {
+    if let Some(pgn) = Pgn::from_pdu_format((frame.id() >> 16) as u8) {
+        counts.bump(pgn);
+    }
+}
+
+/// Inserts into a queue sorted by due time, after equal ones; false if the bound is hit.
+fn insert_sorted(queue: Option<&mut VecDeque<InFlight>>, item: InFlight) -> bool {
+    const DELAYED_BOUND: usize = 256;
+    let Some(q) = queue else {
+        return false;
+    };
+    if q.len() >= DELAYED_BOUND {
+        return false;
+    }
+    let at = q.partition_point(|x| x.due <= item.due);
+    q.insert(at, item);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(7)
+    }
+
+    fn bcl() -> CanFrame {
+        CanFrame::new(0x181056F4, &[0xD8, 0x0F, 0xD0, 0x07, 0x02]).unwrap()
+    }
+
+    #[test]
+    fn transmission_time_at_250_kbit() {
+        let s = Segment::new(SegmentConfig::default());
+        // 8 bytes: 67 + 64 + 29 stuff bits = 160 bits = 640 µs.
+        assert_eq!(s.transmission_time(8).as_micros(), 640);
+        // 5 bytes: 67 + 40 + 23 = 130 bits = 520 µs.
+        assert_eq!(s.transmission_time(5).as_micros(), 520);
+        let plain = Segment::new(SegmentConfig {
+            stuffing: Stuffing::None,
+            ..SegmentConfig::default()
+        });
+        assert_eq!(plain.transmission_time(0).as_micros(), 268);
+    }
+
+    #[test]
+    fn frames_arrive_in_order_after_their_wire_time() {
+        let mut s = Segment::new(SegmentConfig::default());
+        let t0 = Instant::from_millis(10);
+        s.send(t0, Node::Bms, bcl(), &mut rng());
+        s.send(t0, Node::Bms, bcl(), &mut rng());
+        assert_eq!(s.poll_deliver(t0), None);
+        assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_micros(520)));
+        let t1 = t0 + Duration::from_micros(1040);
+        assert_eq!(s.poll_deliver(t1), Some((Node::Charger, bcl())));
+        assert_eq!(s.poll_deliver(t1), Some((Node::Charger, bcl())));
+        assert_eq!(s.poll_deliver(t1), None);
+        assert_eq!(s.stats().frames[1].get(Pgn::Bcl), 2);
+    }
+
+    #[test]
+    fn ring_overrun_is_counted() {
+        let mut s = Segment::new(SegmentConfig::default());
+        for _ in 0..RING + 3 {
+            s.send(Instant::ZERO, Node::Bms, bcl(), &mut rng());
+        }
+        assert_eq!(s.stats().overruns, 3);
+    }
+
+    #[test]
+    fn faults_drop_silence_delay_duplicate_and_corrupt() {
+        let mut s = Segment::new(SegmentConfig {
+            record: true,
+            ..SegmentConfig::default()
+        });
+        let far = Instant::from_secs(10);
+        s.add_fault(WireFault::Silence {
+            from: Node::Bms,
+            pgn: Pgn::Bcl,
+        });
+        s.send(Instant::ZERO, Node::Bms, bcl(), &mut rng());
+        assert_eq!(s.poll_deliver(far), None);
+        s.clear_faults();
+        s.add_fault(WireFault::Delay {
+            from: Node::Bms,
+            pgn: Pgn::Bcl,
+            delay: Duration::from_millis(100),
+        });
+        s.add_fault(WireFault::Duplicate {
+            from: Node::Bms,
+            pgn: Pgn::Bcl,
+            ratio: 1.0,
+        });
+        s.add_fault(WireFault::Corrupt {
+            from: Node::Bms,
+            pgn: Pgn::Bcl,
+            byte: 4,
+            xor: 0x03,
+            ratio: 1.0,
+        });
+        s.send(Instant::ZERO, Node::Bms, bcl(), &mut rng());
+        assert_eq!(s.poll_deliver(Instant::from_millis(99)), None);
+        let (to, f) = s.poll_deliver(far).unwrap();
+        assert_eq!(to, Node::Charger);
+        assert_eq!(f.data()[4], 0x01);
+        assert!(s.poll_deliver(far).is_some());
+        let st = *s.stats();
+        assert_eq!(
+            (st.silenced, st.duplicated, st.delayed, st.corrupted),
+            (1, 1, 2, 1)
+        );
+        let fates: Vec<Fate> = s.take_records().iter().map(|r| r.fate).collect();
+        assert_eq!(fates, [Fate::Silenced, Fate::Delivered, Fate::Duplicate]);
+    }
+
+    #[test]
+    fn tp_frames_are_attributed_to_their_message() {
+        let mut s = Segment::new(SegmentConfig::default());
+        s.add_fault(WireFault::Drop {
+            from: Node::Bms,
+            pgn: Pgn::Brm,
+            ratio: 1.0,
+        });
+        let rts = CanFrame::new(0x1CEC56F4, &[0x10, 0x31, 0, 7, 0xFF, 0, 2, 0]).unwrap();
+        let dt = CanFrame::new(0x1CEB56F4, &[1, 1, 1, 0, 3, 0xF0, 5, 0x40]).unwrap();
+        s.send(Instant::ZERO, Node::Bms, rts, &mut rng());
+        s.send(Instant::ZERO, Node::Bms, dt, &mut rng());
+        assert_eq!(s.stats().dropped, 2);
+        s.clear_faults();
+        s.add_fault(WireFault::CorruptTp {
+            pgn: Pgn::Brm,
+            corruption: TpCorruption::Sequence,
+            ratio: 1.0,
+        });
+        s.send(Instant::ZERO, Node::Bms, dt, &mut rng());
+        let (_, f) = s.poll_deliver(Instant::from_secs(1)).unwrap();
+        assert_eq!(f.data()[0], 2);
+        assert_eq!(s.stats().by_message[1].get(Pgn::Brm), 1);
+    }
+
+    #[test]
+    fn swapped_cml_currents() {
+        let mut s = Segment::new(SegmentConfig::default());
+        s.add_fault(WireFault::SwapCmlCurrents);
+        let cml = CanFrame::new(
+            0x1808F456,
+            &[0x1C, 0x25, 0x7C, 0x01, 0xDC, 0x05, 0xA0, 0x0F],
+        )
+        .unwrap();
+        s.send(Instant::ZERO, Node::Charger, cml, &mut rng());
+        let (to, f) = s.poll_deliver(Instant::from_secs(1)).unwrap();
+        assert_eq!(to, Node::Bms);
+        assert_eq!(f.data(), [0x1C, 0x25, 0x7C, 0x01, 0xA0, 0x0F, 0xDC, 0x05]);
+    }
+}

@@ -1,0 +1,9 @@
+//! Session tests: two virtual nodes on a virtual segment, a toy plant, virtual time.
+
+mod harness;
+mod props;
+mod scale;
+mod session;
+mod stops;
+mod timeouts;
+mod tp;
