@@ -15,6 +15,38 @@ pub struct Scenario {
     /// How drivers arrive, what they drive and how they charge.
     #[serde(default)]
     pub traffic: TrafficSpec,
+    /// The GB/T 27930 CAN segment of every DC connector.
+    #[serde(default)]
+    pub can: CanSpec,
+}
+
+/// The GB/T 27930 CAN link between each DC connector and its vehicle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanSpec {
+    /// Run a full GB/T 27930 session over an in-process CAN segment per DC connector;
+    /// `false` couples charger and battery directly (physics-only runs).
+    #[serde(default = "default_can_enabled")]
+    pub enabled: bool,
+    /// Bus bit rate, bit/s (250 kbit/s per GB/T 27930; 50 kbit/s for harsh environments).
+    #[serde(default = "default_bitrate")]
+    pub bitrate_bps: u32,
+}
+
+fn default_can_enabled() -> bool {
+    true
+}
+fn default_bitrate() -> u32 {
+    250_000
+}
+
+impl Default for CanSpec {
+    fn default() -> Self {
+        CanSpec {
+            enabled: default_can_enabled(),
+            bitrate_bps: default_bitrate(),
+        }
+    }
 }
 
 /// Name, seed and length of a run.
@@ -405,6 +437,17 @@ impl Scenario {
             }
         });
         e.nested("traffic", |e| self.traffic.validate(e));
+        e.nested("can", |e| {
+            if ![50_000, 125_000, 250_000, 500_000].contains(&self.can.bitrate_bps) {
+                e.push(
+                    "bitrate_bps",
+                    format!(
+                        "{} is not 50000, 125000, 250000 or 500000",
+                        self.can.bitrate_bps
+                    ),
+                );
+            }
+        });
     }
 }
 

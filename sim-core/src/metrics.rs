@@ -159,8 +159,14 @@ impl Metrics {
     /// Counts one message.
     #[inline]
     pub fn count_message(&mut self, id: MessageId) {
+        self.add_messages(id, 1);
+    }
+
+    /// Counts `n` messages of one type (batched counting, e.g. a CAN segment's totals).
+    #[inline]
+    pub fn add_messages(&mut self, id: MessageId, n: u64) {
         if let Some(c) = self.message_counts.get_mut(id.0 as usize) {
-            *c += 1;
+            *c += n;
         }
     }
 

@@ -144,6 +144,22 @@ pub struct ReportDetails {
     /// Sends skipped by an overloaded generator.
     #[serde(default)]
     pub dropped_sends: u64,
+    /// GB/T 27930 sessions, when DC connectors ran them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gbt: Option<GbtDetails>,
+}
+
+/// GB/T 27930 session totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GbtDetails {
+    /// Sessions (one per DC charging attempt).
+    pub sessions: u64,
+    /// Sessions by the furthest charger phase they reached.
+    pub furthest_phase: BTreeMap<String, u64>,
+    /// CEM frames the chargers sent (charger-detected errors).
+    pub cem_sent: u64,
+    /// BEM frames the BMSs sent (BMS-detected errors).
+    pub bem_sent: u64,
 }
 
 impl Report {

@@ -36,6 +36,8 @@ pub enum Domain {
     Backend = 7,
     /// Protocol-level randomness of a charger (sequence numbers, jitter). Id = charger id.
     Protocol = 8,
+    /// A GB/T 27930 session's CAN segment (fault layer, VIN). Id = session key.
+    CanSegment = 9,
 }
 
 /// The SplitMix64 output function: a fast, well-mixed bijection of `u64`.

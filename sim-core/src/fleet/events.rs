@@ -151,3 +151,22 @@ impl TraceEvent for FleetEvent {
         TraceLevel::Session
     }
 }
+
+/// A GB/T 27930 protocol event of a connector's session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum GbtEvent {
+    /// A timeout or error report: the charger sent CEM or the BMS sent BEM.
+    Error {
+        /// `cem` or `bem`.
+        side: &'static str,
+        /// The handshake attempt that failed.
+        attempt: u8,
+    },
+}
+
+impl TraceEvent for GbtEvent {
+    fn level(&self) -> TraceLevel {
+        TraceLevel::Protocol
+    }
+}

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod events;
+pub mod gbt_link;
 pub mod plant;
 pub mod traffic;
 mod world;

@@ -40,6 +40,8 @@ pub const MAX_CONNECTORS: usize = 8;
 pub struct VehicleModel {
     /// Profile name.
     pub name: String,
+    /// The GB/T 27930 version its BMS speaks.
+    pub gbt_version: crate::gbt::Version,
     battery: BatteryParams,
     bms: Arc<BmsParams>,
     obc: Option<ObcParams>,
@@ -102,6 +104,10 @@ impl VehicleModel {
         }
         Ok(VehicleModel {
             name: v.name.clone(),
+            gbt_version: match v.bms.gbt_version {
+                profiles::vehicle::GbtVersion::V2015 => crate::gbt::Version::V2015,
+                profiles::vehicle::GbtVersion::V2011 => crate::gbt::Version::V2011,
+            },
             battery,
             bms: Arc::new(bms),
             obc,
@@ -167,6 +173,16 @@ impl Ev {
     /// The battery pack.
     pub fn pack(&self) -> &BatteryPack {
         &self.pack
+    }
+
+    /// The vehicle's BMS model.
+    pub fn bms(&self) -> &Bms {
+        &self.bms
+    }
+
+    /// The driver's target state of charge, fraction.
+    pub fn target_soc(&self) -> f64 {
+        self.target_soc
     }
 }
 
@@ -255,6 +271,7 @@ pub struct ConnectorPlant {
     last_step: Instant,
     start_delay: Duration,
     precharge_s: f64,
+    insulation_check: Duration,
     baseline: Baseline,
 }
 
@@ -294,6 +311,7 @@ impl ConnectorPlant {
             last_step: Instant::ZERO,
             start_delay,
             precharge_s,
+            insulation_check: Duration::from_millis(profile.insulation.check_ms),
             baseline: Baseline::default(),
         }
     }
@@ -313,13 +331,12 @@ impl ConnectorPlant {
         self.meter.import_energy_wh() - self.baseline.meter_wh
     }
 
-    /// Connects the power stage to `ev` and starts the session's energy accounting.
+    /// Connects the power stage to `ev` directly (no GB/T session: pre-charge and close at
+    /// once) and starts the session's energy accounting.
     pub fn begin_session(&mut self, now: Instant, ev: &mut Ev) {
-        self.last_step = now;
         match &mut self.stage {
             Stage::Dc(out) => {
-                let v = ev.pack.terminal_voltage_v(0.0);
-                out.start_precharge(v);
+                out.start_precharge(ev.pack.terminal_voltage_v(0.0));
                 // The pre-charge time was spent in the Starting phase; settle it in one step.
                 let settle_s = self.precharge_s + 0.01;
                 out.step(settle_s, 0.0, 0.0, 0.0, &mut ev.pack);
@@ -329,11 +346,92 @@ impl ConnectorPlant {
             }
             Stage::Ac(ac) => ac.set_pilot_state(CpState::C),
         }
+        self.begin_accounting(now, ev);
+    }
+
+    /// Starts the session's energy accounting (the GB/T session connects the stage itself
+    /// through [`Self::start_precharge`] and [`Self::close_contactors`]).
+    pub fn begin_accounting(&mut self, now: Instant, ev: &Ev) {
+        self.last_step = now;
         self.baseline = Baseline {
             meter_wh: self.meter.import_energy_wh(),
             pack_wh: pack_accounted_wh(&ev.pack),
             charger_loss_wh: self.charger_loss_wh(ev),
         };
+    }
+
+    /// The insulation check: raises the module output to `test_voltage_v` with K1/K2 open
+    /// and returns the insulation resistance the monitor measures, Ω.
+    pub fn insulation_check(&mut self, test_voltage_v: f64) -> f64 {
+        match &mut self.stage {
+            Stage::Dc(out) => {
+                out.start_cable_check(test_voltage_v);
+                out.insulation().resistance_ohm()
+            }
+            Stage::Ac(_) => f64::INFINITY,
+        }
+    }
+
+    /// How long the insulation check takes.
+    pub fn insulation_check_time(&self) -> Duration {
+        self.insulation_check
+    }
+
+    /// How long the pre-charge takes.
+    pub fn precharge_time(&self) -> Duration {
+        Duration::from_secs_f64(self.precharge_s)
+    }
+
+    /// Starts matching the module output to `target_voltage_v`.
+    pub fn start_precharge(&mut self, target_voltage_v: f64) {
+        if let Stage::Dc(out) = &mut self.stage {
+            out.start_precharge(target_voltage_v);
+        }
+    }
+
+    /// Completes the pre-charge; true when the output matches the battery.
+    pub fn finish_precharge(&mut self, ev: &mut Ev) -> bool {
+        let settle_s = self.precharge_s + 0.01;
+        match &mut self.stage {
+            Stage::Dc(out) => {
+                out.step(settle_s, 0.0, 0.0, 0.0, &mut ev.pack);
+                out.precharge().matches(ev.pack.terminal_voltage_v(0.0))
+            }
+            Stage::Ac(_) => true,
+        }
+    }
+
+    /// Commands K1/K2 closed; false if the output does not match the battery.
+    pub fn close_contactors(&mut self, ev: &Ev) -> bool {
+        match &mut self.stage {
+            Stage::Dc(out) => out
+                .close_contactors(ev.pack.terminal_voltage_v(0.0))
+                .is_ok(),
+            Stage::Ac(_) => true,
+        }
+    }
+
+    /// Opens K1/K2 (and bleeds the output).
+    pub fn open_contactors(&mut self) {
+        if let Stage::Dc(out) = &mut self.stage {
+            out.open_contactors();
+            out.start_bleed();
+        }
+    }
+
+    /// Sets the insulation resistance of both poles (fault injection), Ω.
+    pub fn set_insulation_ohm(&mut self, ohm: f64) {
+        if let Stage::Dc(out) = &mut self.stage {
+            out.insulation_mut().set_resistances(ohm, ohm);
+        }
+    }
+
+    /// The gun temperature, °C (ambient for AC).
+    pub fn gun_temperature_c(&self) -> f64 {
+        match &self.stage {
+            Stage::Dc(out) => out.gun().temperature_c(),
+            Stage::Ac(_) => AMBIENT_C,
+        }
     }
 
     fn charger_loss_wh(&self, ev: &Ev) -> f64 {
@@ -381,8 +479,34 @@ pub struct CabinetPlant {
     dc: bool,
 }
 
-/// Per-connector work of one tick: `(index, demand, dt_s)`.
-type Pending = Option<(ChargeDemand, f64)>;
+/// One connector's input to a physics tick.
+#[derive(Debug)]
+pub struct SessionSlot<'a> {
+    /// The connector's hardware.
+    pub plant: &'a mut ConnectorPlant,
+    /// The vehicle.
+    pub ev: &'a mut Ev,
+    /// The GB/T charger's setpoint `(voltage_v, current_a)`; `None` couples the power stage
+    /// to the BMS demand directly.
+    pub setpoint: Option<(f64, f64)>,
+}
+
+/// One connector's outcome of a physics tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TickResult {
+    /// A reason to stop, if the plant found one.
+    pub stop: Option<PlantStop>,
+    /// What the BMS asks for now (sent in BCL under GB/T).
+    pub demand: ChargeDemand,
+    /// Output voltage at the charger, V.
+    pub voltage_v: f64,
+    /// Output current, A (charging positive).
+    pub current_a: f64,
+    /// Whether K1/K2 are closed.
+    pub contactors_closed: bool,
+    /// Gun temperature, °C.
+    pub gun_temperature_c: f64,
+}
 
 impl CabinetPlant {
     /// Maps a charger profile onto the physics parameters and validates them.
@@ -418,33 +542,42 @@ impl CabinetPlant {
         }
     }
 
-    /// Steps every connector that has a session (`Some`) from its last step to `now`,
-    /// sharing the cabinet's power; writes a stop decision per connector into `stops`.
+    /// Steps every connector with a session (`Some`) from its last step to `now`, sharing
+    /// the cabinet's power; writes each connector's outcome into `results`.
     pub fn step(
         &mut self,
         now: Instant,
-        sessions: &mut [Option<(&mut ConnectorPlant, &mut Ev)>; MAX_CONNECTORS],
-        stops: &mut [Option<PlantStop>; MAX_CONNECTORS],
+        sessions: &mut [Option<SessionSlot<'_>>; MAX_CONNECTORS],
+        results: &mut [Option<TickResult>; MAX_CONNECTORS],
         inv: &mut StepInvariants,
     ) {
-        let mut pending: [Pending; MAX_CONNECTORS] = [None; MAX_CONNECTORS];
+        let mut pending: [Option<(ChargeDemand, f64, f64, f64)>; MAX_CONNECTORS] =
+            [None; MAX_CONNECTORS];
         let mut demands_w = [0.0; MAX_CONNECTORS];
         for (i, slot) in sessions.iter_mut().enumerate() {
-            let Some((plant, ev)) = slot else { continue };
+            let Some(SessionSlot {
+                plant,
+                ev,
+                setpoint,
+            }) = slot
+            else {
+                continue;
+            };
             let dt_s = (now - plant.last_step).as_secs_f64();
             plant.last_step = now;
-            if dt_s <= 0.0 {
-                continue;
-            }
             let demand = ev.bms.demand(&ev.pack, ev.target_soc);
-            if let Some(stop) = demand.stop {
-                stops[i] = Some(PlantStop::Bms(stop));
+            let stop = demand.stop.map(PlantStop::Bms);
+            let (v_set, i_set) = setpoint.unwrap_or((demand.voltage_v, demand.current_a));
+            // Without a GB/T session the BMS's stop cuts the current at once; with one the
+            // stop travels as BST and the charger ramps down on its own.
+            if dt_s <= 0.0 || (setpoint.is_none() && stop.is_some()) {
+                results[i] = Some(idle_result(plant, ev, demand, stop));
                 continue;
             }
             if let Stage::Dc(out) = &plant.stage {
-                demands_w[i] = out.power_demand_w(demand.current_a, demand.voltage_v, &ev.pack);
+                demands_w[i] = out.power_demand_w(i_set, v_set, &ev.pack);
             }
-            pending[i] = Some((demand, dt_s));
+            pending[i] = Some((demand, dt_s, v_set, i_set));
         }
         let mut granted_w = [0.0; MAX_CONNECTORS];
         if self.dc {
@@ -460,70 +593,104 @@ impl CabinetPlant {
             }
         }
         for (i, slot) in sessions.iter_mut().enumerate() {
-            let (Some((plant, ev)), Some((demand, dt_s))) = (slot, pending[i]) else {
+            let (Some(SessionSlot { plant, ev, .. }), Some((demand, dt_s, v_set, i_set))) =
+                (slot, pending[i])
+            else {
                 continue;
             };
-            stops[i] = step_connector(plant, ev, &demand, dt_s, granted_w[i], inv);
+            results[i] = Some(step_connector(
+                plant,
+                ev,
+                demand,
+                dt_s,
+                (v_set, i_set),
+                granted_w[i],
+                inv,
+            ));
         }
+    }
+}
+
+fn idle_result(
+    plant: &ConnectorPlant,
+    ev: &Ev,
+    demand: ChargeDemand,
+    stop: Option<PlantStop>,
+) -> TickResult {
+    TickResult {
+        stop,
+        demand,
+        voltage_v: ev.pack.terminal_voltage_v(0.0),
+        current_a: 0.0,
+        contactors_closed: matches!(&plant.stage, Stage::Dc(out) if out.contactors().is_closed()),
+        gun_temperature_c: plant.gun_temperature_c(),
     }
 }
 
 fn step_connector(
     plant: &mut ConnectorPlant,
     ev: &mut Ev,
-    demand: &ChargeDemand,
+    demand: ChargeDemand,
     dt_s: f64,
+    (v_set, i_set): (f64, f64),
     granted_w: f64,
     inv: &mut StepInvariants,
-) -> Option<PlantStop> {
+) -> TickResult {
     inv.steps += 1;
-    let mut stop = None;
-    let hot = match &mut plant.stage {
+    let mut stop = demand.stop.map(PlantStop::Bms);
+    let (voltage_v, current_a, contactors_closed) = match &mut plant.stage {
         Stage::Dc(out) => {
-            let s = out.step(
-                dt_s,
-                demand.current_a,
-                demand.voltage_v,
-                granted_w,
-                &mut ev.pack,
-            );
+            let s = out.step(dt_s, i_set, v_set, granted_w, &mut ev.pack);
             plant.meter.step(dt_s, s.voltage_v, s.current_a);
             if !s.contactors_closed && out.contactors().fault().is_some() {
                 stop = Some(PlantStop::Contactors);
             }
-            if out.insulation().classify(s.voltage_v.max(1.0))
-                == crate::physics::InsulationState::Fault
+            if s.contactors_closed
+                && out.insulation().classify(s.voltage_v.max(1.0))
+                    == crate::physics::InsulationState::Fault
             {
                 stop = Some(PlantStop::Insulation);
             }
             if out.gun().over_temperature() {
                 stop = Some(PlantStop::GunOverTemperature);
             }
-            out.gun().temperature_c()
+            (s.voltage_v, s.current_a, s.contactors_closed)
         }
         Stage::Ac(ac) => {
             inv.ac_steps += 1;
             let Some(obc) = ev.obc.as_mut() else {
-                return Some(PlantStop::Contactors);
+                return idle_result(plant, ev, demand, Some(PlantStop::Contactors));
             };
-            let s = ac.step(dt_s, obc, demand, &mut ev.pack);
+            let s = ac.step(dt_s, obc, &demand, &mut ev.pack);
             plant.meter.step_ac(dt_s, &s.obc.ac);
             if s.obc.ac.phase_current_a > s.allowed_current_a + 1e-6 {
                 inv.pwm_violations += 1;
             }
-            AMBIENT_C
+            (
+                s.obc.ac.phase_voltage_v,
+                s.obc.ac.phase_current_a,
+                s.relay_closed,
+            )
         }
     };
+    let gun_temperature_c = plant.gun_temperature_c();
     let soc = ev.pack.soc();
     if soc > 1.0 + 1e-9 || soc < ev.last_soc - 1e-12 {
         inv.soc_violations += 1;
     }
     ev.last_soc = soc;
     let t = ev.pack.temperature_c();
-    if !(-40.0..=150.0).contains(&t) || !(-40.0..=150.0).contains(&hot) {
+    if !(-40.0..=150.0).contains(&t) || !(-40.0..=150.0).contains(&gun_temperature_c) {
         inv.temperature_violations += 1;
     }
-    stop
+    TickResult {
+        stop,
+        demand,
+        voltage_v,
+        current_a,
+        contactors_closed,
+        gun_temperature_c,
+    }
 }
 
 fn meter_params(profile: &ChargerProfile) -> MeterParams {

@@ -16,7 +16,7 @@ fn dc_fleet(count: u32) -> ResolvedScenario {
         r#"
 [scenario]
 name = "t"
-duration = "90m"
+duration = "30m"
 [[fleet.groups]]
 name = "dc"
 charger = "dc-120kw-dual"
@@ -189,4 +189,97 @@ vehicle_mix = [{ vehicle = "lfp-car-60kwh", weight = 1.0 }]
     assert_eq!(w.snapshot().events, w.series().samples.len() as u64);
     assert!(w.series().samples.len() <= 600);
     assert_eq!(w.snapshot().states[1], 50, "all idle");
+}
+
+#[test]
+fn a_hundred_dc_connectors_run_full_gbt_sessions() {
+    // 50 dual-gun chargers: every DC session runs GB/T 27930 over its own segment.
+    let s = scenario(
+        r#"
+[scenario]
+name = "gbt-100"
+duration = "25m"
+[[fleet.groups]]
+name = "dc"
+charger = "dc-120kw-dual"
+count = 50
+[traffic]
+initial_occupancy = 1.0
+arrivals_per_connector_per_h = 1.0
+target_soc_pct = { min = 45.0, max = 50.0 }
+arrival_soc_pct = { min = 20.0, max = 40.0 }
+dwell_min = { min = 300.0, max = 400.0 }
+plug_to_start_s = { min = 1.0, max = 10.0 }
+vehicle_mix = [
+  { vehicle = "lfp-car-60kwh", weight = 1.0 },
+  { vehicle = "ncm-car-75kwh", weight = 1.0 },
+  { vehicle = "ncm-800v-90kwh", weight = 1.0 },
+]
+"#,
+    );
+    let mut w = World::new(
+        &s,
+        WorldConfig {
+            seed: 2015,
+            duration: None,
+            trace_level: None,
+            shard: Shard::WHOLE,
+            sample_interval: None,
+        },
+    )
+    .unwrap();
+    w.run_until(Instant::FAR_FUTURE);
+    let r = w.finish(0.0);
+    let gbt = r.details.gbt.as_ref().expect("DC sessions ran GB/T");
+    assert!(gbt.sessions >= 100, "{gbt:?}");
+    assert_eq!((gbt.cem_sent, gbt.bem_sent), (0, 0), "{gbt:?}");
+    let completed = gbt
+        .furthest_phase
+        .get("sending_statistics")
+        .copied()
+        .unwrap_or(0)
+        + gbt.furthest_phase.get("ended").copied().unwrap_or(0);
+    assert!(completed >= 80, "sessions that reached the end: {gbt:?}");
+    assert!(
+        r.sessions.completed >= 80 && r.sessions.failed == 0,
+        "{:?}",
+        r.sessions
+    );
+    let can = &r.messages["can"];
+    for m in [
+        "CHM", "BHM", "CRM", "BRM", "BCP", "CML", "BRO", "CRO", "BCL", "BCS", "CCS", "BSM", "BST",
+        "CST", "BSD", "CSD",
+    ] {
+        assert!(
+            can.get(m).copied().unwrap_or(0) > 0,
+            "no {m} frames: {can:?}"
+        );
+    }
+    // 20 BCL per second of charging: within 10 % of the sessions' charging time.
+    for a in &r.assertions {
+        assert!(a.passed, "{}: {}", a.name, a.detail);
+    }
+}
+
+#[test]
+fn without_can_the_charger_follows_the_bms_directly() {
+    let mut s = dc_fleet(2);
+    s.scenario.can.enabled = false;
+    let (trace, _) = run(&s, 9, Shard::WHOLE, Duration::from_secs(60));
+    assert!(trace.contains("charging_started"));
+    let mut w = World::new(
+        &s,
+        WorldConfig {
+            seed: 9,
+            duration: None,
+            trace_level: None,
+            shard: Shard::WHOLE,
+            sample_interval: None,
+        },
+    )
+    .unwrap();
+    w.run_until(Instant::FAR_FUTURE);
+    let r = w.finish(0.0);
+    assert!(r.details.gbt.is_none());
+    assert!(!r.messages.contains_key("can"));
 }

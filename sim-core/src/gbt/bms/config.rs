@@ -146,8 +146,8 @@ impl BmsConfig {
     }
 }
 
-/// A full-form BRM identity.
-fn identity(battery_type: BatteryType, capacity_ah: f64, voltage_v: f64, vin: &str) -> Brm {
+/// A full-form BRM identity for a pack of `battery_type`, rated `capacity_ah` and `voltage_v`.
+pub fn identity(battery_type: BatteryType, capacity_ah: f64, voltage_v: f64, vin: &str) -> Brm {
     Brm {
         version: ProtocolVersion::V1_1,
         battery_type,

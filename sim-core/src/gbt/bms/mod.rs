@@ -30,7 +30,7 @@ mod rx;
 
 pub use config::{
     BatteryStatus, BmsConfig, BmsErrorCause, BmsEvent, BmsPhase, BmsStopCause, BmsTimeouts, Demand,
-    DemandMode,
+    DemandMode, identity,
 };
 
 use std::collections::VecDeque;

@@ -1,17 +1,20 @@
 //! The world: every charger of a run, one scheduler, one trace.
 
-use super::events::{ConnectorState, FleetEvent, StopReason};
-use super::plant::{CabinetPlant, ConnectorPlant, Ev, PlantStop, StepInvariants, VehicleModel};
-use super::traffic::{Arrival, CivilClock, Traffic};
-use crate::metrics::Metrics;
-use crate::report::{Assertion, ConnectorCounts, Report, ReportDetails, Verdict};
+mod session;
+
+use super::events::{ConnectorState, FleetEvent};
+use super::gbt_link::{ChargerSide, GbtLink, output_limits};
+use super::plant::{CabinetPlant, ConnectorPlant, Ev, StepInvariants, VehicleModel};
+use super::traffic::{CivilClock, Traffic};
+use crate::gbt::{PGN_SLOTS, SLOT_PGNS};
+use crate::metrics::{ErrorId, MessageId, Metrics};
+use crate::report::{Assertion, ConnectorCounts, GbtDetails, Report, ReportDetails, Verdict};
 use crate::rng::{self, Domain, EntityRng};
 use crate::sched::{EntityKind, Key, Scheduler};
 use crate::series::{Sampler, Series};
 use crate::time::{Duration, Instant};
 use crate::trace::{Entity, Trace, TraceLevel};
 use profiles::{ChargerKind, ResolvedScenario};
-use rand::RngExt;
 use std::ops::Range;
 
 /// Which part of the fleet this world runs: chargers whose fleet index `i` satisfies
@@ -80,6 +83,8 @@ struct Group {
 struct Charger {
     connectors: Range<usize>,
     plant: CabinetPlant,
+    /// The GB/T 27930 charger side, for DC chargers with CAN enabled.
+    gbt: Option<ChargerSide>,
     /// Next physics tick, while any connector is charging.
     next_tick: Option<Instant>,
 }
@@ -91,6 +96,8 @@ struct Connector {
     sessions: u32,
     phase: Phase,
     plant: ConnectorPlant,
+    /// The session's GB/T 27930 link (DC with CAN enabled, from start to unplug).
+    link: Option<Box<GbtLink>>,
 }
 
 /// A connector's session phase; the data in each variant is what is valid there.
@@ -98,19 +105,23 @@ enum Phase {
     Idle {
         next_arrival: Option<Instant>,
     },
+    /// A vehicle is plugged in; the driver starts at `start_at`.
     Plugged {
         ev: Box<Ev>,
         start_at: Instant,
     },
+    /// The charger is setting up: a GB/T handshake, or the direct start delay.
     Starting {
         ev: Box<Ev>,
-        charging_at: Instant,
+        deadline: Instant,
     },
+    /// Energy flows; the driver stops at `dwell_end` unless something else does first.
     Charging {
         ev: Box<Ev>,
         since: Instant,
-        dwell_end: Instant,
+        dwell_end: Option<Instant>,
     },
+    /// Charging has ended; the driver unplugs at `unplug_at`.
     Finishing {
         ev: Box<Ev>,
         unplug_at: Instant,
@@ -133,8 +144,8 @@ impl Phase {
         match self {
             Phase::Idle { next_arrival } => *next_arrival,
             Phase::Plugged { start_at, .. } => Some(*start_at),
-            Phase::Starting { charging_at, .. } => Some(*charging_at),
-            Phase::Charging { dwell_end, .. } => Some(*dwell_end),
+            Phase::Starting { deadline, .. } => Some(*deadline),
+            Phase::Charging { dwell_end, .. } => *dwell_end,
             Phase::Finishing { unplug_at, .. } => Some(*unplug_at),
             Phase::Moving => None,
         }
@@ -148,6 +159,13 @@ struct Checks {
     energy_sessions: u64,
     energy_max_rel_err: f64,
     energy_worst_session: Option<(u32, u32)>,
+}
+
+/// Metric handles registered once when the world is built.
+struct Ids {
+    can: [MessageId; PGN_SLOTS],
+    cem: ErrorId,
+    bem: ErrorId,
 }
 
 /// A fleet-wide snapshot for progress lines and the dashboard.
@@ -181,8 +199,10 @@ pub struct World {
     connectors: Vec<Connector>,
     trace: Trace,
     metrics: Metrics,
+    ids: Ids,
     events: u64,
     checks: Checks,
+    gbt: GbtDetails,
     sampler: Sampler,
 }
 
@@ -209,6 +229,15 @@ impl World {
         let duration = config
             .duration
             .unwrap_or(Duration::from_micros(meta.duration.0.micros));
+        let mut metrics = Metrics::new();
+        let ids = Ids {
+            can: SLOT_PGNS.map(|pgn| metrics.message_id("can", pgn.code())),
+            cem: metrics.error_id("gbt.cem"),
+            bem: metrics.error_id("gbt.bem"),
+        };
+        let sample_every = config
+            .sample_interval
+            .unwrap_or(Duration::from_micros(duration.as_micros() / 500).max(Duration::SECOND));
         let mut world = World {
             now: Instant::ZERO,
             end: Instant::ZERO + duration,
@@ -224,15 +253,12 @@ impl World {
             chargers: Vec::new(),
             connectors: Vec::new(),
             trace: Trace::new(config.trace_level),
-            metrics: Metrics::new(),
+            metrics,
+            ids,
             events: 0,
             checks: Checks::default(),
-            sampler: Sampler::new(
-                duration,
-                config.sample_interval.unwrap_or(
-                    Duration::from_micros(duration.as_micros() / 500).max(Duration::SECOND),
-                ),
-            ),
+            gbt: GbtDetails::default(),
+            sampler: Sampler::new(duration, sample_every),
         };
         world.build_fleet(scenario, config.shard)?;
         world.trace.record(
@@ -245,23 +271,25 @@ impl World {
                 connectors: world.connectors.len() as u32,
             },
         );
-        world.start_connectors(scenario);
+        world.start_connectors(scenario.scenario.traffic.initial_occupancy);
         Ok(world)
     }
 
     fn build_fleet(&mut self, scenario: &ResolvedScenario, shard: Shard) -> Result<(), BuildError> {
+        let can = &scenario.scenario.can;
         let mut charger_index: u32 = 0;
         let mut connector_id: u32 = 0;
         for (gi, g) in scenario.groups.iter().enumerate() {
+            let model_error = |message| BuildError::Model {
+                profile: g.name.clone(),
+                message,
+            };
             let vehicles = g
                 .vehicle_mix
                 .iter()
                 .map(|(v, _)| VehicleModel::from_profile(v))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|message| BuildError::Model {
-                    profile: g.name.clone(),
-                    message,
-                })?;
+                .map_err(model_error)?;
             let weights: Vec<f64> = g.vehicle_mix.iter().map(|(_, w)| *w).collect();
             self.groups.push(Group {
                 traffic: Traffic::new(
@@ -281,6 +309,14 @@ impl World {
                             message,
                         }
                     })?;
+                    let gbt = match (&g.charger.dc, can.enabled) {
+                        (Some(dc), true) => Some(ChargerSide::new(
+                            charger_index + 1,
+                            output_limits(dc),
+                            can.bitrate_bps,
+                        )),
+                        _ => None,
+                    };
                     let first = self.connectors.len();
                     for gun in 0..per_charger {
                         let id = connector_id + gun;
@@ -294,11 +330,13 @@ impl World {
                                 &g.charger,
                                 rng::derive(self.seed, Domain::Meter, u64::from(id)),
                             ),
+                            link: None,
                         });
                     }
                     self.chargers.push(Charger {
                         connectors: first..self.connectors.len(),
                         plant,
+                        gbt,
                         next_tick: None,
                     });
                 }
@@ -307,27 +345,6 @@ impl World {
             }
         }
         Ok(())
-    }
-
-    /// Draws every connector's first arrival (or a vehicle already plugged in).
-    fn start_connectors(&mut self, scenario: &ResolvedScenario) {
-        let occupancy = scenario.scenario.traffic.initial_occupancy;
-        for ci in 0..self.connectors.len() {
-            let c = &mut self.connectors[ci];
-            let traffic = &self.groups[c.group].traffic;
-            let occupied = occupancy > 0.0 && c.rng.random::<f64>() < occupancy;
-            if occupied {
-                let at = Instant::ZERO;
-                self.arrive(ci, at);
-            } else {
-                let next = traffic.next_arrival(Instant::ZERO, &self.clock, &mut c.rng);
-                c.phase = Phase::Idle { next_arrival: next };
-            }
-        }
-        for k in 0..self.chargers.len() {
-            self.rearm(k);
-        }
-        self.sched.arm(SAMPLER, Some(self.sampler.deadline()));
     }
 
     /// Current virtual time.
@@ -414,215 +431,8 @@ impl World {
         }
     }
 
-    fn key(k: usize) -> Key {
-        Key {
-            kind: EntityKind::Charger,
-            index: k as u32,
-        }
-    }
-
-    fn rearm(&mut self, k: usize) {
-        let charger = &self.chargers[k];
-        let mut deadline = charger.next_tick;
-        for c in &self.connectors[charger.connectors.clone()] {
-            deadline = earliest(deadline, c.phase.deadline());
-        }
-        // Nothing may be scheduled in the past: a deadline already passed runs now.
-        let deadline = deadline.map(|d| d.max(self.now));
-        self.sched.arm(Self::key(k), deadline);
-    }
-
-    fn wake_charger(&mut self, k: usize) {
-        let now = self.now;
-        if self.chargers[k].next_tick.is_some_and(|t| t <= now) {
-            self.physics_tick(k);
-        }
-        for ci in self.chargers[k].connectors.clone() {
-            // A transition may create a new deadline that is already due (zero delays);
-            // bounded, because every phase has a positive or absent next deadline.
-            for _ in 0..8 {
-                match self.connectors[ci].phase.deadline() {
-                    Some(d) if d <= now => self.advance(ci, k),
-                    _ => break,
-                }
-            }
-        }
-        self.rearm(k);
-    }
-
-    /// Steps the physics of every charging connector of charger `k`.
-    fn physics_tick(&mut self, k: usize) {
-        let now = self.now;
-        let range = self.chargers[k].connectors.clone();
-        let mut stops: [Option<PlantStop>; 8] = [None; 8];
-        {
-            let charger = &mut self.chargers[k];
-            let conns = &mut self.connectors[range.clone()];
-            let mut sessions: [Option<(&mut ConnectorPlant, &mut Ev)>; 8] = Default::default();
-            for (slot, c) in sessions.iter_mut().zip(conns.iter_mut()) {
-                if let Phase::Charging { ev, .. } = &mut c.phase {
-                    *slot = Some((&mut c.plant, ev.as_mut()));
-                }
-            }
-            charger
-                .plant
-                .step(now, &mut sessions, &mut stops, &mut self.checks.invariants);
-        }
-        let mut any_charging = false;
-        for (i, ci) in range.enumerate() {
-            if let Some(stop) = stops[i] {
-                self.stop_charging(ci, stop.into());
-            }
-            any_charging |= matches!(self.connectors[ci].phase, Phase::Charging { .. });
-        }
-        self.chargers[k].next_tick = any_charging.then(|| now + self.tick);
-    }
-
-    /// Handles connector `ci`'s due phase deadline.
-    fn advance(&mut self, ci: usize, k: usize) {
-        let now = self.now;
-        match std::mem::replace(&mut self.connectors[ci].phase, Phase::Moving) {
-            Phase::Idle { .. } => {
-                self.arrive(ci, now);
-            }
-            Phase::Plugged { ev, .. } => {
-                let ready = self.connectors[ci]
-                    .plant
-                    .start_delay(self.groups[self.connectors[ci].group].kind);
-                self.connectors[ci].phase = Phase::Starting {
-                    ev,
-                    charging_at: now + ready,
-                };
-            }
-            Phase::Starting { mut ev, .. } => {
-                let c = &mut self.connectors[ci];
-                c.plant.begin_session(now, &mut ev);
-                let meter_wh = c.plant.meter_energy_wh();
-                let dwell_end = ev.plugged_at + ev.arrival.dwell;
-                let session = ev.session;
-                c.phase = Phase::Charging {
-                    ev,
-                    since: now,
-                    dwell_end: dwell_end.max(now),
-                };
-                self.metrics.sessions.started += 1;
-                let id = c.global_id;
-                self.trace.record(
-                    now,
-                    Entity::Connector(id),
-                    &FleetEvent::ChargingStarted { session, meter_wh },
-                );
-                let charger = &mut self.chargers[k];
-                if charger.next_tick.is_none() {
-                    charger.next_tick = Some(now + self.tick);
-                }
-            }
-            Phase::Charging {
-                ev,
-                since,
-                dwell_end,
-            } => {
-                // The driver's time is up.
-                self.connectors[ci].phase = Phase::Charging {
-                    ev,
-                    since,
-                    dwell_end,
-                };
-                self.stop_charging(ci, StopReason::UserStopped);
-            }
-            Phase::Finishing { ev, .. } => {
-                let c = &mut self.connectors[ci];
-                c.plant.end_session(now);
-                let next = self.groups[c.group]
-                    .traffic
-                    .next_arrival(now, &self.clock, &mut c.rng);
-                c.phase = Phase::Idle { next_arrival: next };
-                let id = c.global_id;
-                self.trace.record(
-                    now,
-                    Entity::Connector(id),
-                    &FleetEvent::Unplugged {
-                        session: ev.session,
-                    },
-                );
-            }
-            Phase::Moving => {}
-        }
-    }
-
-    /// A driver arrives at connector `ci` and plugs in.
-    fn arrive(&mut self, ci: usize, now: Instant) {
-        let c = &mut self.connectors[ci];
-        let group = &self.groups[c.group];
-        let arrival: Arrival = group
-            .traffic
-            .draw_arrival(&mut c.rng, group.kind == ChargerKind::Dc);
-        c.sessions += 1;
-        let session = c.sessions;
-        let vehicle = &group.vehicles[arrival.vehicle];
-        let mut vrng = rng::stream(
-            self.seed,
-            Domain::Vehicle,
-            rng::session_key(c.global_id, session),
-        );
-        let ev = Ev::new(vehicle, arrival, session, now, &mut vrng);
-        self.trace.record(
-            now,
-            Entity::Connector(c.global_id),
-            &FleetEvent::Plugged {
-                vehicle: vehicle.name.clone(),
-                session,
-                soc_pct: round2(ev.soc_pct()),
-                target_soc_pct: round2(arrival.target_soc_pct),
-                method: arrival.start_method,
-            },
-        );
-        c.phase = Phase::Plugged {
-            ev: Box::new(ev),
-            start_at: now + arrival.plug_to_start,
-        };
-    }
-
-    /// Ends connector `ci`'s charging for `reason`.
-    fn stop_charging(&mut self, ci: usize, reason: StopReason) {
-        let now = self.now;
-        let c = &mut self.connectors[ci];
-        let Phase::Charging { mut ev, since, .. } = std::mem::replace(&mut c.phase, Phase::Moving)
-        else {
-            return;
-        };
-        let energy = c.plant.finish_session(now, &mut ev);
-        self.metrics.energy_wh += energy.meter_wh;
-        if reason.is_normal() {
-            self.metrics.sessions.completed += 1;
-        } else {
-            self.metrics.sessions.failed += 1;
-        }
-        if energy.meter_wh > 100.0 {
-            let rel = energy.conservation_error_rel();
-            self.checks.energy_sessions += 1;
-            if rel > self.checks.energy_max_rel_err {
-                self.checks.energy_max_rel_err = rel;
-                self.checks.energy_worst_session = Some((c.global_id, ev.session));
-            }
-        }
-        self.trace.record(
-            now,
-            Entity::Connector(c.global_id),
-            &FleetEvent::ChargingStopped {
-                session: ev.session,
-                reason,
-                energy_wh: round2(energy.meter_wh),
-                soc_pct: round2(ev.soc_pct()),
-                duration_s: round2((now - since).as_secs_f64()),
-            },
-        );
-        let unplug_at = now + ev.arrival.stop_to_unplug;
-        c.phase = Phase::Finishing { ev, unplug_at };
-    }
-
-    /// Ends the run: open sessions are closed for the energy count (not as completed or
-    /// failed), invariant assertions are evaluated, and the report is assembled.
+    /// Ends the run: sessions in progress are closed for the energy count (not as
+    /// completed or failed), invariant assertions are evaluated, and the report assembled.
     pub fn finish(mut self, wall_s: f64) -> Report {
         let now = self.now;
         for ci in 0..self.connectors.len() {
@@ -630,6 +440,9 @@ impl World {
             if let Phase::Charging { ev, .. } = &mut c.phase {
                 let energy = c.plant.finish_session(now, ev);
                 self.metrics.energy_wh += energy.meter_wh;
+            }
+            if let Some(link) = self.connectors[ci].link.take() {
+                self.account_link(&link);
             }
         }
         let mut connectors = ConnectorCounts {
@@ -664,6 +477,7 @@ impl World {
             details: ReportDetails {
                 trace_events: self.trace.events_digested(),
                 scheduler_events: self.events,
+                gbt: (self.gbt.sessions > 0).then(|| self.gbt.clone()),
                 ..Default::default()
             },
         };
@@ -672,48 +486,68 @@ impl World {
         report
     }
 
+    /// Adds a finished (or cut-off) GB/T session's frame counts and phase to the metrics.
+    fn account_link(&mut self, link: &GbtLink) {
+        for side in link.frame_counts() {
+            for (slot, (_, n)) in side.iter().enumerate() {
+                if n > 0 {
+                    self.metrics.add_messages(self.ids.can[slot], n);
+                }
+            }
+        }
+        let r = link.pair.charger.report();
+        self.gbt.sessions += 1;
+        self.gbt.cem_sent += r.cem_sent;
+        self.gbt.bem_sent += link.pair.bms.report().bem_sent;
+        let phase = serde_json::to_value(r.furthest_phase)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *self.gbt.furthest_phase.entry(phase).or_default() += 1;
+    }
+
     fn invariant_assertions(&self) -> Vec<Assertion> {
         let c = &self.checks;
         let inv = &c.invariants;
-        let mut out = Vec::new();
         let worst = c
             .energy_worst_session
             .map(|(id, s)| format!(", worst: connector {id} session {s}"))
             .unwrap_or_default();
-        out.push(Assertion {
-            name: "physics.energy_conservation".into(),
-            passed: c.energy_max_rel_err <= 0.005,
-            detail: format!(
-                "meter energy vs battery energy gained + losses over {} sessions: max error {:.4} % (limit 0.5 %){worst}",
-                c.energy_sessions,
-                c.energy_max_rel_err * 100.0
-            ),
-        });
-        out.push(Assertion {
-            name: "physics.soc_bounded_and_monotone".into(),
-            passed: inv.soc_violations == 0,
-            detail: format!(
-                "{} physics steps checked; {} with SOC above 100 % or falling while charging",
-                inv.steps, inv.soc_violations
-            ),
-        });
-        out.push(Assertion {
-            name: "physics.temperatures_bounded".into(),
-            passed: inv.temperature_violations == 0,
-            detail: format!(
-                "{} physics steps checked; {} with a temperature outside −40…150 °C",
-                inv.steps, inv.temperature_violations
-            ),
-        });
-        out.push(Assertion {
-            name: "physics.ac_current_within_pwm".into(),
-            passed: inv.pwm_violations == 0,
-            detail: format!(
-                "{} AC steps checked; {} drew more than the PWM-allowed current",
-                inv.ac_steps, inv.pwm_violations
-            ),
-        });
-        out
+        vec![
+            Assertion {
+                name: "physics.energy_conservation".into(),
+                passed: c.energy_max_rel_err <= 0.005,
+                detail: format!(
+                    "meter energy vs battery energy gained + losses over {} sessions: max error {:.4} % (limit 0.5 %){worst}",
+                    c.energy_sessions,
+                    c.energy_max_rel_err * 100.0
+                ),
+            },
+            Assertion {
+                name: "physics.soc_bounded_and_monotone".into(),
+                passed: inv.soc_violations == 0,
+                detail: format!(
+                    "{} physics steps checked; {} with SOC above 100 % or falling while charging",
+                    inv.steps, inv.soc_violations
+                ),
+            },
+            Assertion {
+                name: "physics.temperatures_bounded".into(),
+                passed: inv.temperature_violations == 0,
+                detail: format!(
+                    "{} physics steps checked; {} with a temperature outside −40…150 °C",
+                    inv.steps, inv.temperature_violations
+                ),
+            },
+            Assertion {
+                name: "physics.ac_current_within_pwm".into(),
+                passed: inv.pwm_violations == 0,
+                detail: format!(
+                    "{} AC steps checked; {} drew more than the PWM-allowed current",
+                    inv.ac_steps, inv.pwm_violations
+                ),
+            },
+        ]
     }
 }
 

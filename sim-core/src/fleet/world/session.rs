@@ -1,0 +1,383 @@
+//! The session logic of every connector: arrivals, the start, the GB/T 27930 link or the
+//! direct coupling, physics ticks, stops and unplugging.
+
+use super::{Connector, EntityKind, Key, Phase, World, earliest, round2};
+use crate::fleet::events::{FleetEvent, GbtEvent, StopReason};
+use crate::fleet::gbt_link::{GbtLink, HANDSHAKE_LIMIT, LinkOutcome};
+use crate::fleet::plant::{Ev, MAX_CONNECTORS, SessionSlot, TickResult};
+use crate::fleet::traffic::Arrival;
+use crate::gbt::charger::ChargerStopCause;
+use crate::rng::{self, Domain};
+use crate::time::Instant;
+use crate::trace::Entity;
+use profiles::ChargerKind;
+
+/// Most link outcomes one step produces (a handful in practice).
+const MAX_OUTCOMES: usize = 16;
+
+impl World {
+    pub(super) fn start_connectors(&mut self, occupancy: f64) {
+        use rand::RngExt;
+        for ci in 0..self.connectors.len() {
+            let c = &mut self.connectors[ci];
+            let occupied = occupancy > 0.0 && c.rng.random::<f64>() < occupancy;
+            if occupied {
+                self.arrive(ci, Instant::ZERO);
+            } else {
+                let traffic = &self.groups[c.group].traffic;
+                let next = traffic.next_arrival(Instant::ZERO, &self.clock, &mut c.rng);
+                c.phase = Phase::Idle { next_arrival: next };
+            }
+        }
+        for k in 0..self.chargers.len() {
+            self.rearm(k);
+        }
+        self.sched
+            .arm(super::SAMPLER, Some(self.sampler.deadline()));
+    }
+
+    fn key(k: usize) -> Key {
+        Key {
+            kind: EntityKind::Charger,
+            index: k as u32,
+        }
+    }
+
+    fn rearm(&mut self, k: usize) {
+        let charger = &self.chargers[k];
+        let mut deadline = charger.next_tick;
+        for c in &self.connectors[charger.connectors.clone()] {
+            deadline = earliest(deadline, c.phase.deadline());
+            deadline = earliest(deadline, c.link.as_ref().and_then(|l| l.poll_timeout()));
+        }
+        // Nothing may be scheduled in the past: a deadline already passed runs now.
+        let deadline = deadline.map(|d| d.max(self.now));
+        self.sched.arm(Self::key(k), deadline);
+    }
+
+    pub(super) fn wake_charger(&mut self, k: usize) {
+        let now = self.now;
+        if self.chargers[k].next_tick.is_some_and(|t| t <= now) {
+            self.physics_tick(k);
+        }
+        for ci in self.chargers[k].connectors.clone() {
+            self.step_link(ci, k);
+            // A transition may create a deadline that is already due (zero delays);
+            // bounded, because every phase has a positive or absent next deadline.
+            for _ in 0..8 {
+                match self.connectors[ci].phase.deadline() {
+                    Some(d) if d <= now => self.advance(ci, k),
+                    _ => break,
+                }
+            }
+        }
+        self.rearm(k);
+    }
+
+    /// Steps the physics of every charging connector of charger `k`.
+    fn physics_tick(&mut self, k: usize) {
+        let now = self.now;
+        let range = self.chargers[k].connectors.clone();
+        let mut results: [Option<TickResult>; MAX_CONNECTORS] = [None; MAX_CONNECTORS];
+        {
+            let charger = &mut self.chargers[k];
+            let conns = &mut self.connectors[range.clone()];
+            let mut sessions: [Option<SessionSlot<'_>>; MAX_CONNECTORS] = Default::default();
+            for (slot, c) in sessions.iter_mut().zip(conns.iter_mut()) {
+                if let Phase::Charging { ev, .. } = &mut c.phase {
+                    *slot = Some(SessionSlot {
+                        setpoint: c.link.as_ref().map(|l| l.setpoint()),
+                        plant: &mut c.plant,
+                        ev: ev.as_mut(),
+                    });
+                }
+            }
+            charger.plant.step(
+                now,
+                &mut sessions,
+                &mut results,
+                &mut self.checks.invariants,
+            );
+        }
+        for (i, ci) in range.clone().enumerate() {
+            let Some(tick) = results[i] else { continue };
+            let c = &mut self.connectors[ci];
+            match (&mut c.link, &c.phase) {
+                (Some(link), Phase::Charging { ev, .. }) => link.feed(now, ev, &tick),
+                (None, _) => {
+                    if let Some(stop) = tick.stop {
+                        self.stop_charging(ci, stop.into());
+                    }
+                }
+                (Some(_), _) => {}
+            }
+        }
+        let any_charging = range
+            .into_iter()
+            .any(|ci| matches!(self.connectors[ci].phase, Phase::Charging { .. }));
+        self.chargers[k].next_tick = any_charging.then(|| now + self.tick);
+    }
+
+    /// Runs connector `ci`'s GB/T link to `now` and acts on what it reports.
+    fn step_link(&mut self, ci: usize, k: usize) {
+        let now = self.now;
+        let mut outcomes = [None; MAX_OUTCOMES];
+        let mut n = 0;
+        {
+            let Connector {
+                link, plant, phase, ..
+            } = &mut self.connectors[ci];
+            let Some(link) = link.as_mut() else { return };
+            let ev = match phase {
+                Phase::Starting { ev, .. }
+                | Phase::Charging { ev, .. }
+                | Phase::Finishing { ev, .. } => ev,
+                _ => return,
+            };
+            if link.poll_timeout().is_none_or(|t| t > now) {
+                return;
+            }
+            link.step(now, plant, ev, &mut |o| {
+                if n < MAX_OUTCOMES {
+                    outcomes[n] = Some(o);
+                    n += 1;
+                }
+            });
+        }
+        for outcome in outcomes.into_iter().flatten() {
+            self.handle_link_outcome(ci, k, outcome);
+        }
+    }
+
+    fn handle_link_outcome(&mut self, ci: usize, k: usize, outcome: LinkOutcome) {
+        let now = self.now;
+        let id = self.connectors[ci].global_id;
+        match outcome {
+            LinkOutcome::ChargingStarted => {
+                if let Phase::Starting { .. } = self.connectors[ci].phase {
+                    self.begin_charging(ci, k);
+                }
+            }
+            LinkOutcome::Stopped(reason) => match self.connectors[ci].phase {
+                Phase::Charging { .. } => self.stop_charging(ci, reason),
+                Phase::Starting { .. } => self.abort_session(ci, reason),
+                _ => {}
+            },
+            LinkOutcome::Error { side, attempt } => {
+                let (error, text) = match side {
+                    "bem" => (self.ids.bem, "BMS sent BEM"),
+                    _ => (self.ids.cem, "charger sent CEM"),
+                };
+                self.metrics.count_error(error, now, text);
+                self.trace.record(
+                    now,
+                    Entity::Connector(id),
+                    &GbtEvent::Error { side, attempt },
+                );
+            }
+        }
+    }
+
+    /// Handles connector `ci`'s due phase deadline.
+    fn advance(&mut self, ci: usize, k: usize) {
+        let now = self.now;
+        match std::mem::replace(&mut self.connectors[ci].phase, Phase::Moving) {
+            Phase::Idle { .. } => self.arrive(ci, now),
+            Phase::Plugged { ev, .. } => self.start(ci, k, ev),
+            Phase::Starting { ev, deadline } => {
+                self.connectors[ci].phase = Phase::Starting { ev, deadline };
+                if self.connectors[ci].link.is_some() {
+                    // The handshake never finished: a wedged session, not a timeout the
+                    // machines know about.
+                    self.abort_session(ci, StopReason::CommunicationLost);
+                } else {
+                    self.begin_charging(ci, k);
+                }
+            }
+            Phase::Charging { ev, since, .. } => {
+                // The driver's time is up.
+                self.connectors[ci].phase = Phase::Charging {
+                    ev,
+                    since,
+                    dwell_end: None,
+                };
+                match self.connectors[ci].link.as_mut() {
+                    Some(link) => link.request_stop(now, ChargerStopCause::Manual),
+                    None => self.stop_charging(ci, StopReason::UserStopped),
+                }
+            }
+            Phase::Finishing { ev, .. } => self.unplug(ci, &ev),
+            Phase::Moving => {}
+        }
+    }
+
+    /// The driver starts the session: a GB/T handshake for DC with CAN, else the direct
+    /// start delay.
+    fn start(&mut self, ci: usize, k: usize, ev: Box<Ev>) {
+        let now = self.now;
+        let c = &mut self.connectors[ci];
+        let group = &self.groups[c.group];
+        let deadline = match (&self.chargers[k].gbt, group.kind) {
+            (Some(side), ChargerKind::Dc) => {
+                let version = group.vehicles[ev.arrival.vehicle].gbt_version;
+                let seed = rng::derive(
+                    self.seed,
+                    Domain::CanSegment,
+                    rng::session_key(c.global_id, c.sessions),
+                );
+                let mut link = Box::new(GbtLink::new(side, &ev, version, seed));
+                link.plug_in(now);
+                c.link = Some(link);
+                now + HANDSHAKE_LIMIT
+            }
+            _ => now + c.plant.start_delay(group.kind),
+        };
+        c.phase = Phase::Starting { ev, deadline };
+    }
+
+    fn begin_charging(&mut self, ci: usize, k: usize) {
+        let now = self.now;
+        let c = &mut self.connectors[ci];
+        let Phase::Starting { mut ev, .. } = std::mem::replace(&mut c.phase, Phase::Moving) else {
+            return;
+        };
+        if c.link.is_some() {
+            c.plant.begin_accounting(now, &ev);
+        } else {
+            c.plant.begin_session(now, &mut ev);
+        }
+        let meter_wh = c.plant.meter_energy_wh();
+        let dwell_end = (ev.plugged_at + ev.arrival.dwell).max(now);
+        let session = ev.session;
+        c.phase = Phase::Charging {
+            ev,
+            since: now,
+            dwell_end: Some(dwell_end),
+        };
+        self.metrics.sessions.started += 1;
+        let id = c.global_id;
+        self.trace.record(
+            now,
+            Entity::Connector(id),
+            &FleetEvent::ChargingStarted { session, meter_wh },
+        );
+        let charger = &mut self.chargers[k];
+        if charger.next_tick.is_none() {
+            charger.next_tick = Some(now + self.tick);
+        }
+    }
+
+    /// A driver arrives at connector `ci` and plugs in.
+    fn arrive(&mut self, ci: usize, now: Instant) {
+        let c = &mut self.connectors[ci];
+        let group = &self.groups[c.group];
+        let arrival: Arrival = group
+            .traffic
+            .draw_arrival(&mut c.rng, group.kind == ChargerKind::Dc);
+        c.sessions += 1;
+        let session = c.sessions;
+        let vehicle = &group.vehicles[arrival.vehicle];
+        let mut vrng = rng::stream(
+            self.seed,
+            Domain::Vehicle,
+            rng::session_key(c.global_id, session),
+        );
+        let ev = Ev::new(vehicle, arrival, session, now, &mut vrng);
+        self.trace.record(
+            now,
+            Entity::Connector(c.global_id),
+            &FleetEvent::Plugged {
+                vehicle: vehicle.name.clone(),
+                session,
+                soc_pct: round2(ev.soc_pct()),
+                target_soc_pct: round2(arrival.target_soc_pct),
+                method: arrival.start_method,
+            },
+        );
+        c.phase = Phase::Plugged {
+            ev: Box::new(ev),
+            start_at: now + arrival.plug_to_start,
+        };
+    }
+
+    /// Ends connector `ci`'s charging for `reason`.
+    fn stop_charging(&mut self, ci: usize, reason: StopReason) {
+        let now = self.now;
+        let c = &mut self.connectors[ci];
+        let Phase::Charging { mut ev, since, .. } = std::mem::replace(&mut c.phase, Phase::Moving)
+        else {
+            return;
+        };
+        let energy = c.plant.finish_session(now, &mut ev);
+        self.metrics.energy_wh += energy.meter_wh;
+        if reason.is_normal() {
+            self.metrics.sessions.completed += 1;
+        } else {
+            self.metrics.sessions.failed += 1;
+        }
+        if energy.meter_wh > 100.0 {
+            let rel = energy.conservation_error_rel();
+            self.checks.energy_sessions += 1;
+            if rel > self.checks.energy_max_rel_err {
+                self.checks.energy_max_rel_err = rel;
+                self.checks.energy_worst_session = Some((c.global_id, ev.session));
+            }
+        }
+        self.trace.record(
+            now,
+            Entity::Connector(c.global_id),
+            &FleetEvent::ChargingStopped {
+                session: ev.session,
+                reason,
+                energy_wh: round2(energy.meter_wh),
+                soc_pct: round2(ev.soc_pct()),
+                duration_s: round2((now - since).as_secs_f64()),
+            },
+        );
+        let unplug_at = now + ev.arrival.stop_to_unplug;
+        c.phase = Phase::Finishing { ev, unplug_at };
+    }
+
+    /// The session ended before energy flowed (refused, handshake failed).
+    fn abort_session(&mut self, ci: usize, reason: StopReason) {
+        let now = self.now;
+        let c = &mut self.connectors[ci];
+        let Phase::Starting { ev, .. } = std::mem::replace(&mut c.phase, Phase::Moving) else {
+            return;
+        };
+        self.metrics.sessions.failed += 1;
+        self.trace.record(
+            now,
+            Entity::Connector(c.global_id),
+            &FleetEvent::SessionAborted {
+                session: ev.session,
+                reason,
+            },
+        );
+        let unplug_at = now + ev.arrival.stop_to_unplug;
+        c.phase = Phase::Finishing { ev, unplug_at };
+    }
+
+    /// The driver unplugs and leaves; the next arrival is drawn.
+    fn unplug(&mut self, ci: usize, ev: &Ev) {
+        let now = self.now;
+        if let Some(mut link) = self.connectors[ci].link.take() {
+            link.unplug(now);
+            self.account_link(&link);
+        }
+        let c = &mut self.connectors[ci];
+        c.plant.end_session(now);
+        let next = self.groups[c.group]
+            .traffic
+            .next_arrival(now, &self.clock, &mut c.rng);
+        c.phase = Phase::Idle { next_arrival: next };
+        let id = c.global_id;
+        self.trace.record(
+            now,
+            Entity::Connector(id),
+            &FleetEvent::Unplugged {
+                session: ev.session,
+            },
+        );
+    }
+}
