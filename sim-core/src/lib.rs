@@ -9,6 +9,7 @@
 pub use proto::time;
 
 pub mod metrics;
+pub mod mqtt;
 pub mod report;
 pub mod rng;
 pub mod sched;
