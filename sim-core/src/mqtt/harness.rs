@@ -434,6 +434,7 @@ impl SimHarness {
             ClientEvent::Authorized {
                 connector,
                 id_tag,
+                kind,
                 accepted: true,
                 ..
             } if auto.start_on_authorized => {
@@ -441,7 +442,12 @@ impl SimHarness {
                     mode: pb::ChargingMode::Full as i32,
                     ..Default::default()
                 };
-                self.auto_start(i, *connector, IdToken::Card(id_tag.clone()), plan);
+                let token = match kind {
+                    pb::IdTagKind::Vin => IdToken::Vin(id_tag.clone()),
+                    pb::IdTagKind::App | pb::IdTagKind::Bluetooth => IdToken::App(id_tag.clone()),
+                    _ => IdToken::Card(id_tag.clone()),
+                };
+                self.auto_start(i, *connector, token, plan);
             }
             ClientEvent::StopRequested {
                 connector,
@@ -472,7 +478,10 @@ impl SimHarness {
         let Some(duration) = self.auto.as_ref().map(|a| a.session_duration) else {
             return;
         };
-        let Some(state) = self.auto_state[i].get_mut(connector as usize - 1) else {
+        let Some(state) = connector
+            .checked_sub(1)
+            .and_then(|k| self.auto_state[i].get_mut(k as usize))
+        else {
             return;
         };
         if state.session.is_some() {

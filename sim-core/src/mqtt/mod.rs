@@ -20,3 +20,6 @@ pub mod harness;
 pub mod metrics;
 pub mod simnet;
 pub mod tariff;
+
+#[cfg(test)]
+mod tests;

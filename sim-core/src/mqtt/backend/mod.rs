@@ -252,6 +252,7 @@ struct ChargerEntry {
     started_this_login: Vec<u32>,
     orders: Vec<Order>,
     warnings: BTreeMap<u32, pb::WarningRecord>,
+    last_charging_info: Option<pb::ChargingInfoReq>,
 }
 
 /// A backend-initiated request waiting for its confirmation.
@@ -398,6 +399,13 @@ impl Backend {
             .get(charger)
             .map(|c| c.warnings.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The last ChargingInfoReq received from `charger`.
+    pub fn last_charging_info(&self, charger: &str) -> Option<&pb::ChargingInfoReq> {
+        self.chargers
+            .get(charger)
+            .and_then(|c| c.last_charging_info.as_ref())
     }
 
     /// The firmware version `charger` reported at its last login.

@@ -38,6 +38,7 @@ impl Backend {
                     _ => 0,
                 };
                 return self.reject(
+                    ErrorKind::Decode,
                     now,
                     topic_id,
                     class,
@@ -55,7 +56,16 @@ impl Backend {
             Ok(message) => self.dispatch(now, topic_id, class, seq, message),
             Err(e) => {
                 let c = u32::from(code.value());
-                self.reject(now, topic_id, class, c, seq, e.error_code(), &e.to_string());
+                self.reject(
+                    ErrorKind::Decode,
+                    now,
+                    topic_id,
+                    class,
+                    c,
+                    seq,
+                    e.error_code(),
+                    &e.to_string(),
+                );
             }
         }
     }
@@ -64,6 +74,7 @@ impl Backend {
     #[allow(clippy::too_many_arguments)]
     fn reject(
         &mut self,
+        kind: ErrorKind,
         now: Instant,
         charger: Arc<str>,
         class: TopicClass,
@@ -73,14 +84,6 @@ impl Backend {
         text: &str,
     ) {
         let known = u8::try_from(code).ok().and_then(MessageCode::from_u8);
-        let kind = if matches!(
-            error,
-            pb::ErrorCode::NotLoggedIn | pb::ErrorCode::NotRegistered
-        ) {
-            ErrorKind::Unexpected
-        } else {
-            ErrorKind::Decode
-        };
         self.metrics.error(kind, known, now);
         if known == Some(MessageCode::MessageError) {
             return;
@@ -110,6 +113,7 @@ impl Backend {
         if !self.chargers.contains_key(&id) {
             let text = "device id is not registered";
             return self.reject(
+                ErrorKind::Unexpected,
                 now,
                 id,
                 class,
@@ -128,6 +132,7 @@ impl Backend {
         if !self.chargers.get(&id).is_some_and(|c| c.logged_in) {
             let text = "BootNotificationReq not accepted yet";
             return self.reject(
+                ErrorKind::Unexpected,
                 now,
                 id,
                 class,
@@ -230,6 +235,7 @@ impl Backend {
                 started_this_login: Vec::new(),
                 orders: Vec::new(),
                 warnings: Default::default(),
+                last_charging_info: None,
             },
         );
         id
@@ -316,12 +322,31 @@ impl Backend {
             }
             Message::SetTariffReq(_) => {
                 if let Some(t) = &self.config.tariff {
+                    // The answer is a SetTariffReq with the charger's seq, which the charger
+                    // confirms with SetTariffConf: track it like a backend request.
+                    self.pending.push(super::Pending {
+                        charger: id.clone(),
+                        seq,
+                        code: MessageCode::SetTariffReq,
+                        intended: now,
+                        sent: now,
+                        deadline: now + self.config.response_timeout,
+                    });
                     Some(t.to_pb().into())
                 } else {
                     let code = u32::from(MessageCode::SetTariffReq.value());
                     let text = "no tariff configured";
                     let class = TopicClass::Command;
-                    self.reject(now, id, class, code, seq, pb::ErrorCode::NotSupported, text);
+                    self.reject(
+                        ErrorKind::Unexpected,
+                        now,
+                        id,
+                        class,
+                        code,
+                        seq,
+                        pb::ErrorCode::NotSupported,
+                        text,
+                    );
                     return;
                 }
             }
@@ -330,7 +355,7 @@ impl Backend {
                 None
             }
             Message::ChargingInfoReq(r) => {
-                self.on_charging_info(&id, &r);
+                self.on_charging_info(&id, r);
                 None
             }
             _ => None,
@@ -535,15 +560,15 @@ impl Backend {
         new
     }
 
-    fn on_charging_info(&mut self, id: &Arc<str>, r: &pb::ChargingInfoReq) {
+    fn on_charging_info(&mut self, id: &Arc<str>, r: pb::ChargingInfoReq) {
         self.stats.charging_info += 1;
-        let ok = self
-            .chargers
-            .get(id)
-            .is_some_and(|c| c.started_this_login.contains(&r.record_id));
-        if !ok {
+        let Some(c) = self.chargers.get_mut(id) else {
+            return;
+        };
+        if !c.started_this_login.contains(&r.record_id) {
             self.stats.charging_info_before_start += 1;
         }
+        c.last_charging_info = Some(r);
     }
 
     /// A confirmation of one of the backend's requests.
@@ -559,7 +584,16 @@ impl Backend {
         let Some(index) = self
             .pending
             .iter()
-            .position(|p| p.seq == seq && p.charger == id)
+            .position(|p| {
+                p.seq == seq
+                    && p.charger == id
+                    && (code == MessageCode::MessageError || p.code.conf_of() == Some(code))
+            })
+            .or_else(|| {
+                self.pending
+                    .iter()
+                    .position(|p| p.seq == seq && p.charger == id)
+            })
         else {
             if let Message::MessageError(error) = message {
                 self.metrics.error(ErrorKind::MessageError, None, now);
@@ -569,6 +603,7 @@ impl Backend {
             }
             let text = "confirmation does not match a pending request";
             return self.reject(
+                ErrorKind::Unexpected,
                 now,
                 id,
                 class,
@@ -582,6 +617,7 @@ impl Backend {
         if code != MessageCode::MessageError && expected != Some(code) {
             let text = "confirmation of the wrong type for this seq";
             return self.reject(
+                ErrorKind::Unexpected,
                 now,
                 id,
                 class,

@@ -6,7 +6,7 @@ use super::outbox::{StopInfo, TxRecord};
 use super::{
     ChargerClient, ClientError, ClientEvent, IdToken, Phase, Purpose, RecordId, Sample, Timer,
 };
-use crate::mqtt::tariff::{Bill, Tariff};
+use crate::mqtt::tariff::Bill;
 use crate::time::{Duration, Instant};
 
 impl ChargerClient {
@@ -51,6 +51,7 @@ impl ChargerClient {
             self.events.push_back(ClientEvent::Authorized {
                 connector,
                 id_tag: token.tag().to_owned(),
+                kind: token.kind(),
                 accepted: false,
                 offline: self.phase != Phase::Online,
             });
@@ -81,6 +82,7 @@ impl ChargerClient {
         self.events.push_back(ClientEvent::Authorized {
             connector,
             id_tag: token.tag().to_owned(),
+            kind: token.kind(),
             accepted,
             offline: true,
         });
@@ -126,7 +128,7 @@ impl ChargerClient {
             }
         }
         let record_id = self.outbox.new_record_id();
-        let tariff = self.tariff.clone().unwrap_or_else(Tariff::default);
+        let tariff = self.tariff.clone().unwrap_or_default();
         let record = TxRecord {
             record_id,
             connector,

@@ -106,6 +106,11 @@ impl ChargerClient {
                 self.metrics.error(ErrorKind::Duplicate, Some(code), now);
                 None
             }
+            Err(false) if code == MessageCode::MessageError => {
+                // An error report about something we did not ask: counted, never answered.
+                self.metrics.error(ErrorKind::MessageError, None, now);
+                return;
+            }
             Err(false) => {
                 self.metrics.error(ErrorKind::Unexpected, Some(code), now);
                 let text = "confirmation does not match a pending request";
@@ -193,6 +198,7 @@ impl ChargerClient {
         self.events.push_back(ClientEvent::Authorized {
             connector,
             id_tag: token.tag().to_owned(),
+            kind: token.kind(),
             accepted,
             offline: false,
         });

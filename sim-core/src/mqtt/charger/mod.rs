@@ -866,5 +866,3 @@ impl ChargerClient {
             .and_then(|i| self.connectors.get_mut(i as usize))
     }
 }
-
-//mod tests;

@@ -10,8 +10,9 @@
 //!
 //! Delivery follows OCPP 1.6 §3.7: one transaction message in flight at a time, oldest record
 //! first (chronological order), a failed message retried after `retry_interval × attempts`,
-//! and after `transaction_attempts` failures within one login the record is parked (skipped)
-//! until the next login — never discarded, so nothing is lost silently.
+//! and after `transaction_attempts` failures the record is parked: it steps out of the line and
+//! is retried at the longest interval (a new login gives it its attempts back). Never
+//! discarded, so nothing is lost silently.
 
 use proto::mqtt::pb;
 
@@ -231,29 +232,35 @@ impl Outbox {
 }
 
 impl ChargerClient {
-    /// Sends the oldest transaction message due, if none is in flight.
+    /// Sends the oldest transaction message due, if none is in flight. Records wait their
+    /// turn in order; a parked record steps out of the line and is retried on its own slower
+    /// schedule, so one message the backend keeps refusing does not block the others.
     pub(super) fn pump_outbox(&mut self, now: Instant) {
         self.set_timer(Timer::Outbox, None);
         if self.phase != Phase::Online || self.outbox.in_flight.is_some() {
             return;
         }
-        let Some(record) = self
-            .outbox
-            .records
-            .iter()
-            .find(|r| !r.parked && r.next().is_some())
-        else {
+        let mut wake: Option<Instant> = None;
+        let mut chosen = None;
+        for r in self.outbox.records.iter().filter(|r| r.next().is_some()) {
+            if r.ready_at <= now {
+                chosen = Some((r.record_id, r.ready_at));
+                break;
+            }
+            wake = Some(wake.map_or(r.ready_at, |w: Instant| w.min(r.ready_at)));
+            if !r.parked {
+                // Chronological order: nothing newer goes before this one.
+                break;
+            }
+        }
+        let Some((record_id, intended)) = chosen else {
+            self.set_timer(Timer::Outbox, wake);
             return;
         };
-        if record.ready_at > now {
-            let at = record.ready_at;
-            self.set_timer(Timer::Outbox, Some(at));
+        let next = self.outbox.get(record_id).and_then(TxRecord::next);
+        let Some(message) = next.and_then(|n| self.transaction_message(record_id, n)) else {
             return;
-        }
-        let (record_id, intended) = (record.record_id, record.ready_at);
-        let Some(next) = record.next() else { return };
-        let message = self.transaction_message(record_id, next);
-        let Some(message) = message else { return };
+        };
         self.outbox.stats.sends += 1;
         let purpose = Purpose::Transaction { record_id };
         if self.send_request(now, intended, message, purpose).is_some() {
@@ -303,7 +310,10 @@ impl ChargerClient {
         })
     }
 
-    /// A transaction message failed (timeout, MessageError, REJECTED): retry later, or park.
+    /// A transaction message failed (timeout, MessageError, REJECTED): retry after
+    /// `retry_interval × attempts`; after `transaction_attempts` failures the record is parked:
+    /// it leaves the head of the line and keeps being retried at the longest interval
+    /// (OCPP 1.6 §3.7.1 would discard it; chargestorm never drops a transaction).
     pub(super) fn transaction_failed(&mut self, now: Instant, record_id: RecordId) {
         if self.outbox.in_flight == Some(record_id) {
             self.outbox.in_flight = None;
@@ -311,16 +321,17 @@ impl ChargerClient {
         self.outbox.stats.failures += 1;
         let attempts_max = self.config.transaction_attempts.max(1);
         let interval = self.config.transaction_retry_interval;
-        let mut parked = false;
+        let mut newly_parked = false;
         if let Some(r) = self.outbox.get_mut(record_id) {
-            r.attempts += 1;
-            r.ready_at = now + interval.saturating_mul(u64::from(r.attempts));
-            if r.attempts >= attempts_max {
+            r.attempts = r.attempts.saturating_add(1);
+            let n = r.attempts.min(attempts_max);
+            r.ready_at = now + interval.saturating_mul(u64::from(n));
+            if r.attempts >= attempts_max && !r.parked {
                 r.parked = true;
-                parked = true;
+                newly_parked = true;
             }
         }
-        if parked {
+        if newly_parked {
             self.outbox.stats.parked += 1;
             self.metrics.error(ErrorKind::Rejected, None, now);
         }
@@ -347,6 +358,7 @@ impl ChargerClient {
         if let Some(r) = self.outbox.get_mut(record_id) {
             r.start_acked = true;
             r.attempts = 0;
+            r.parked = false;
             if conf.transaction_id != 0 {
                 r.transaction_id = conf.transaction_id;
             }

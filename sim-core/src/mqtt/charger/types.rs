@@ -68,8 +68,9 @@ pub struct ClientConfig {
     pub telemetry_interval: Duration,
     /// Period of ChargingInfoReq while charging (key `ChargingInfoInterval`); zero disables.
     pub charging_info_interval: Duration,
-    /// Attempts per login for one transaction message before it is parked until the next
-    /// login (key `TransactionMessageAttempts`; OCPP 1.6 §3.7.1). Never discarded.
+    /// Attempts for one transaction message before it is parked: out of the line and retried
+    /// at the longest interval (key `TransactionMessageAttempts`; OCPP 1.6 §3.7.1). Never
+    /// discarded.
     pub transaction_attempts: u32,
     /// Wait before re-sending a transaction message, multiplied by the attempts so far
     /// (key `TransactionMessageRetryInterval`).
@@ -219,6 +220,8 @@ pub enum ClientEvent {
         connector: u32,
         /// The tag.
         id_tag: String,
+        /// How the user was identified.
+        kind: pb::IdTagKind,
         /// Whether it may charge.
         accepted: bool,
         /// Decided from the local cache (offline, or the backend did not answer).
