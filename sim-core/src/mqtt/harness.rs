@@ -1,6 +1,6 @@
 //! [`SimHarness`]: chargers, the reference backend and a [`SimBroker`] wired together on
 //! virtual time, with an optional [`AutoPilot`] playing the connectors (constant-power
-//! sessions). It is what the protocol tests and protocol-level load runs use, and the
+//! sessions, see [`crate::mqtt::autopilot`]). It is what the protocol tests and protocol-level load runs use, and the
 //! reference for the fleet engine's own wiring:
 //!
 //! 1. due broker deliveries go to `Backend::handle_publish` (up) or
@@ -16,48 +16,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use proto::mqtt::pb;
 use proto::mqtt::topic::{Direction, TopicClass};
 
 use crate::metrics::Metrics;
+pub use crate::mqtt::autopilot::AutoPilot;
+use crate::mqtt::autopilot::Pilot;
 use crate::mqtt::backend::{Backend, BackendConfig, BackendEvent, BackendFaults};
 use crate::mqtt::charger::{
-    ChargerClient, ChargerIdentity, ClientConfig, ClientEvent, IdToken, RecordId, Sample,
-    TransportCommand,
+    ChargerClient, ChargerIdentity, ClientConfig, ClientEvent, TransportCommand,
 };
 use crate::mqtt::metrics::MqttMetricIds;
 use crate::mqtt::simnet::{LinkId, SimBroker, SimBrokerConfig};
 use crate::rng::{Domain, derive};
 use crate::sched::{EntityKind, Key, Scheduler};
 use crate::time::{Duration, Instant};
-
-/// How the autopilot plays every connector.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AutoPilot {
-    /// Constant charging power.
-    pub power_w: f64,
-    /// Meter sampling period.
-    pub sample_interval: Duration,
-    /// Stop (reason LOCAL) after this long, if the plan did not stop it before.
-    pub session_duration: Option<Duration>,
-    /// The vehicle is plugged in when a remote start arrives (plug-then-scan); false = the
-    /// vehicle never comes, to exercise the wait-for-plug timeout.
-    pub plugged: bool,
-    /// Start a session (mode FULL) when a card is authorized.
-    pub start_on_authorized: bool,
-}
-
-impl Default for AutoPilot {
-    fn default() -> Self {
-        AutoPilot {
-            power_w: 7_200.0,
-            sample_interval: Duration::from_secs(10),
-            session_duration: Some(Duration::from_secs(600)),
-            plugged: true,
-            start_on_authorized: true,
-        }
-    }
-}
 
 /// Everything a harness is built from.
 #[derive(Debug, Clone)]
@@ -78,19 +50,6 @@ pub struct HarnessConfig {
     pub keep_events: bool,
 }
 
-#[derive(Debug, Clone, Default)]
-struct AutoConnector {
-    meter_wh: f64,
-    session: Option<AutoSession>,
-}
-
-#[derive(Debug, Clone)]
-struct AutoSession {
-    record_id: RecordId,
-    last_sample: Instant,
-    stop_at: Option<Instant>,
-}
-
 /// The wired simulation. See the module documentation.
 #[derive(Debug)]
 pub struct SimHarness {
@@ -108,8 +67,7 @@ pub struct SimHarness {
     backend_events: Vec<(Instant, BackendEvent)>,
     metrics: Metrics,
     ids: MqttMetricIds,
-    auto: Option<AutoPilot>,
-    auto_state: Vec<Vec<AutoConnector>>,
+    pilot: Option<Pilot>,
     unroutable: u64,
 }
 
@@ -141,10 +99,9 @@ impl SimHarness {
                 )
             })
             .collect();
-        let auto_state = chargers
-            .iter()
-            .map(|c| vec![AutoConnector::default(); c.identity().connectors as usize])
-            .collect();
+        let pilot = config
+            .autopilot
+            .map(|auto| Pilot::new(auto, chargers.iter().map(|c| c.identity().connectors)));
         let mut h = SimHarness {
             now: Instant::ZERO,
             broker: SimBroker::new(config.broker, n, config.seed),
@@ -159,8 +116,7 @@ impl SimHarness {
             backend_events: Vec::new(),
             metrics,
             ids,
-            auto: config.autopilot,
-            auto_state,
+            pilot,
             unroutable: 0,
         };
         h.flush();
@@ -416,177 +372,25 @@ impl SimHarness {
         Some(link)
     }
 
-    // ---- autopilot -----------------------------------------------------------------------
-
     fn react(&mut self, i: usize, event: &ClientEvent) {
-        let Some(auto) = self.auto.clone() else {
-            return;
-        };
-        match event {
-            ClientEvent::RemoteStart {
-                connector,
-                id_tag,
-                plan,
-                ..
-            } if auto.plugged => {
-                self.auto_start(i, *connector, IdToken::App(id_tag.clone()), *plan);
-            }
-            ClientEvent::Authorized {
-                connector,
-                id_tag,
-                kind,
-                accepted: true,
-                ..
-            } if auto.start_on_authorized => {
-                let plan = pb::ChargingPlan {
-                    mode: pb::ChargingMode::Full as i32,
-                    ..Default::default()
-                };
-                let token = match kind {
-                    pb::IdTagKind::Vin => IdToken::Vin(id_tag.clone()),
-                    pb::IdTagKind::App | pb::IdTagKind::Bluetooth => IdToken::App(id_tag.clone()),
-                    _ => IdToken::Card(id_tag.clone()),
-                };
-                self.auto_start(i, *connector, token, plan);
-            }
-            ClientEvent::StopRequested {
-                connector,
-                record_id,
-                reason,
-            } => self.auto_stop(i, *connector, *record_id, *reason),
-            ClientEvent::RemoteStop {
-                connector,
-                record_id,
-            } => self.auto_stop(i, *connector, *record_id, pb::StopReason::Remote),
-            ClientEvent::Reset { kind } => {
-                let reason = match kind {
-                    proto::mqtt::control::ResetKind::System => pb::StopReason::HardReset,
-                    proto::mqtt::control::ResetKind::Program => pb::StopReason::SoftReset,
-                };
-                for connector in 1..=self.auto_state[i].len() as u32 {
-                    if let Some(record) = self.chargers[i].active_transaction(connector) {
-                        self.auto_stop(i, connector, record, reason);
-                    }
-                }
-            }
-            _ => {}
+        if let Some(pilot) = &mut self.pilot {
+            pilot.react(i, self.now, event, &mut self.chargers[i]);
         }
-    }
-
-    fn auto_start(&mut self, i: usize, connector: u32, token: IdToken, plan: pb::ChargingPlan) {
-        let now = self.now;
-        let Some(duration) = self.auto.as_ref().map(|a| a.session_duration) else {
-            return;
-        };
-        let Some(state) = connector
-            .checked_sub(1)
-            .and_then(|k| self.auto_state[i].get_mut(k as usize))
-        else {
-            return;
-        };
-        if state.session.is_some() {
-            return;
-        }
-        let c = &mut self.chargers[i];
-        let _ = c.set_connector_status(now, connector, pb::ConnectorStatus::Preparing);
-        let Ok(record_id) = c.start_transaction(now, connector, token, state.meter_wh, plan) else {
-            let _ = c.set_connector_status(now, connector, pb::ConnectorStatus::Available);
-            return;
-        };
-        let _ = c.set_connector_status(now, connector, pb::ConnectorStatus::Charging);
-        state.session = Some(AutoSession {
-            record_id,
-            last_sample: now,
-            stop_at: duration.map(|d| now + d),
-        });
-    }
-
-    fn auto_stop(&mut self, i: usize, connector: u32, record_id: RecordId, reason: pb::StopReason) {
-        let now = self.now;
-        let Some(power) = self.auto.as_ref().map(|a| a.power_w) else {
-            return;
-        };
-        let Some(state) = connector
-            .checked_sub(1)
-            .and_then(|k| self.auto_state[i].get_mut(k as usize))
-        else {
-            return;
-        };
-        if state
-            .session
-            .as_ref()
-            .is_none_or(|s| s.record_id != record_id)
-        {
-            return;
-        }
-        advance(state, power, now);
-        state.session = None;
-        let c = &mut self.chargers[i];
-        let _ = c.stop_transaction(now, record_id, state.meter_wh, reason);
-        let _ = c.set_connector_status(now, connector, pb::ConnectorStatus::Finishing);
-        let _ = c.set_connector_status(now, connector, pb::ConnectorStatus::Available);
-        self.mark(i);
     }
 
     fn auto_tick(&mut self, i: usize) {
-        let now = self.now;
-        let Some(auto) = self.auto.clone() else {
-            return;
-        };
-        for k in 0..self.auto_state[i].len() {
-            let connector = k as u32 + 1;
-            let Some(state) = self.auto_state[i].get_mut(k) else {
-                continue;
-            };
-            let Some(session) = state.session.clone() else {
-                continue;
-            };
-            if session.stop_at.is_some_and(|t| t <= now) {
-                self.auto_stop(i, connector, session.record_id, pb::StopReason::Local);
-                continue;
-            }
-            if session.last_sample + auto.sample_interval > now {
-                continue;
-            }
-            advance(state, auto.power_w, now);
-            let sample = Sample {
-                voltage_v: 230.0,
-                current_a: auto.power_w / 230.0,
-                power_w: auto.power_w,
-                energy_wh: state.meter_wh,
-                soc_pct: None,
-                temperature_c: 30.0,
-                contactor_closed: true,
-                remaining_s: None,
-            };
-            let _ = self.chargers[i].sample(now, connector, sample);
+        if let Some(pilot) = &mut self.pilot {
+            pilot.tick(i, self.now, &mut self.chargers[i]);
         }
         self.mark(i);
     }
 
     fn arm_auto(&mut self, i: usize) {
-        let Some(interval) = self.auto.as_ref().map(|a| a.sample_interval) else {
-            return;
-        };
-        let next = self.auto_state[i]
-            .iter()
-            .filter_map(|s| s.session.as_ref())
-            .flat_map(|s| [Some(s.last_sample + interval), s.stop_at])
-            .flatten()
-            .min();
+        let next = self.pilot.as_ref().and_then(|p| p.next_deadline(i));
         let key = Key {
             kind: EntityKind::Sampler,
             index: i as u32,
         };
         self.sched.arm(key, next);
-    }
-}
-
-/// Advances a connector's meter to `now` at constant power.
-fn advance(state: &mut AutoConnector, power_w: f64, now: Instant) {
-    if let Some(s) = &mut state.session {
-        let dt = (now - s.last_sample).as_secs_f64();
-        state.meter_wh += power_w * dt / 3600.0;
-        s.last_sample = now;
     }
 }

@@ -12,6 +12,7 @@
 //!
 //! The real transport (rumqttc clients, an embedded rumqttd broker) is in `hil::mqtt`.
 
+pub mod autopilot;
 pub mod backend;
 pub mod backoff;
 pub mod charger;
