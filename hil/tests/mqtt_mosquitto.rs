@@ -10,6 +10,7 @@ use hil::mqtt::MqttSettings;
 use mqtt_common::{Rig, assert_ledger_complete, mosquitto};
 use proto::mqtt::pb;
 use sim_core::mqtt::autopilot::AutoPilot;
+use sim_core::mqtt::backend::BackendEvent;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_flows_over_mosquitto() {
@@ -74,7 +75,7 @@ async fn mosquitto_killed_mid_run_loses_no_transaction() {
     let mut broker = mosquitto().await;
     let settings = MqttSettings::new(broker.url());
     let pilot = AutoPilot {
-        session_duration: Some(sim_core::time::Duration::from_secs(4)),
+        session_duration: None,
         sample_interval: sim_core::time::Duration::from_millis(500),
         ..AutoPilot::default()
     };
@@ -82,15 +83,21 @@ async fn mosquitto_killed_mid_run_loses_no_transaction() {
     rig.wait_online(Duration::from_secs(30)).await;
     let ids: Vec<String> = (0..n).map(|i| rig.device(i)).collect();
     let starts = ids.clone();
+    // Time-mode sessions: a third end before the kill, a third while the broker is down
+    // (offline orders), a third run across the restart (their start is re-sent).
     rig.backend
         .call(move |b, now| {
-            for id in &starts {
-                let _ = b.remote_start(now, id, 1, "u", pb::ChargingPlan::default(), 30);
+            for (i, id) in starts.iter().enumerate() {
+                let plan = pb::ChargingPlan {
+                    mode: pb::ChargingMode::Time as i32,
+                    duration_s: [2, 4, 8][i % 3],
+                    ..Default::default()
+                };
+                let _ = b.remote_start(now, id, 1, "u", plan, 30);
             }
         })
         .await
         .unwrap();
-    // Sessions run; some stop while the broker is down, some right around the kill.
     rig.driver.run_for(Duration::from_millis(3_500)).await;
     broker.kill();
     rig.driver.run_for(Duration::from_millis(1_500)).await;
@@ -100,8 +107,33 @@ async fn mosquitto_killed_mid_run_loses_no_transaction() {
         "every session booked after the restart"
     );
     rig.driver.run_for(Duration::from_secs(1)).await;
+    let repeated_starts = rig
+        .backend
+        .take_events()
+        .await
+        .iter()
+        .filter(|e| matches!(e, BackendEvent::TransactionStarted { repeat: true, .. }))
+        .count();
     let (backend, runner, driver) = rig.finish().await;
     assert_ledger_complete(&backend, &driver);
+    let offline_orders = backend
+        .ledger()
+        .entries()
+        .filter(|e| e.offline_order)
+        .count();
+    let failures: u64 = driver
+        .clients()
+        .iter()
+        .map(|c| c.outbox_stats().failures)
+        .sum();
+    eprintln!(
+        "mosquitto SIGKILL: {} transactions booked ({offline_orders} as offline orders, {} duplicate \
+         reports answered, {repeated_starts} starts re-sent after reconnect, {failures} transaction \
+         messages failed and were re-sent); transport {:?}",
+        backend.ledger().len(),
+        backend.ledger().duplicates(),
+        driver.transport_stats()
+    );
     assert!(
         driver.transport_stats().disconnects >= n as u64,
         "{:?}",

@@ -270,6 +270,21 @@ pub async fn core_flows(settings: &MqttSettings) {
     );
     rig.driver.run_for(Duration::from_millis(500)).await;
 
+    // Reset: the charger closes its MQTT connection, reboots and logs in again.
+    let id0 = ids[0].clone();
+    rig.backend
+        .call(move |b, now| b.reset(now, &id0, proto::mqtt::control::ResetKind::Program))
+        .await
+        .unwrap()
+        .unwrap();
+    let rebooting = rig.clock.now() + sim_core::time::Duration::from_secs(5);
+    let left_online = rig
+        .driver
+        .run_until(rebooting, |d| d.client(0).phase() != Phase::Online)
+        .await;
+    assert!(left_online, "the reset charger went off line to reboot");
+    rig.wait_online(Duration::from_secs(10)).await;
+
     assert_eq!(
         rig.driver.client(0).config().telemetry_interval,
         sim_core::time::Duration::from_secs(7)
@@ -291,6 +306,24 @@ pub async fn core_flows(settings: &MqttSettings) {
         })
         .collect();
     assert_eq!(errors, [pb::ErrorCode::FormationViolation]);
+    let reboot = events.iter().any(|e| {
+        matches!(
+            e,
+            BackendEvent::Booted {
+                reason: pb::BootReason::Reboot,
+                accepted: true,
+                ..
+            }
+        )
+    });
+    assert!(
+        reboot,
+        "the reset charger logged in again with reason REBOOT"
+    );
+    let rebooted = rig.driver.events().iter().any(|(i, _, e)| {
+        *i == 0 && matches!(e, sim_core::mqtt::charger::ClientEvent::Rebooted { .. })
+    });
+    assert!(rebooted);
     let refused = rig.driver.events().iter().any(|(i, _, e)| {
         *i == 2 && matches!(e, sim_core::mqtt::charger::ClientEvent::Authorized { id_tag, accepted: false, .. } if id_tag == "NOPE")
     });
