@@ -157,8 +157,10 @@ impl MetricLog {
 /// Metric handles for every message code, class and error kind, registered once per run.
 #[derive(Debug, Clone)]
 pub struct MqttMetricIds {
-    messages: Vec<(MessageCode, MessageId)>,
-    latency: Vec<(MessageCode, LatencyId)>,
+    /// Indexed by message code value.
+    messages: Vec<Option<MessageId>>,
+    /// Indexed by message code value (requests only).
+    latency: Vec<Option<LatencyId>>,
     classes: [[MessageId; 3]; 2],
     errors: [[ErrorId; 8]; 2],
 }
@@ -167,15 +169,15 @@ impl MqttMetricIds {
     /// Registers the MQTT series in `metrics`: messages `mqtt/<Name>`, throughput per topic
     /// class `mqtt/U/C` etc., latency `mqtt.<Request>`, errors `mqtt.<side>.<kind>`.
     pub fn register(metrics: &mut Metrics) -> Self {
-        let messages = MessageCode::ALL
-            .iter()
-            .map(|&c| (c, metrics.message_id("mqtt", c.name())))
-            .collect();
-        let latency = MessageCode::ALL
-            .iter()
-            .filter(|c| !c.is_conf())
-            .map(|&c| (c, metrics.latency_id(&format!("mqtt.{}", c.name()))))
-            .collect();
+        let mut messages = vec![None; 256];
+        let mut latency = vec![None; 256];
+        for &c in MessageCode::ALL {
+            messages[usize::from(c.value())] = Some(metrics.message_id("mqtt", c.name()));
+            if !c.is_conf() {
+                let id = metrics.latency_id(&format!("mqtt.{}", c.name()));
+                latency[usize::from(c.value())] = Some(id);
+            }
+        }
         let class = |m: &mut Metrics, d: Direction| {
             [
                 TopicClass::Registration,
@@ -207,7 +209,7 @@ impl MqttMetricIds {
                 direction,
                 class,
             } => {
-                if let Some((_, id)) = self.messages.iter().find(|(c, _)| *c == code) {
+                if let Some(Some(id)) = self.messages.get(usize::from(code.value())) {
                     metrics.count_message(*id);
                 }
                 let d = usize::from(direction == Direction::Down);
@@ -219,7 +221,7 @@ impl MqttMetricIds {
                 sent,
                 done,
             } => {
-                if let Some((_, id)) = self.latency.iter().find(|(c, _)| *c == request) {
+                if let Some(Some(id)) = self.latency.get(usize::from(request.value())) {
                     metrics.record_latency(*id, intended, sent, done);
                 }
             }

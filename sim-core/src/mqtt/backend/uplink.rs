@@ -24,11 +24,16 @@ impl Backend {
     ) {
         self.tick(now);
         self.stats.received += 1;
-        let Ok(topic_id) =
-            proto::mqtt::topic::validate_id(charger_id).map(|()| Arc::<str>::from(charger_id))
-        else {
-            self.metrics.error(ErrorKind::Decode, None, now);
-            return;
+        // Reuse the interned id of a known charger: no allocation per message.
+        let topic_id = match self.chargers.get_key_value(charger_id) {
+            Some((id, _)) => id.clone(),
+            None if proto::mqtt::topic::validate_id(charger_id).is_ok() => {
+                Arc::<str>::from(charger_id)
+            }
+            None => {
+                self.metrics.error(ErrorKind::Decode, None, now);
+                return;
+            }
         };
         let apdu = match Apdu::decode_with_limit(payload, self.config.max_payload_len) {
             Ok(a) => a,

@@ -311,3 +311,33 @@ fn same_seed_same_run() {
     assert_eq!(a.0.len(), 8);
     assert_eq!(a, run());
 }
+
+/// A thousand chargers on virtual time: every one registers, logs in and completes a session;
+/// the broker restarts once in the middle.
+#[test]
+fn a_thousand_chargers_on_virtual_time() {
+    let n = 1_000;
+    let auto = AutoPilot {
+        session_duration: Some(Duration::from_secs(1_200)),
+        sample_interval: Duration::from_secs(60),
+        ..AutoPilot::default()
+    };
+    let mut cfg = config(n, Some(auto));
+    cfg.keep_events = false;
+    for (_, c) in &mut cfg.chargers {
+        c.charging_info_interval = Duration::from_secs(120);
+        c.telemetry_interval = Duration::from_secs(600);
+    }
+    let mut h = online_with(cfg);
+    for i in 0..n {
+        let id = dev(&h, i);
+        h.with_backend(|b, now| b.remote_start(now, &id, 1, "u", pb::ChargingPlan::default(), 60))
+            .unwrap();
+    }
+    h.run_for(Duration::from_secs(600));
+    h.restart_broker(Duration::from_secs(30));
+    h.run_for(Duration::from_secs(1_800));
+    assert_eq!(h.backend().ledger().len(), n);
+    assert!((0..n).all(|i| h.charger(i).outbox().count() == 0));
+    assert_eq!(h.backend().stats().charging_info_before_start, 0);
+}
