@@ -299,32 +299,9 @@ impl Backend {
             Message::StartTransactionReq(r) => Some(self.on_start(now, &id, r).into()),
             Message::StopTransactionReq(r) => Some(self.on_stop(now, &id, r).into()),
             Message::TransactionReq(r) => Some(self.on_offline_order(now, &id, r).into()),
-            Message::WarningReq(r) => {
-                if let Some(c) = self.chargers.get_mut(&id) {
-                    for w in &r.warnings {
-                        c.warnings.insert(w.warning_id, w.clone());
-                    }
-                }
-                self.events.push_back(BackendEvent::Notification {
-                    charger: id.clone(),
-                    message: r.into(),
-                });
-                Some(pb::WarningConf {}.into())
-            }
-            Message::FirmwareStatusNotificationReq(r) => {
-                self.events.push_back(BackendEvent::Notification {
-                    charger: id.clone(),
-                    message: r.into(),
-                });
-                Some(pb::FirmwareStatusNotificationConf {}.into())
-            }
-            Message::DiagnosticsStatusNotificationReq(r) => {
-                self.events.push_back(BackendEvent::Notification {
-                    charger: id.clone(),
-                    message: r.into(),
-                });
-                Some(pb::DiagnosticsStatusNotificationConf {}.into())
-            }
+            m @ (Message::WarningReq(_)
+            | Message::FirmwareStatusNotificationReq(_)
+            | Message::DiagnosticsStatusNotificationReq(_)) => Some(self.on_notification(&id, m)),
             Message::SetTariffReq(_) => {
                 if let Some(t) = &self.config.tariff {
                     // The answer is a SetTariffReq with the charger's seq, which the charger
@@ -369,6 +346,29 @@ impl Backend {
             return;
         };
         self.queue(now, id, seq, &reply, TopicClass::Command, true);
+    }
+
+    /// Warnings and status notifications: recorded, reported as events, confirmed.
+    fn on_notification(&mut self, id: &Arc<str>, message: Message) -> Message {
+        let conf: Message = match &message {
+            Message::WarningReq(r) => {
+                if let Some(c) = self.chargers.get_mut(id) {
+                    for w in &r.warnings {
+                        c.warnings.insert(w.warning_id, w.clone());
+                    }
+                }
+                pb::WarningConf {}.into()
+            }
+            Message::FirmwareStatusNotificationReq(_) => {
+                pb::FirmwareStatusNotificationConf {}.into()
+            }
+            _ => pb::DiagnosticsStatusNotificationConf {}.into(),
+        };
+        self.events.push_back(BackendEvent::Notification {
+            charger: id.clone(),
+            message,
+        });
+        conf
     }
 
     fn card_info(&self, id_tag: &str, kind: pb::IdTagKind, now: Instant) -> pb::IdTagInfo {

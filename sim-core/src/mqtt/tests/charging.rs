@@ -357,3 +357,29 @@ fn the_bill_matches_an_independent_calculation() {
     let tags: Vec<&str> = e.cost.segments.iter().map(|s| s.tag.as_str()).collect();
     assert_eq!(tags, ["valley", "flat"]);
 }
+
+#[test]
+fn scheduled_remote_start_fires_at_its_time() {
+    let mut h = online(1, Some(AutoPilot::default()));
+    let id = dev(&h, 0);
+    let at = h.now() + Duration::from_secs(120);
+    let req = pb::RemoteStartTransactionReq {
+        connector_id: 1,
+        id_tag: "later".into(),
+        ..Default::default()
+    };
+    h.with_backend(|b, _| b.schedule(at, &id, req.into()))
+        .unwrap();
+    h.run_until(at - Duration::from_secs(1));
+    assert!(h.charger(0).active_transaction(1).is_none());
+    h.run_for(Duration::from_secs(2));
+    assert!(h.charger(0).active_transaction(1).is_some());
+    assert!(
+        h.with_backend(|b, now| b.schedule(
+            now,
+            "DUNKNOWN",
+            pb::GetConfigurationReq::default().into()
+        ))
+        .is_err()
+    );
+}
