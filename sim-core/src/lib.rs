@@ -11,6 +11,7 @@ pub use proto::time;
 pub mod fleet;
 pub mod gbt;
 pub mod metrics;
+pub mod mqtt;
 pub mod physics;
 pub mod report;
 pub mod rng;

@@ -1,0 +1,318 @@
+//! [`MqttFleet`]: one rumqttc connection per simulated charger, each with its own client id,
+//! its event loop on its own task, and every incoming event funnelled into one shared,
+//! batched [`Inbox`] (a push is a mutex-guarded `Vec::push`; the driver swaps the whole batch
+//! out at once, and only the push that finds the batch empty wakes it).
+//!
+//! A connection does nothing until [`MqttFleet::connect`] permits it (the charger's own
+//! jittered back-off decides when), so a broker restart does not turn into a tight reconnect
+//! loop. rumqttc's event loop never runs on the task that publishes (issue #1025: publishing
+//! from the polling task deadlocks when the request channel is full).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rumqttc::{AsyncClient, ClientError, Event, EventLoop, Outgoing, Packet, QoS, Request};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::{MqttError, MqttSettings};
+
+/// Something that happened on a connection.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// CONNACK received.
+    Connected {
+        /// The connection (charger index).
+        conn: usize,
+        /// Whether the broker kept the session.
+        session_present: bool,
+    },
+    /// A connection attempt failed.
+    ConnectFailed {
+        /// The connection.
+        conn: usize,
+        /// Why.
+        error: String,
+    },
+    /// The connection dropped (or was closed on request).
+    Disconnected {
+        /// The connection.
+        conn: usize,
+        /// Why, if it was not asked for.
+        error: Option<String>,
+    },
+    /// A message arrived.
+    Publish {
+        /// The connection.
+        conn: usize,
+        /// The publish (topic and payload).
+        publish: rumqttc::Publish,
+    },
+}
+
+/// Counters kept by the connection tasks.
+#[derive(Debug, Default)]
+struct Counters {
+    received: AtomicU64,
+    connects: AtomicU64,
+    connect_failures: AtomicU64,
+    disconnects: AtomicU64,
+}
+
+/// What the connections counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Publishes received from the broker.
+    pub received: u64,
+    /// Successful connects (CONNACK).
+    pub connects: u64,
+    /// Failed connection attempts.
+    pub connect_failures: u64,
+    /// Dropped connections.
+    pub disconnects: u64,
+}
+
+/// The shared, batched queue of transport events.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    queue: Mutex<Vec<TransportEvent>>,
+    notify: Notify,
+    counters: Counters,
+}
+
+impl Inbox {
+    /// Queues an event; wakes the consumer if the batch was empty.
+    pub fn push(&self, event: TransportEvent) {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let was_empty = q.is_empty();
+        q.push(event);
+        drop(q);
+        if was_empty {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Moves every queued event into `into` (which should be empty; its buffer is reused).
+    pub fn drain(&self, into: &mut Vec<TransportEvent>) {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *q, into);
+    }
+
+    /// Waits until an event may be queued.
+    pub async fn wait(&self) {
+        self.notify.notified().await;
+    }
+}
+
+struct Conn {
+    client: AsyncClient,
+    permit: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+/// Why a publish was not handed to rumqttc.
+#[derive(Debug)]
+pub struct PublishRefused {
+    /// The payload, to retry later.
+    pub payload: Vec<u8>,
+    /// What rumqttc said.
+    pub error: String,
+}
+
+/// The connections of a fleet. See the module documentation.
+pub struct MqttFleet {
+    conns: Vec<Conn>,
+    inbox: Arc<Inbox>,
+}
+
+impl std::fmt::Debug for MqttFleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttFleet")
+            .field("connections", &self.conns.len())
+            .finish()
+    }
+}
+
+impl MqttFleet {
+    /// Creates one (idle) connection per client id. Must run inside a tokio runtime.
+    pub fn start(settings: &MqttSettings, client_ids: &[String]) -> Result<Self, MqttError> {
+        let inbox = Arc::new(Inbox::default());
+        let mut conns = Vec::with_capacity(client_ids.len());
+        for (conn, id) in client_ids.iter().enumerate() {
+            let (options, network) = settings.client_options(id)?;
+            let (client, mut eventloop) =
+                AsyncClient::new(options, settings.request_capacity.max(1));
+            eventloop.set_network_options(network);
+            let permit = Arc::new(Notify::new());
+            let task = tokio::spawn(run_connection(
+                conn,
+                eventloop,
+                permit.clone(),
+                inbox.clone(),
+            ));
+            conns.push(Conn {
+                client,
+                permit,
+                task,
+            });
+        }
+        Ok(MqttFleet { conns, inbox })
+    }
+
+    /// Number of connections.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Lets connection `conn` connect (once).
+    pub fn connect(&self, conn: usize) {
+        if let Some(c) = self.conns.get(conn) {
+            c.permit.notify_one();
+        }
+    }
+
+    /// Closes connection `conn` (DISCONNECT); a `Disconnected` event follows.
+    pub fn disconnect(&self, conn: usize) {
+        if let Some(c) = self.conns.get(conn) {
+            // A full request channel means the connection is busy; the close then happens
+            // through the keep-alive failure instead, which the charger also handles.
+            let _ = c.client.try_disconnect();
+        }
+    }
+
+    /// Subscribes connection `conn` to `filters`.
+    pub fn subscribe(
+        &self,
+        conn: usize,
+        filters: Vec<rumqttc::SubscribeFilter>,
+    ) -> Result<(), String> {
+        let c = self
+            .conns
+            .get(conn)
+            .ok_or_else(|| format!("no connection {conn}"))?;
+        c.client
+            .try_subscribe_many(filters)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Hands a publish to connection `conn` without waiting.
+    pub fn publish(
+        &self,
+        conn: usize,
+        topic: String,
+        qos: QoS,
+        payload: Vec<u8>,
+    ) -> Result<(), PublishRefused> {
+        let Some(c) = self.conns.get(conn) else {
+            return Err(PublishRefused {
+                payload,
+                error: format!("no connection {conn}"),
+            });
+        };
+        c.client
+            .try_publish(topic, qos, false, payload)
+            .map_err(|e| match e {
+                ClientError::TryRequest(Request::Publish(p))
+                | ClientError::Request(Request::Publish(p)) => PublishRefused {
+                    payload: p.payload.to_vec(),
+                    error: "request channel full or closed".to_owned(),
+                },
+                other => PublishRefused {
+                    payload: Vec::new(),
+                    error: other.to_string(),
+                },
+            })
+    }
+
+    /// Moves the queued events into `into`.
+    pub fn drain(&self, into: &mut Vec<TransportEvent>) {
+        self.inbox.drain(into);
+    }
+
+    /// Waits for the next batch of events.
+    pub async fn wait(&self) {
+        self.inbox.wait().await;
+    }
+
+    /// The connections' counters.
+    pub fn stats(&self) -> TransportStats {
+        let c = &self.inbox.counters;
+        TransportStats {
+            received: c.received.load(Ordering::Relaxed),
+            connects: c.connects.load(Ordering::Relaxed),
+            connect_failures: c.connect_failures.load(Ordering::Relaxed),
+            disconnects: c.disconnects.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops every connection task (no DISCONNECT is sent).
+    pub fn shutdown(&self) {
+        for c in &self.conns {
+            c.task.abort();
+        }
+    }
+}
+
+impl Drop for MqttFleet {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// One connection's task: wait for a permit, connect, forward events until the link drops.
+async fn run_connection(
+    conn: usize,
+    mut eventloop: EventLoop,
+    permit: Arc<Notify>,
+    inbox: Arc<Inbox>,
+) {
+    let counters = &inbox.counters;
+    loop {
+        permit.notified().await;
+        let mut connected = false;
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    connected = true;
+                    counters.connects.fetch_add(1, Ordering::Relaxed);
+                    inbox.push(TransportEvent::Connected {
+                        conn,
+                        session_present: ack.session_present,
+                    });
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    inbox.push(TransportEvent::Publish { conn, publish });
+                }
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                    eventloop.clean();
+                    counters.disconnects.fetch_add(1, Ordering::Relaxed);
+                    inbox.push(TransportEvent::Disconnected { conn, error: None });
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) if connected => {
+                    counters.disconnects.fetch_add(1, Ordering::Relaxed);
+                    inbox.push(TransportEvent::Disconnected {
+                        conn,
+                        error: Some(e.to_string()),
+                    });
+                    break;
+                }
+                Err(e) => {
+                    counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+                    inbox.push(TransportEvent::ConnectFailed {
+                        conn,
+                        error: e.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+}
