@@ -3,3 +3,4 @@
 //! I/O; this crate drives it and carries its messages to real peers.
 
 pub mod pace;
+pub mod proxy;
