@@ -248,7 +248,7 @@ async fn read_side(
     sniff: bool,
 ) -> Result<(), Stop> {
     let mut buf = vec![0u8; READ_CHUNK];
-    let mut sniffed: Option<Vec<u8>> = sniff.then(Vec::new);
+    let mut sniffer = sniff.then(Sniffer::default);
     loop {
         let Ok(permit) = budget.acquire_many(budget_cost_u32(READ_CHUNK)).await else {
             return Ok(());
@@ -261,27 +261,27 @@ async fn read_side(
         };
         budget.add_permits(READ_CHUNK - n);
         let mut chunk = buf.get(..n).unwrap_or_default().to_vec();
-        if let Some(held) = sniffed.as_mut() {
-            // Bytes held for the sniff are outside the budget: they are bounded by
-            // SNIFF_LIMIT + READ_CHUNK and are charged once they are queued.
+        if let Some(s) = sniffer.as_mut() {
+            // Bytes held for the sniff are outside the budget (the sniffer bounds them);
+            // they are charged when they are queued.
             budget.add_permits(budget_cost(n));
-            held.extend_from_slice(&chunk);
-            let result = sniff_client_id(held);
-            if result == Ok(Sniff::Incomplete) && n > 0 && held.len() < SNIFF_LIMIT {
+            let Sniffed::Release { bytes, client_id } = s.feed(&chunk, n == 0) else {
                 continue;
-            }
-            if let Ok(Sniff::ClientId(tag)) = result {
+            };
+            sniffer = None;
+            if let Some(tag) = client_id {
                 setup.registry.tag(setup.id, tag);
                 if setup.control.borrow().rule.faults.refuse_new {
                     return Err(Stop::Refused);
                 }
             }
-            chunk = std::mem::take(held);
-            sniffed = None;
-            // The queue is still empty, so this takes the budget without waiting.
-            if let Ok(p) = budget.acquire_many(budget_cost_u32(chunk.len())).await {
+            // Nothing is queued yet, so this takes the budget without waiting.
+            if !bytes.is_empty()
+                && let Ok(p) = budget.acquire_many(budget_cost_u32(bytes.len())).await
+            {
                 p.forget();
             }
+            chunk = bytes;
         }
         let now = Instant::now();
         let rule = setup.control.borrow().rule.clone();
@@ -301,6 +301,43 @@ async fn read_side(
                 let _ = tx.send(Item::Reset(e.kind(), at));
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Holds the first bytes of a client's stream until they name the MQTT client identifier,
+/// prove not to be a CONNECT, or exceed [`SNIFF_LIMIT`].
+#[derive(Default)]
+struct Sniffer {
+    held: Vec<u8>,
+}
+
+/// What the sniffer does with the bytes so far.
+enum Sniffed {
+    /// Keep holding; more bytes are needed.
+    Hold,
+    /// Forward these bytes (everything held), tagging the link if an identifier was found.
+    Release {
+        bytes: Vec<u8>,
+        client_id: Option<String>,
+    },
+}
+
+impl Sniffer {
+    /// Adds a chunk (`end`: the stream ended or failed, nothing more will come).
+    fn feed(&mut self, chunk: &[u8], end: bool) -> Sniffed {
+        self.held.extend_from_slice(chunk);
+        let result = sniff_client_id(&self.held);
+        if result == Ok(Sniff::Incomplete) && !end && self.held.len() < SNIFF_LIMIT {
+            return Sniffed::Hold;
+        }
+        let client_id = match result {
+            Ok(Sniff::ClientId(id)) => Some(id),
+            Ok(Sniff::Incomplete) | Err(_) => None,
+        };
+        Sniffed::Release {
+            bytes: std::mem::take(&mut self.held),
+            client_id,
         }
     }
 }
@@ -403,6 +440,69 @@ async fn gate(
                 }
             }
             None => changed(control).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 3.1.1 CONNECT with client id "cp1": 10 0f | 00 04 'MQTT' | 04 | 02 | 00 3c | 00 03 'cp1'.
+    const CONNECT: [u8; 17] = [
+        0x10, 0x0f, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x03, b'c',
+        b'p', b'1',
+    ];
+
+    #[test]
+    fn sniffer_holds_a_split_connect_then_releases_it_whole() {
+        let mut s = Sniffer::default();
+        assert!(matches!(s.feed(&CONNECT[..9], false), Sniffed::Hold));
+        match s.feed(&CONNECT[9..], false) {
+            Sniffed::Release { bytes, client_id } => {
+                assert_eq!(bytes, CONNECT);
+                assert_eq!(client_id.as_deref(), Some("cp1"));
+            }
+            Sniffed::Hold => panic!("still holding a complete CONNECT"),
+        }
+    }
+
+    #[test]
+    fn sniffer_releases_other_protocols_and_ends_at_once() {
+        let mut s = Sniffer::default();
+        assert!(matches!(
+            s.feed(b"GET / HTTP/1.1", false),
+            Sniffed::Release {
+                client_id: None,
+                ..
+            }
+        ));
+        let mut s = Sniffer::default();
+        assert!(matches!(s.feed(&CONNECT[..5], false), Sniffed::Hold));
+        match s.feed(&[], true) {
+            Sniffed::Release { bytes, client_id } => {
+                assert_eq!(bytes, &CONNECT[..5]);
+                assert_eq!(client_id, None);
+            }
+            Sniffed::Hold => panic!("held past the end of the stream"),
+        }
+    }
+
+    #[test]
+    fn sniffer_gives_up_at_its_limit() {
+        // Remaining length 81 919 (ff ff 04) and a 65 535-byte client id: it never completes
+        // within the limit.
+        let mut head = vec![0x10, 0xff, 0xff, 0x04, 0x00, 0x04, b'M', b'Q', b'T', b'T'];
+        head.extend_from_slice(&[0x04, 0x02, 0x00, 0x3c, 0xff, 0xff]);
+        let mut s = Sniffer::default();
+        assert!(matches!(s.feed(&head, false), Sniffed::Hold));
+        let filler = vec![b'x'; SNIFF_LIMIT];
+        match s.feed(&filler, false) {
+            Sniffed::Release { bytes, client_id } => {
+                assert_eq!(bytes.len(), head.len() + SNIFF_LIMIT);
+                assert_eq!(client_id, None);
+            }
+            Sniffed::Hold => panic!("held past the limit"),
         }
     }
 }
