@@ -13,6 +13,11 @@
 //! **one-way**: [`LinkFaults::latency`] with 20 ms adds 40 ms to a round trip. Reset and cut
 //! are one-shot actions on the live links. [`FaultPlan`] plays timed actions.
 //!
+//! Delays follow tokio's 1 ms timer: a chunk leaves within about ±1 ms of its due time
+//! (measured median added round trip: 40.7 ms for 20 ms each way, 50.5 ms for 50 ms one way).
+//! A half-open link keeps both sockets, and whatever either side sent (including its close),
+//! until the fault is cleared, the link is cut or reset, or the proxy shuts down.
+//!
 //! # Tagging links with a charger id
 //! Chargers connect with their own sockets (an MQTT client owns its connection), so the
 //! proxy learns which charger a link belongs to in one of three ways:
@@ -60,7 +65,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 /// Looks up the tag (charger id) of a new connection from the client's address as the
-/// proxy sees it; its port is the client's local port.
+/// proxy sees it; its port is the client's local port. Called on the accept task: keep it
+/// quick (a map lookup).
 pub type Tagger = Arc<dyn Fn(SocketAddr) -> Option<String> + Send + Sync>;
 
 /// How the proxy runs.
