@@ -4,3 +4,4 @@
 
 pub mod mqtt;
 pub mod pace;
+pub mod proxy;
