@@ -121,7 +121,7 @@ fn drifting_energy_runs_ahead_of_the_physics() {
     let first = bench.energy_wh();
     bench
         .rt
-        .block_on(tokio::time::sleep(Duration::from_millis(300)));
+        .block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
     let second = bench.energy_wh();
     let gained = second - first;
     assert!(
