@@ -23,6 +23,7 @@ pub mod client;
 pub mod convert;
 pub mod faults;
 mod live;
+pub mod profile;
 pub mod serial;
 pub mod server;
 
