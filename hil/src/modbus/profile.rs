@@ -7,7 +7,8 @@
 //! * single-phase AC meters (DDSU666, SDM120): a 7 kW wallbox (`ac_7kw_1ph`) and a 7 kW OBC;
 //! * three-phase AC meters (DTSU666, SDM630): a 22 kW charger (`ac_22kw_3ph`) and a 22 kW OBC.
 //!
-//! Between sessions the connector idles for [`IDLE_S`]. Each car arrives with a state of charge
+//! The first car plugs in after [`FIRST_SESSION_S`]; between sessions the connector idles
+//! for [`IDLE_S`]. Each car arrives with a state of charge
 //! drawn from the profile's seeded ChaCha8 stream (10–40 %); the meter's noise comes from its
 //! own stream; nothing else is random, so a seed replays the same profile. The meter keeps
 //! counting across sessions, as a real one does.
@@ -24,8 +25,10 @@ use sim_core::physics::{
 use super::convert::sim_kind;
 use proto::modbus::MeterModel;
 
-/// Seconds the connector stays idle before the next car (and before the first one).
+/// Seconds the connector stays idle between cars.
 pub const IDLE_S: f64 = 20.0;
+/// Seconds before the first car plugs in: short, so a board under test sees current soon.
+pub const FIRST_SESSION_S: f64 = 2.0;
 /// The state of charge each session charges to.
 pub const TARGET_SOC: f64 = 0.8;
 /// Ambient temperature of the built-in profile, °C.
@@ -186,7 +189,7 @@ impl ChargingProfile {
             meter,
             rng,
             phase: ProfilePhase::Idle,
-            idle_until_s: IDLE_S,
+            idle_until_s: FIRST_SESSION_S,
             elapsed_s: 0.0,
             sessions: 0,
         })
@@ -304,7 +307,7 @@ mod tests {
     #[test]
     fn dc_profile_charges_at_the_limit() {
         let mut profile = ChargingProfile::new(MeterModel::Djsf1352, Some(40_000.0), 3).unwrap();
-        run(&mut profile, IDLE_S - 1.0);
+        run(&mut profile, FIRST_SESSION_S - 0.5);
         assert_eq!(profile.status().phase, ProfilePhase::Idle);
         assert_eq!(profile.status().import_energy_wh, 0.0);
         run(&mut profile, 120.0);
@@ -326,7 +329,7 @@ mod tests {
             (MeterModel::Sdm630, 3, 32.0),
         ] {
             let mut profile = ChargingProfile::new(model, None, 4).unwrap();
-            run(&mut profile, IDLE_S + 30.0);
+            run(&mut profile, FIRST_SESSION_S + 30.0);
             let reading = profile.reading();
             assert_eq!(profile.status().phase, ProfilePhase::Charging);
             for k in 0..phases {
@@ -338,7 +341,7 @@ mod tests {
             assert!((reading.frequency_hz - 50.0).abs() < 1e-9);
         }
         let mut limited = ChargingProfile::new(MeterModel::Sdm120, Some(3_500.0), 4).unwrap();
-        run(&mut limited, IDLE_S + 30.0);
+        run(&mut limited, FIRST_SESSION_S + 30.0);
         let reading = limited.reading();
         assert!(
             (reading.power_w / 3_500.0 - 1.0).abs() < 0.05,
