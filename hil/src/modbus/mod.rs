@@ -8,6 +8,14 @@
 //!   [`client::spawn_poller`] publishes its readings at a period.
 //! * [`convert`]: `sim_core::physics::MeterReading` (what the simulated meter measures) to and
 //!   from `proto::modbus::MeterReading` (what the register maps render and decode).
+//! * [`profile`]: a built-in charging session per meter kind, for an emulator that runs on
+//!   its own (`chargestorm meter serve`).
+//!
+//! To put a simulated connector's meter on a wire, publish
+//! `convert::from_sim(&energy_meter.reading())` to a [`LiveReading`] every tick and start a
+//! [`MeterServer`] on it. To put a real meter in place of the simulated one, run
+//! [`client::spawn_poller`] and feed `convert::to_sim(&polled.reading, model, lsb)` to the
+//! connector model.
 //!
 //! # Why not tokio-modbus
 //!
