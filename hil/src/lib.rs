@@ -3,5 +3,6 @@
 //! I/O; this crate drives it and carries its messages to real peers.
 
 pub mod mqtt;
+pub mod modbus;
 pub mod pace;
 pub mod proxy;

@@ -2,6 +2,7 @@
 //! around [`main_with_args`], and end-to-end tests call the same entry point in-process.
 
 pub mod cli;
+pub mod meter_cmd;
 mod profiles_cmd;
 mod run;
 
