@@ -8,6 +8,7 @@
 //! - [`faults`]: the fault hooks as data.
 
 pub mod bms;
+pub mod conformance;
 pub mod charger;
 mod common;
 pub mod faults;
