@@ -8,9 +8,9 @@
 //! - [`faults`]: the fault hooks as data.
 
 pub mod bms;
-pub mod conformance;
 pub mod charger;
 mod common;
+pub mod conformance;
 pub mod faults;
 pub mod pair;
 pub mod segment;

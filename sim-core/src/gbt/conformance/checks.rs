@@ -106,9 +106,12 @@ pub(super) fn tp_period(
     to: Instant,
     notes: &mut Notes,
 ) -> Check {
-    let stats = tr
-        .tp_periods(pgn, from, to)
-        .ok_or_else(|| format!("fewer than two {} transfers to measure a period", pgn.code()))?;
+    let stats = tr.tp_periods(pgn, from, to).ok_or_else(|| {
+        format!(
+            "fewer than two {} transfers to measure a period",
+            pgn.code()
+        )
+    })?;
     notes.add(format!(
         "{} (TP) period median {} (min {}, max {}, n={})",
         pgn.code(),

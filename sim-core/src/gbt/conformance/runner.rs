@@ -153,16 +153,17 @@ pub struct VirtualOptions {
 
 /// Runs `case` against chargestorm's own charger or BMS in virtual time, at full speed.
 pub fn run_virtual(case: &Case, options: &VirtualOptions) -> CaseReport {
-    let mut run = CaseRun::new(case.clone(), Instant::ZERO);
+    let mut run = CaseRun::new(*case, Instant::ZERO);
     let mut bus = match &run.tester.script().peer {
         PeerConfig::Bms(_) => VirtualBus::charger(
             options.charger.clone().unwrap_or_default(),
             run.tester.script().bench,
             options.fault,
         ),
-        PeerConfig::Charger(_) => {
-            VirtualBus::bms(options.bms.clone().unwrap_or_else(BmsConfig::lfp), options.fault)
-        }
+        PeerConfig::Charger(_) => VirtualBus::bms(
+            options.bms.clone().unwrap_or_else(BmsConfig::lfp),
+            options.fault,
+        ),
     };
     drive_virtual(&mut run, &mut bus);
     run.report()

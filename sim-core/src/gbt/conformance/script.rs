@@ -210,6 +210,10 @@ pub struct Script {
     pub bench: Bench,
     /// When the run ends.
     pub stop: Stop,
+    /// Pass the tester charger's "aux power off" at the end of its session on to the
+    /// DUT. Off by default: a tester that ended (or gave up) must not power the BMS DUT
+    /// down while the case still waits for its timeouts.
+    pub forward_aux_off: bool,
 }
 
 impl Script {
@@ -225,6 +229,7 @@ impl Script {
                 max,
                 after_dut: None,
             },
+            forward_aux_off: false,
         }
     }
 
@@ -262,6 +267,12 @@ impl Script {
     /// Ends the run `grace` after the DUT's first frame matching `key`.
     pub fn until_dut(mut self, key: Key, grace: Duration) -> Script {
         self.stop.after_dut = Some((key, grace));
+        self
+    }
+
+    /// Passes the tester charger's aux power off on to the DUT.
+    pub fn aux_off_at_end(mut self) -> Script {
+        self.forward_aux_off = true;
         self
     }
 

@@ -315,8 +315,7 @@ impl Tester {
                     if (frame.id() >> 16) as u8 == Pgn::TpDt.pdu_format() {
                         let mut d = frame.data_padded();
                         d[0] = d[0].wrapping_add(1);
-                        frame =
-                            CanFrame::from_parts(frame.id(), true, frame.len(), d).ok()?;
+                        frame = CanFrame::from_parts(frame.id(), true, frame.len(), d).ok()?;
                     }
                 }
                 Effect::SwapCmlCurrents => {
@@ -393,7 +392,7 @@ impl Tester {
                 while let Some(e) = c.poll_event() {
                     moved = true;
                     match e {
-                        ChargerEvent::AuxPower(on) => {
+                        ChargerEvent::AuxPower(on) if on || self.script.forward_aux_off => {
                             bus.act(now, super::script::DutAction::AuxPower(on));
                         }
                         ChargerEvent::Setpoint(s) => {
