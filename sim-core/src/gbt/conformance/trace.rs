@@ -10,8 +10,9 @@ use proto::time::{Duration, Instant};
 
 use super::key::{Attributor, FrameClass, Key};
 
-/// The most frames one run records (at 60 frames/s, well over an hour of traffic).
-pub const TRACE_CAPACITY: usize = 262_144;
+/// The most frames one run records: 65 536 is over 15 min at the ~60 frames/s of a
+/// charging session (gbt27930.md §7.4), and the longest case lasts about 100 s.
+pub const TRACE_CAPACITY: usize = 65_536;
 
 /// One frame on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
