@@ -4,5 +4,6 @@
 
 pub mod mqtt;
 pub mod modbus;
+pub mod can;
 pub mod pace;
 pub mod proxy;

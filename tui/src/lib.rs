@@ -1,6 +1,7 @@
 //! The chargestorm command line as a library: the `chargestorm` binary is a thin wrapper
 //! around [`main_with_args`], and end-to-end tests call the same entry point in-process.
 
+pub mod can_cmd;
 pub mod cli;
 pub mod meter_cmd;
 mod profiles_cmd;

@@ -10,6 +10,7 @@
 pub mod bms;
 pub mod charger;
 mod common;
+pub mod conformance;
 pub mod faults;
 pub mod pair;
 pub mod segment;
