@@ -198,7 +198,13 @@ impl Metrics {
 
     /// Records one request/response pair: intended send time, actual send time, and the
     /// time the response arrived.
-    pub fn record_latency(&mut self, id: LatencyId, intended: Instant, sent: Instant, done: Instant) {
+    pub fn record_latency(
+        &mut self,
+        id: LatencyId,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+    ) {
         let Some(series) = self.latency.get_mut(id.0 as usize) else {
             return;
         };
@@ -277,7 +283,12 @@ mod tests {
         let mut m = Metrics::new();
         let id = m.latency_id("mqtt.Boot");
         // Intended at 0, sent 400 ms late, answered 10 ms after sending.
-        m.record_latency(id, Instant::ZERO, Instant::from_millis(400), Instant::from_millis(410));
+        m.record_latency(
+            id,
+            Instant::ZERO,
+            Instant::from_millis(400),
+            Instant::from_millis(410),
+        );
         let (_, s) = m.latency_series().next().unwrap();
         assert!(s.corrected_us.max() >= 409_000);
         assert!(s.service_us.max() <= 10_100);

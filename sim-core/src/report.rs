@@ -159,14 +159,19 @@ impl Report {
         self.details.late_sends = metrics.late_sends;
         self.details.dropped_sends = metrics.dropped_sends;
         for (name, series) in metrics.latency_series() {
-            self.latency_ms
-                .insert(name.to_owned(), LatencySummary::from_histogram(&series.corrected_us));
+            self.latency_ms.insert(
+                name.to_owned(),
+                LatencySummary::from_histogram(&series.corrected_us),
+            );
             self.details.latency_uncorrected_ms.insert(
                 name.to_owned(),
                 LatencySummary::from_histogram(&series.service_us),
             );
             let mut bytes = Vec::new();
-            if V2Serializer::new().serialize(&series.corrected_us, &mut bytes).is_ok() {
+            if V2Serializer::new()
+                .serialize(&series.corrected_us, &mut bytes)
+                .is_ok()
+            {
                 self.details.latency_histograms.insert(
                     name.to_owned(),
                     base64::engine::general_purpose::STANDARD.encode(&bytes),
@@ -214,24 +219,47 @@ mod tests {
     fn contract_keys_are_present() {
         let v = serde_json::to_value(empty()).unwrap();
         for key in [
-            "seed", "scenario", "simulated_s", "wall_s", "connectors", "sessions", "transactions",
-            "energy_kwh", "messages", "latency_ms", "errors", "assertions", "digest", "verdict",
+            "seed",
+            "scenario",
+            "simulated_s",
+            "wall_s",
+            "connectors",
+            "sessions",
+            "transactions",
+            "energy_kwh",
+            "messages",
+            "latency_ms",
+            "errors",
+            "assertions",
+            "digest",
+            "verdict",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["verdict"], "pass");
         for key in ["started", "confirmed", "open", "lost"] {
-            assert!(v["transactions"].get(key).is_some(), "missing transactions.{key}");
+            assert!(
+                v["transactions"].get(key).is_some(),
+                "missing transactions.{key}"
+            );
         }
     }
 
     #[test]
     fn one_failed_assertion_fails_the_run() {
         let mut r = empty();
-        r.assertions.push(Assertion { name: "a".into(), passed: true, detail: String::new() });
+        r.assertions.push(Assertion {
+            name: "a".into(),
+            passed: true,
+            detail: String::new(),
+        });
         r.decide();
         assert_eq!(r.verdict, Verdict::Pass);
-        r.assertions.push(Assertion { name: "b".into(), passed: false, detail: String::new() });
+        r.assertions.push(Assertion {
+            name: "b".into(),
+            passed: false,
+            detail: String::new(),
+        });
         r.decide();
         assert_eq!(r.verdict, Verdict::Fail);
     }

@@ -81,7 +81,13 @@ mod tests {
     fn derivation_is_pinned() {
         // The derivation is part of the trace contract: changing it changes every digest.
         assert_eq!(mix64(0), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(derive(1, Domain::ConnectorUsers, 0), derive(1, Domain::ConnectorUsers, 0));
-        assert_ne!(derive(1, Domain::ConnectorUsers, 0), derive(1, Domain::Vehicle, 0));
+        assert_eq!(
+            derive(1, Domain::ConnectorUsers, 0),
+            derive(1, Domain::ConnectorUsers, 0)
+        );
+        assert_ne!(
+            derive(1, Domain::ConnectorUsers, 0),
+            derive(1, Domain::Vehicle, 0)
+        );
     }
 }

@@ -136,9 +136,18 @@ mod tests {
         s.arm(charger(1), Some(Instant::from_millis(10)));
         s.arm(charger(3), Some(Instant::from_millis(5)));
         let limit = Instant::from_secs(1);
-        assert_eq!(s.pop_due(limit), Some((Instant::from_millis(5), charger(3))));
-        assert_eq!(s.pop_due(limit), Some((Instant::from_millis(10), charger(1))));
-        assert_eq!(s.pop_due(limit), Some((Instant::from_millis(10), charger(2))));
+        assert_eq!(
+            s.pop_due(limit),
+            Some((Instant::from_millis(5), charger(3)))
+        );
+        assert_eq!(
+            s.pop_due(limit),
+            Some((Instant::from_millis(10), charger(1)))
+        );
+        assert_eq!(
+            s.pop_due(limit),
+            Some((Instant::from_millis(10), charger(2)))
+        );
         assert_eq!(s.pop_due(limit), None);
     }
 
@@ -150,7 +159,10 @@ mod tests {
         s.arm(charger(1), Some(Instant::from_millis(20)));
         s.arm(charger(1), None);
         let limit = Instant::from_secs(1);
-        assert_eq!(s.pop_due(limit), Some((Instant::from_millis(30), charger(0))));
+        assert_eq!(
+            s.pop_due(limit),
+            Some((Instant::from_millis(30), charger(0)))
+        );
         assert_eq!(s.pop_due(limit), None);
         assert_eq!(s.stale_popped(), 2);
     }

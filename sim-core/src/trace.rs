@@ -108,7 +108,8 @@ impl Trace {
             // Our event types always serialize to an object; a failure is a bug in an
             // event type, recorded as such rather than lost.
             self.scratch.clear();
-            self.scratch.extend_from_slice(br#"{"event":"unserializable"}"#);
+            self.scratch
+                .extend_from_slice(br#"{"event":"unserializable"}"#);
         }
         self.line.clear();
         let _ = write!(self.line, "{{\"t_us\":{},\"entity\":\"", t.as_micros());
@@ -171,9 +172,16 @@ mod tests {
     #[test]
     fn lines_are_canonical_json() {
         let mut t = Trace::new(Some(TraceLevel::Session));
-        t.record(Instant::from_micros(5), Entity::Connector(17), &Ev::Plugged { soc_pct: 12.5 });
+        t.record(
+            Instant::from_micros(5),
+            Entity::Connector(17),
+            &Ev::Plugged { soc_pct: 12.5 },
+        );
         let out = String::from_utf8(t.take_pending()).unwrap();
-        assert_eq!(out, "{\"t_us\":5,\"entity\":\"c17\",\"event\":\"plugged\",\"soc_pct\":12.5}\n");
+        assert_eq!(
+            out,
+            "{\"t_us\":5,\"entity\":\"c17\",\"event\":\"plugged\",\"soc_pct\":12.5}\n"
+        );
         let parsed: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(parsed["entity"], "c17");
     }
@@ -189,17 +197,36 @@ mod tests {
         assert_eq!(a.digest(), b.digest());
         assert_eq!(a.events_digested(), 1);
         assert_eq!(a.pending_len(), 0);
-        assert_eq!(String::from_utf8(b.take_pending()).unwrap().lines().count(), 2);
+        assert_eq!(
+            String::from_utf8(b.take_pending()).unwrap().lines().count(),
+            2
+        );
     }
 
     #[test]
     fn digest_depends_on_content_and_order() {
         let mut a = Trace::new(None);
         let mut b = Trace::new(None);
-        a.record(Instant::ZERO, Entity::Connector(1), &Ev::Plugged { soc_pct: 1.0 });
-        a.record(Instant::ZERO, Entity::Connector(2), &Ev::Plugged { soc_pct: 1.0 });
-        b.record(Instant::ZERO, Entity::Connector(2), &Ev::Plugged { soc_pct: 1.0 });
-        b.record(Instant::ZERO, Entity::Connector(1), &Ev::Plugged { soc_pct: 1.0 });
+        a.record(
+            Instant::ZERO,
+            Entity::Connector(1),
+            &Ev::Plugged { soc_pct: 1.0 },
+        );
+        a.record(
+            Instant::ZERO,
+            Entity::Connector(2),
+            &Ev::Plugged { soc_pct: 1.0 },
+        );
+        b.record(
+            Instant::ZERO,
+            Entity::Connector(2),
+            &Ev::Plugged { soc_pct: 1.0 },
+        );
+        b.record(
+            Instant::ZERO,
+            Entity::Connector(1),
+            &Ev::Plugged { soc_pct: 1.0 },
+        );
         assert_ne!(a.digest(), b.digest());
     }
 }

@@ -5,10 +5,10 @@
 //! EquipmentID = OperatorID + 6-digit station + 3-digit equipment (18 characters),
 //! ConnectorID = EquipmentID + 3 digits (21 characters).
 
-use proto::tcec::codes::{AlarmCode, EventCode};
-use proto::tcec::objects::*;
 use proto::tcec::TcecKeys;
+use proto::tcec::codes::{AlarmCode, EventCode};
 use proto::tcec::crypto::KeyError;
+use proto::tcec::objects::*;
 
 /// A key set whose secrets are derived from `operator_id` and `salt` (16-character
 /// DataSecret and DataSecretIV, 32-character SigSecret and OperatorSecret).
@@ -33,12 +33,22 @@ pub fn station_id(index: u32) -> String {
 
 /// The EquipmentID of charger `equipment` of station `index`.
 pub fn equipment_id(operator_id: &str, index: u32, equipment: u32) -> String {
-    format!("{operator_id}{:06}{:03}", index % 1_000_000, equipment % 1000)
+    format!(
+        "{operator_id}{:06}{:03}",
+        index % 1_000_000,
+        equipment % 1000
+    )
 }
 
 /// Station `index` of `operator_id`: `chargers` chargers of `connectors` guns each, DC
 /// (120 kW per gun) or AC (7 kW).
-pub fn station(operator_id: &str, index: u32, chargers: u32, connectors: u32, dc: bool) -> StationInfo {
+pub fn station(
+    operator_id: &str,
+    index: u32,
+    chargers: u32,
+    connectors: u32,
+    dc: bool,
+) -> StationInfo {
     let equipment_infos = (0..chargers)
         .map(|e| equipment(operator_id, index, e, connectors, dc))
         .collect();
@@ -100,7 +110,11 @@ fn equipment(operator_id: &str, index: u32, e: u32, connectors: u32, dc: bool) -
             national_standard: Some(NationalStandard::Gb2015),
             ext: ConnectorInfoExt {
                 voltage_v: Some(if dc { 750 } else { 220 }),
-                bms_power_type: Some(if dc { BmsPowerType::V12 } else { BmsPowerType::Other255 }),
+                bms_power_type: Some(if dc {
+                    BmsPowerType::V12
+                } else {
+                    BmsPowerType::Other255
+                }),
             },
         })
         .collect();
@@ -109,7 +123,11 @@ fn equipment(operator_id: &str, index: u32, e: u32, connectors: u32, dc: bool) -
         manufacturer_id: "MA5DA0053".to_owned(),
         equipment_model: if dc { "CS-DC120" } else { "CS-AC7" }.to_owned(),
         production_date: Some("2024-01-15".to_owned()),
-        equipment_type: if dc { EquipmentType::Dc } else { EquipmentType::Ac },
+        equipment_type: if dc {
+            EquipmentType::Dc
+        } else {
+            EquipmentType::Ac
+        },
         connector_infos,
         equipment_lng_deg: None,
         equipment_lat_deg: None,
@@ -214,7 +232,10 @@ mod tests {
     fn demo_objects_pass_db4403_validation() {
         let s = station("MA5DA0053", 7, 3, 2, true);
         s.validate().unwrap();
-        assert_eq!(s.equipment_infos[2].connector_infos[1].connector_id.len(), 21);
+        assert_eq!(
+            s.equipment_infos[2].connector_infos[1].connector_id.len(),
+            21
+        );
         station("MA5DA0053", 8, 1, 1, false).validate().unwrap();
         let mut b = bms_sample(50, 100.0, 400.0);
         b.connector_id = Some("x".into());

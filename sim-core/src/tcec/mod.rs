@@ -22,14 +22,15 @@
 
 pub mod demo;
 pub mod exchange;
-// pub mod indicators;
+pub mod harness;
+pub mod indicators;
 pub mod operator;
 pub mod outbox;
 pub mod peer;
-// pub mod platform;
-// pub mod roaming_client;
+pub mod platform;
+pub mod roaming_client;
 pub mod serve;
-// pub mod simnet;
+pub mod simnet;
 pub mod snapshot;
 
 pub use proto::tcec as wire;
@@ -40,3 +41,6 @@ pub use exchange::{
 };
 pub use peer::PeerConfig;
 pub use snapshot::ConnectorSnapshot;
+
+#[cfg(test)]
+mod e2e_tests;

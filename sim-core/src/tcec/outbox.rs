@@ -159,8 +159,13 @@ struct Lane<T> {
 
 #[derive(Debug, Clone, Copy)]
 enum Flight {
-    Token { intended: Instant },
-    Push { lane: LaneKey, token_generation: u64 },
+    Token {
+        intended: Instant,
+    },
+    Push {
+        lane: LaneKey,
+        token_generation: u64,
+    },
 }
 
 /// The outbound side of one peer relationship.
@@ -348,7 +353,13 @@ impl<T> Outbox<T> {
                     token_generation,
                 },
             );
-            return Some(self.request(id, interface, Some(token.clone()), envelope.to_json(), intended));
+            return Some(self.request(
+                id,
+                interface,
+                Some(token.clone()),
+                envelope.to_json(),
+                intended,
+            ));
         }
         None
     }
@@ -430,17 +441,25 @@ impl<T> Outbox<T> {
         let iface = Interface::QueryToken;
         names.count_sent(metrics, iface);
         let sent = exchange.sent;
+        let bad = |text: String| ("bad_response".to_owned(), text);
         let response = match self.classify(exchange) {
-            Verdict::Delivered(data) => data
-                .ok_or_else(|| "empty Data".to_owned())
-                .and_then(|d| decode_data::<QueryTokenResponse>(&d).map_err(|e| e.to_string())),
-            Verdict::Reauth => Err("4002 answering query_token".to_owned()),
-            Verdict::Retry(f) | Verdict::Fail(f) => Err(failure_text(&f)),
+            Verdict::Delivered(data) => {
+                data.ok_or_else(|| bad("empty Data".to_owned()))
+                    .and_then(|d| {
+                        decode_data::<QueryTokenResponse>(&d).map_err(|e| bad(e.to_string()))
+                    })
+            }
+            Verdict::Reauth => Err((
+                "ret_4002".to_owned(),
+                "4002 answering query_token".to_owned(),
+            )),
+            Verdict::Retry(f) | Verdict::Fail(f) => Err((failure_kind(&f), failure_text(&f))),
         };
         names.record_latency(metrics, iface, intended, sent, now);
         match response {
             Ok(r) if r.succ_stat == SuccStat::Success && !r.access_token.is_empty() => {
-                self.token.fetched(now, r.access_token, r.token_available_time_s);
+                self.token
+                    .fetched(now, r.access_token, r.token_available_time_s);
                 self.token_generation += 1;
             }
             Ok(r) => {
@@ -449,8 +468,8 @@ impl<T> Outbox<T> {
                 names.count_error(metrics, iface, &kind, now, &text);
                 self.token.fetch_failed(now);
             }
-            Err(text) => {
-                names.count_error(metrics, iface, "failed", now, &text);
+            Err((kind, text)) => {
+                names.count_error(metrics, iface, &kind, now, &text);
                 self.token.fetch_failed(now);
             }
         }
@@ -485,7 +504,9 @@ impl<T> Outbox<T> {
                 Err(e) => Verdict::Retry(SendFailure::BadResponse(e.to_string())),
             },
             Ret::TokenError => Verdict::Reauth,
-            Ret::Busy | Ret::SystemError => Verdict::Retry(SendFailure::Ret(envelope.ret, envelope.msg)),
+            Ret::Busy | Ret::SystemError => {
+                Verdict::Retry(SendFailure::Ret(envelope.ret, envelope.msg))
+            }
             ret => Verdict::Fail(SendFailure::Ret(ret, envelope.msg)),
         }
     }
@@ -507,15 +528,30 @@ impl<T> Outbox<T> {
         let verdict = match verdict {
             Verdict::Reauth if !head.reauthed => {
                 head.reauthed = true;
-                names.count_error(metrics, iface, "ret_4002", now, "token rejected, re-authenticating");
+                names.count_error(
+                    metrics,
+                    iface,
+                    "ret_4002",
+                    now,
+                    "token rejected, re-authenticating",
+                );
                 if token_generation == self.token_generation {
                     self.token.invalidate();
                 }
                 return self.requeue(lane, None);
             }
-            Verdict::Reauth => Verdict::Fail(SendFailure::Ret(Ret::TokenError, "token rejected twice".into())),
+            Verdict::Reauth => Verdict::Fail(SendFailure::Ret(
+                Ret::TokenError,
+                "token rejected twice".into(),
+            )),
             Verdict::Retry(f) if attempts < self.policy.max_attempts => {
-                names.count_error(metrics, iface, failure_kind(&f).as_str(), now, &failure_text(&f));
+                names.count_error(
+                    metrics,
+                    iface,
+                    failure_kind(&f).as_str(),
+                    now,
+                    &failure_text(&f),
+                );
                 let wait = self.backoff_after(attempts);
                 return self.requeue(lane, Some(now + wait));
             }
@@ -536,7 +572,13 @@ impl<T> Outbox<T> {
                 if matches!(reason, SendFailure::Ret(..)) {
                     names.record_latency(metrics, iface, intended, sent, now);
                 }
-                names.count_error(metrics, iface, failure_kind(&reason).as_str(), now, &failure_text(&reason));
+                names.count_error(
+                    metrics,
+                    iface,
+                    failure_kind(&reason).as_str(),
+                    now,
+                    &failure_text(&reason),
+                );
                 Some(Outcome::Failed {
                     interface: iface,
                     tag: push.tag,

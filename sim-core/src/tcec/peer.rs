@@ -177,9 +177,7 @@ enum TokenState {
     /// No token and no fetch under way: fetch at once.
     Missing,
     /// A `query_token` request is in flight; `previous` stays usable until it expires.
-    Fetching {
-        previous: Option<Held>,
-    },
+    Fetching { previous: Option<Held> },
     /// A token is held.
     Valid(Held),
     /// The last fetch failed; retry at `until`.

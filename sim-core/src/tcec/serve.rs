@@ -25,7 +25,9 @@ use crate::time::Instant;
 use proto::tcec::envelope::{RequestEnvelope, ResponseEnvelope, bearer_token, decode_data};
 use proto::tcec::interfaces::parse_path;
 use proto::tcec::objects::{QueryTokenRequest, QueryTokenResponse, SuccStat, TokenFailReason};
-use proto::tcec::{Dialect, Interface, Ret, TcecKeys, Validate, seal_error_response, seal_response};
+use proto::tcec::{
+    Dialect, Interface, Ret, TcecKeys, Validate, seal_error_response, seal_response,
+};
 
 /// The `Msg` of a successful response (表81 asks for a success message).
 pub const SUCCESS_MSG: &str = "请求成功";
@@ -175,7 +177,12 @@ pub fn open_inbound(
             let body = format!("interface {} is not served here", p.interface);
             return Err((None, ServerResponse::now(now, 404, body.into_bytes())));
         }
-        Err(e) => return Err((None, ServerResponse::now(now, 404, e.to_string().into_bytes()))),
+        Err(e) => {
+            return Err((
+                None,
+                ServerResponse::now(now, 404, e.to_string().into_bytes()),
+            ));
+        }
     };
     let interface = parsed.interface;
     let fail = |keys: Option<&TcecKeys>, ret: Ret, msg: &str| {
@@ -199,7 +206,13 @@ pub fn open_inbound(
         match token {
             Some(t) if issuer.check(now, peer, t) => {}
             Some(_) => return Err(fail(keys, Ret::TokenError, "token invalid or expired")),
-            None => return Err(fail(keys, Ret::TokenError, "Authorization: Bearer token missing")),
+            None => {
+                return Err(fail(
+                    keys,
+                    Ret::TokenError,
+                    "Authorization: Bearer token missing",
+                ));
+            }
         }
     }
     let Some(keys) = keys else {

@@ -155,12 +155,42 @@ pub fn first_mismatch(
     }
     let (e, r) = (&expected.ext, &received.ext);
     let ints = [
-        ("CurrentA", e.phase_a_current_a, r.phase_a_current_a, tol.current_a),
-        ("CurrentB", e.phase_b_current_a, r.phase_b_current_a, tol.current_a),
-        ("CurrentC", e.phase_c_current_a, r.phase_c_current_a, tol.current_a),
-        ("VoltageA", e.phase_a_voltage_v, r.phase_a_voltage_v, tol.voltage_v),
-        ("VoltageB", e.phase_b_voltage_v, r.phase_b_voltage_v, tol.voltage_v),
-        ("VoltageC", e.phase_c_voltage_v, r.phase_c_voltage_v, tol.voltage_v),
+        (
+            "CurrentA",
+            e.phase_a_current_a,
+            r.phase_a_current_a,
+            tol.current_a,
+        ),
+        (
+            "CurrentB",
+            e.phase_b_current_a,
+            r.phase_b_current_a,
+            tol.current_a,
+        ),
+        (
+            "CurrentC",
+            e.phase_c_current_a,
+            r.phase_c_current_a,
+            tol.current_a,
+        ),
+        (
+            "VoltageA",
+            e.phase_a_voltage_v,
+            r.phase_a_voltage_v,
+            tol.voltage_v,
+        ),
+        (
+            "VoltageB",
+            e.phase_b_voltage_v,
+            r.phase_b_voltage_v,
+            tol.voltage_v,
+        ),
+        (
+            "VoltageC",
+            e.phase_c_voltage_v,
+            r.phase_c_voltage_v,
+            tol.voltage_v,
+        ),
         ("SOC", e.soc_percent, r.soc_percent, tol.soc_percent),
     ];
     for (field, want, got, t) in ints {
@@ -220,7 +250,11 @@ mod tests {
         got.status = ConnectorStatus::Idle;
         assert_eq!(first_mismatch(&want, &got, &tol).unwrap().0, "Status");
         let tcec = charging().to_wire_tcec("C1");
-        assert_eq!(first_mismatch(&want, &tcec, &tol), None, "absent fields are not compared");
+        assert_eq!(
+            first_mismatch(&want, &tcec, &tol),
+            None,
+            "absent fields are not compared"
+        );
         assert!(charging().codes_differ(&ConnectorSnapshot::idle()));
         assert!(!charging().codes_differ(&charging()));
     }

@@ -98,8 +98,12 @@ impl OperatorPlatform {
         if let Some(dropped) = outbox.enqueue(lane, push) {
             self.stats.pushes_dropped += 1;
             let text = "lane full, oldest push dropped (kept in history for supplement_collect)";
-            self.deferred_errors
-                .push_back((dropped.interface, "dropped_queue_full".into(), text.into(), self.now));
+            self.deferred_errors.push_back((
+                dropped.interface,
+                "dropped_queue_full".into(),
+                text.into(),
+                self.now,
+            ));
         }
     }
 
@@ -133,7 +137,12 @@ impl OperatorPlatform {
 
     /// A connector's state at `now`. Status, park and lock changes are pushed at once; the
     /// electrical values are kept for queries and periodic pushes.
-    pub fn connector_status(&mut self, now: Instant, connector: ConnectorIdx, snapshot: &ConnectorSnapshot) {
+    pub fn connector_status(
+        &mut self,
+        now: Instant,
+        connector: ConnectorIdx,
+        snapshot: &ConnectorSnapshot,
+    ) {
         self.now = self.now.max(now);
         let c = connector.0;
         let Some(conn) = self.mirror.connectors.get_mut(c as usize) else {
@@ -180,7 +189,11 @@ impl OperatorPlatform {
             OpTag::Status,
             |p| p.station_status,
             |d| StationStatusNotification {
-                connector_status_info: if d == Dialect::Tcec { tcec.clone() } else { wire.clone() },
+                connector_status_info: if d == Dialect::Tcec {
+                    tcec.clone()
+                } else {
+                    wire.clone()
+                },
             },
         );
     }
@@ -272,10 +285,10 @@ impl OperatorPlatform {
         let report = self.bms_report(now, c).filter(|r| r.bms_info.is_some());
         if let Some(conn) = self.mirror.connectors.get_mut(c as usize) {
             conn.bms_due = Some(now + period);
-            if let (Some(r), Some(s)) = (&report, conn.sessions.back_mut()) {
-                if s.bms.len() < limit {
-                    s.bms.push(r.clone());
-                }
+            if let (Some(r), Some(s)) = (&report, conn.sessions.back_mut())
+                && s.bms.len() < limit
+            {
+                s.bms.push(r.clone());
             }
         }
         self.arm(now + period, Timer::Bms(c));
@@ -346,6 +359,12 @@ impl OperatorPlatform {
             AlarmStatus::Occurred => conn.active_alarms = conn.active_alarms.saturating_add(1),
             _ => conn.active_alarms = conn.active_alarms.saturating_sub(1),
         }
+        // A DC alarm while charging shortens the BMS period at once (表19: < 10 s).
+        let sooner = now + self.config.alarm_bms_period;
+        if conn.dc && conn.active_alarms > 0 && conn.bms_due.is_some_and(|due| due > sooner) {
+            conn.bms_due = Some(sooner);
+            self.timers.insert((sooner, Timer::Bms(c)));
+        }
         let Some(station) = self.mirror.stations.get_mut(conn.station as usize) else {
             return;
         };
@@ -358,7 +377,10 @@ impl OperatorPlatform {
             connector_id: conn.id.clone(),
             alarm_status: alarm.status,
             alarm_code: alarm.code,
-            alarm_type: alarm.code.alarm_type().unwrap_or(proto::tcec::codes::AlarmType::Other(0)),
+            alarm_type: alarm
+                .code
+                .alarm_type()
+                .unwrap_or(proto::tcec::codes::AlarmType::Other(0)),
             alarm_level: alarm
                 .level
                 .or(alarm.code.default_level())
@@ -367,7 +389,11 @@ impl OperatorPlatform {
             note: alarm.note,
             bms_info: if conn.dc { bms } else { None },
         };
-        bounded_push(&mut station.alarms, (civil, info.clone()), self.config.history.alarms);
+        bounded_push(
+            &mut station.alarms,
+            (civil, info.clone()),
+            self.config.history.alarms,
+        );
         let deadline = now + self.config.alarm_deadline;
         let data = AlarmInfos {
             alarm_infos: vec![info],
@@ -395,12 +421,19 @@ impl OperatorPlatform {
             operator_id: self.config.operator_id.clone(),
             equipment_owner_id: station.info.equipment_owner_id.clone(),
             station_name: station.info.station_name.clone(),
-            event_type: event.code.event_type().unwrap_or(proto::tcec::codes::EventType::Other(0)),
+            event_type: event
+                .code
+                .event_type()
+                .unwrap_or(proto::tcec::codes::EventType::Other(0)),
             event_code: event.code,
             event_time: civil.format_datetime(),
             note: event.note,
         };
-        bounded_push(&mut station.events, (civil, info.clone()), self.config.history.events);
+        bounded_push(
+            &mut station.events,
+            (civil, info.clone()),
+            self.config.history.events,
+        );
         let data = EventInfos {
             event_infos: vec![info],
         };
@@ -427,10 +460,16 @@ impl OperatorPlatform {
     }
 
     /// Sets (adds or replaces, by DisequipmentID) a distribution equipment record of a station.
-    pub fn dis_equipment_status(&mut self, now: Instant, station: StationIdx, status: DisEquipmentStatusInfo) {
+    pub fn dis_equipment_status(
+        &mut self,
+        now: Instant,
+        station: StationIdx,
+        status: DisEquipmentStatusInfo,
+    ) {
         self.now = self.now.max(now);
         if let Some(s) = self.mirror.stations.get_mut(station.0 as usize) {
-            s.dis_equipment.insert(status.disequipment_id.clone(), status);
+            s.dis_equipment
+                .insert(status.disequipment_id.clone(), status);
         }
     }
 

@@ -212,7 +212,8 @@ impl Mirror {
                     None => {
                         let i = self.connectors.len() as u32;
                         self.connector_ids.insert(c.connector_id.clone(), i);
-                        self.connectors.push(new_connector(c.connector_id.clone(), station));
+                        self.connectors
+                            .push(new_connector(c.connector_id.clone(), station));
                         i
                     }
                 };

@@ -40,7 +40,7 @@ use crate::rng::EntityRng;
 use crate::tcec::exchange::{
     Exchange, HttpMachine, InboundRequest, OutboundRequest, PeerId, RequestId, ServerResponse,
 };
-use crate::tcec::outbox::{Outbox, Outcome, SendPolicy, describe_failure};
+use crate::tcec::outbox::{Outbox, Outcome, SendPolicy};
 use crate::tcec::peer::{PeerConfig, TokenIssuer};
 use crate::tcec::serve::{self, Names};
 use crate::time::{Duration, Instant};
@@ -360,10 +360,9 @@ impl OperatorPlatform {
                     _ => {}
                 }
             }
-            Outcome::Failed { reason, .. } => {
-                self.stats.pushes_failed += 1;
-                let _ = describe_failure(&reason);
-            }
+            // The outbox counted the error by kind; the push stays in the history, so the
+            // platform can still re-collect it with supplement_collect.
+            Outcome::Failed { .. } => self.stats.pushes_failed += 1,
         }
     }
 }
@@ -379,7 +378,7 @@ impl HttpMachine for OperatorPlatform {
         let serves = |i: Interface| i.served_by() != ServedBy::Peer;
         let opened = serve::open_inbound(now, request, &self.peers, &self.issuer, serves);
         let (iface, ret, response) = match opened {
-            Err((iface, response)) => (iface, Ret::Other(-2), response),
+            Err((iface, response)) => (iface, response_ret(&response), response),
             Ok(opened) => {
                 let (ret, response) = self.serve(now, &opened);
                 (Some(opened.interface), ret, response)
@@ -390,13 +389,7 @@ impl HttpMachine for OperatorPlatform {
         } else {
             self.stats.served_refused += 1;
         }
-        let text = if ret.is_success() { "" } else { "refused" };
-        let counted = if ret == Ret::Other(-2) {
-            response_ret(&response)
-        } else {
-            ret
-        };
-        self.names.count_served(metrics, iface, counted, now, text);
+        self.names.count_served(metrics, iface, ret, now, "refused");
         response
     }
 
@@ -405,7 +398,11 @@ impl HttpMachine for OperatorPlatform {
         let civil = self.civil(self.now);
         for k in 0..n {
             let i = (self.round_robin + k) % n;
-            if let Some(req) = self.outboxes.get_mut(i).and_then(|o| o.poll(self.now, civil)) {
+            if let Some(req) = self
+                .outboxes
+                .get_mut(i)
+                .and_then(|o| o.poll(self.now, civil))
+            {
                 self.round_robin = (i + 1) % n;
                 return Some(req);
             }
@@ -457,11 +454,7 @@ impl HttpMachine for OperatorPlatform {
     }
 }
 
-/// The `Ret` inside a response body (for counting refusals), `Other(-2)` when unreadable.
+/// The `Ret` inside a refusal (for counting), `Other(404)` for a path not served here.
 fn response_ret(response: &ServerResponse) -> Ret {
-    if response.status == 404 {
-        return Ret::Other(404);
-    }
-    proto::tcec::ResponseEnvelope::parse(&response.body).map_or(Ret::Other(-2), |e| e.ret)
+    proto::tcec::ResponseEnvelope::parse(&response.body).map_or(Ret::Other(404), |e| e.ret)
 }
-

@@ -1,7 +1,7 @@
 //! The interfaces the operator platform serves (DB4403 chapter 9, T/CEC 102.2/102.3).
 
-use super::{OperatorPlatform, Served};
 use super::mirror::{Connector, Station, day_number};
+use super::{OperatorPlatform, Served};
 use crate::tcec::serve::{self, Opened, Refusal, decode, respond};
 use crate::time::{Duration, Instant};
 use proto::tcec::objects::*;
@@ -22,7 +22,10 @@ impl OperatorPlatform {
     /// Serves an opened request: decodes, validates, answers.
     pub(super) fn serve(&mut self, now: Instant, opened: &Opened) -> Served {
         let Some(peer) = self.peers.get(opened.peer).cloned() else {
-            return (Ret::SystemError, serve::error_response(now, None, Ret::SystemError, "no peer"));
+            return (
+                Ret::SystemError,
+                serve::error_response(now, None, Ret::SystemError, "no peer"),
+            );
         };
         let keys = &peer.inbound;
         let d = opened.dialect.unwrap_or(peer.dialect);
@@ -33,23 +36,43 @@ impl OperatorPlatform {
                 let result = serve::serve_query_token(now, opened, &peer, &mut self.issuer);
                 respond(now, keys, result)
             }
-            I::QueryStationsInfo => respond(now, keys, decode(p, d).and_then(|r| self.stations_info(&r))),
+            I::QueryStationsInfo => {
+                respond(now, keys, decode(p, d).and_then(|r| self.stations_info(&r)))
+            }
             I::QueryStationsStatus | I::QueryStationStatus => {
                 respond(now, keys, decode(p, d).map(|r| self.stations_status(&r, d)))
             }
-            I::QueryStationChargeStats => respond(now, keys, decode(p, d).and_then(|r| self.charge_stats(&r))),
-            I::QueryStationDischargeStats => {
-                respond(now, keys, decode(p, d).and_then(|r| self.discharge_stats(&r)))
+            I::QueryStationChargeStats => {
+                respond(now, keys, decode(p, d).and_then(|r| self.charge_stats(&r)))
             }
-            I::QueryStationStats => respond(now, keys, decode(p, d).and_then(|r| self.tcec_stats(&r))),
-            I::QueryBmsInfo => respond(now, keys, decode(p, d).and_then(|r| self.bms_info(now, &r))),
+            I::QueryStationDischargeStats => respond(
+                now,
+                keys,
+                decode(p, d).and_then(|r| self.discharge_stats(&r)),
+            ),
+            I::QueryStationStats => {
+                respond(now, keys, decode(p, d).and_then(|r| self.tcec_stats(&r)))
+            }
+            I::QueryBmsInfo => {
+                respond(now, keys, decode(p, d).and_then(|r| self.bms_info(now, &r)))
+            }
             I::QueryAlarmInfo => respond(now, keys, decode(p, d).and_then(|r| self.alarm_info(&r))),
             I::QueryEventInfo => respond(now, keys, decode(p, d).and_then(|r| self.event_info(&r))),
             I::QueryFrequency => respond(now, keys, decode(p, d).map(|r| self.frequency(now, &r))),
-            I::QueryDisEquipmentStatusInfo => respond(now, keys, decode(p, d).and_then(|r| self.dis_status(&r))),
-            I::SupplementCollect => respond(now, keys, decode(p, d).and_then(|r| self.supplement(r))),
-            I::SupplementStationInfo => respond(now, keys, decode(p, d).and_then(|r| self.station_ref(&r))),
-            I::SupplementQueryBmsIntact => respond(now, keys, decode(p, d).and_then(|r| self.bms_intact(now, &r))),
+            I::QueryDisEquipmentStatusInfo => {
+                respond(now, keys, decode(p, d).and_then(|r| self.dis_status(&r)))
+            }
+            I::SupplementCollect => {
+                respond(now, keys, decode(p, d).and_then(|r| self.supplement(r)))
+            }
+            I::SupplementStationInfo => {
+                respond(now, keys, decode(p, d).and_then(|r| self.station_ref(&r)))
+            }
+            I::SupplementQueryBmsIntact => respond(
+                now,
+                keys,
+                decode(p, d).and_then(|r| self.bms_intact(now, &r)),
+            ),
             I::QueryVideoInfo => respond(now, keys, decode(p, d).and_then(|r| self.videos(&r))),
             _ => self.serve_roaming(now, opened, keys, d),
         }
@@ -69,15 +92,19 @@ impl OperatorPlatform {
             .ok_or_else(|| unknown("ConnectorID", id))
     }
 
-    fn stations_info(&self, r: &QueryStationsInfoRequest) -> Result<QueryStationsInfoResponse, Refusal> {
+    fn stations_info(
+        &self,
+        r: &QueryStationsInfoRequest,
+    ) -> Result<QueryStationsInfoResponse, Refusal> {
         let since = match r.last_query_time.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(t) => Some(
-                CivilTime::parse_datetime(t)
-                    .map_err(|e| Refusal::new(Ret::BusinessParamInvalid, format!("LastQueryTime: {e}")))?,
-            ),
+            Some(t) => Some(CivilTime::parse_datetime(t).map_err(|e| {
+                Refusal::new(Ret::BusinessParamInvalid, format!("LastQueryTime: {e}"))
+            })?),
         };
-        let size = r.page_size_or_default().clamp(1, self.config.max_page_size.max(1));
+        let size = r
+            .page_size_or_default()
+            .clamp(1, self.config.max_page_size.max(1));
         let page_no = r.page_no_or_default().max(1);
         let matching = || {
             self.mirror
@@ -128,13 +155,20 @@ impl OperatorPlatform {
     /// Energy per equipment and connector of a station over a day range: `(charged,
     /// discharged)` totals and per-equipment lists of `(EquipmentID, [(ConnectorID, c, d)])`.
     #[allow(clippy::type_complexity)]
-    fn energy(&self, r: &StatsQueryRequest) -> Result<(f64, f64, Vec<(String, Vec<(String, f64, f64)>)>), Refusal> {
+    fn energy(
+        &self,
+        r: &StatsQueryRequest,
+    ) -> Result<(f64, f64, Vec<(String, Vec<(String, f64, f64)>)>), Refusal> {
         let first = parse_day("StartTime", &r.start_time)?;
         let last = parse_day("EndTime", &r.end_time)?;
         let station = self.station_by_id(&r.station_id)?;
         let mut per_equipment: Vec<(String, Vec<(String, f64, f64)>)> = Vec::new();
         let (mut total_c, mut total_d) = (0.0, 0.0);
-        for c in station.connectors.iter().filter_map(|c| self.mirror.connectors.get(*c as usize)) {
+        for c in station
+            .connectors
+            .iter()
+            .filter_map(|c| self.mirror.connectors.get(*c as usize))
+        {
             let (ch, dis) = c.energy_between(first, last);
             total_c += ch;
             total_d += dis;
@@ -173,7 +207,10 @@ impl OperatorPlatform {
         })
     }
 
-    fn discharge_stats(&self, r: &StatsQueryRequest) -> Result<StationDischargeStatsResponse, Refusal> {
+    fn discharge_stats(
+        &self,
+        r: &StatsQueryRequest,
+    ) -> Result<StationDischargeStatsResponse, Refusal> {
         let (_, total, eq) = self.energy(r)?;
         let r1 = |x: f64| (x * 10.0).round() / 10.0;
         Ok(StationDischargeStatsResponse {
@@ -268,7 +305,10 @@ impl OperatorPlatform {
         }
     }
 
-    fn dis_status(&self, r: &QueryDisEquipmentStatusRequest) -> Result<DisEquipmentStatusInfos, Refusal> {
+    fn dis_status(
+        &self,
+        r: &QueryDisEquipmentStatusRequest,
+    ) -> Result<DisEquipmentStatusInfos, Refusal> {
         let station = self.station_by_id(&r.station_id)?;
         let dis_equipment_status_infos = station
             .dis_equipment
@@ -295,7 +335,10 @@ impl OperatorPlatform {
 
     /// `supplement_collect`: per MissingTime, the status as of that time, the alarms and
     /// events reported in that second, or every BMS report of the session that started then.
-    fn supplement(&self, r: SupplementCollectRequest) -> Result<SupplementCollectResponse, Refusal> {
+    fn supplement(
+        &self,
+        r: SupplementCollectRequest,
+    ) -> Result<SupplementCollectResponse, Refusal> {
         let times = missing_times(&r.missing_time)
             .into_iter()
             .map(CivilTime::parse_datetime)
@@ -305,7 +348,11 @@ impl OperatorPlatform {
         match r.interface_name {
             SupplementInterface::StationStatus => {
                 let c = self.connector_by_id(&r.connector_id)?;
-                let objects: Vec<_> = times.iter().filter_map(|t| c.status_as_of(*t)).cloned().collect();
+                let objects: Vec<_> = times
+                    .iter()
+                    .filter_map(|t| c.status_as_of(*t))
+                    .cloned()
+                    .collect();
                 SupplementCollectResponse::new(r, &objects).map_err(encode)
             }
             SupplementInterface::BmsInfo => {

@@ -72,9 +72,9 @@ impl Tariff {
     }
 
     fn prices(&self, period: usize) -> (f64, f64) {
-        self.periods
-            .get(period)
-            .map_or((0.0, 0.0), |p| (p.elec_price_yuan_per_kwh, p.service_price_yuan_per_kwh))
+        self.periods.get(period).map_or((0.0, 0.0), |p| {
+            (p.elec_price_yuan_per_kwh, p.service_price_yuan_per_kwh)
+        })
     }
 }
 
@@ -187,11 +187,21 @@ impl OperatorPlatform {
         self.roaming.stats
     }
 
-    pub(super) fn serve_roaming(&mut self, now: Instant, opened: &Opened, keys: &TcecKeys, d: Dialect) -> Served {
+    pub(super) fn serve_roaming(
+        &mut self,
+        now: Instant,
+        opened: &Opened,
+        keys: &TcecKeys,
+        d: Dialect,
+    ) -> Served {
         let p = opened.plaintext.as_slice();
         match opened.interface {
-            Interface::QueryEquipAuth => respond(now, keys, decode(p, d).map(|r| self.equip_auth(&r))),
-            Interface::QueryEquipBusinessPolicy => respond(now, keys, decode(p, d).map(|r| self.policy(&r))),
+            Interface::QueryEquipAuth => {
+                respond(now, keys, decode(p, d).map(|r| self.equip_auth(&r)))
+            }
+            Interface::QueryEquipBusinessPolicy => {
+                respond(now, keys, decode(p, d).map(|r| self.policy(&r)))
+            }
             Interface::QueryStartCharge => respond(
                 now,
                 keys,
@@ -204,10 +214,16 @@ impl OperatorPlatform {
                 decode::<QueryStartChargeWithCarRequest>(p, d)
                     .map(|r| self.start_charge(opened.peer, r.start_charge_seq, &r.connector_id)),
             ),
-            Interface::QueryEquipChargeStatus => {
-                respond(now, keys, decode(p, d).and_then(|r: StartChargeSeqRequest| self.charge_status(now, &r.start_charge_seq)))
+            Interface::QueryEquipChargeStatus => respond(
+                now,
+                keys,
+                decode(p, d).and_then(|r: StartChargeSeqRequest| {
+                    self.charge_status(now, &r.start_charge_seq)
+                }),
+            ),
+            Interface::QueryStopCharge => {
+                respond(now, keys, decode(p, d).map(|r| self.stop_charge(&r)))
             }
-            Interface::QueryStopCharge => respond(now, keys, decode(p, d).map(|r| self.stop_charge(&r))),
             other => {
                 let msg = format!("interface {other} is not served by the operator platform");
                 respond::<()>(now, keys, Err(Refusal::new(Ret::BusinessParamInvalid, msg)))
@@ -261,7 +277,11 @@ impl OperatorPlatform {
         QueryEquipBusinessPolicyResponse {
             equip_biz_seq: r.equip_biz_seq.clone(),
             connector_id: r.connector_id.clone(),
-            succ_stat: if known { SuccStat::Success } else { SuccStat::Failure },
+            succ_stat: if known {
+                SuccStat::Success
+            } else {
+                SuccStat::Failure
+            },
             fail_reason: if known {
                 GenericFailReason::NoFailure
             } else {
@@ -272,7 +292,12 @@ impl OperatorPlatform {
         }
     }
 
-    fn start_charge(&mut self, peer: usize, seq: String, connector_id: &str) -> QueryStartChargeResponse {
+    fn start_charge(
+        &mut self,
+        peer: usize,
+        seq: String,
+        connector_id: &str,
+    ) -> QueryStartChargeResponse {
         let reply = |stat, fail: StartChargeFailReason| QueryStartChargeResponse {
             start_charge_seq: seq.clone(),
             start_charge_seq_stat: stat,
@@ -289,11 +314,24 @@ impl OperatorPlatform {
             return reply(order.state, StartChargeFailReason::NoFailure);
         }
         let Some(c) = self.mirror.connector_index(connector_id) else {
-            return reply(StartChargeSeqStat::Unknown, StartChargeFailReason::NoSuchEquipment);
+            return reply(
+                StartChargeSeqStat::Unknown,
+                StartChargeFailReason::NoSuchEquipment,
+            );
         };
-        let status = self.mirror.connectors.get(c as usize).map(|x| x.snapshot.status);
-        if matches!(status, Some(ConnectorStatus::Offline | ConnectorStatus::Fault) | None) {
-            return reply(StartChargeSeqStat::Unknown, StartChargeFailReason::EquipmentOffline);
+        let status = self
+            .mirror
+            .connectors
+            .get(c as usize)
+            .map(|x| x.snapshot.status);
+        if matches!(
+            status,
+            Some(ConnectorStatus::Offline | ConnectorStatus::Fault) | None
+        ) {
+            return reply(
+                StartChargeSeqStat::Unknown,
+                StartChargeFailReason::EquipmentOffline,
+            );
         }
         if self.roaming.active.contains_key(&c) {
             // 3: operator-defined "connector busy with another order".
@@ -320,7 +358,10 @@ impl OperatorPlatform {
             connector: ConnectorIdx(c),
             start_charge_seq: seq.clone(),
         });
-        reply(StartChargeSeqStat::Starting, StartChargeFailReason::NoFailure)
+        reply(
+            StartChargeSeqStat::Starting,
+            StartChargeFailReason::NoFailure,
+        )
     }
 
     fn equip_charge_status(&self, now: Instant, seq: &str, order: &Order) -> EquipChargeStatus {
@@ -354,11 +395,12 @@ impl OperatorPlatform {
     }
 
     fn charge_status(&self, now: Instant, seq: &str) -> Result<EquipChargeStatus, Refusal> {
-        let order = self
-            .roaming
-            .orders
-            .get(seq)
-            .ok_or_else(|| Refusal::new(Ret::BusinessParamInvalid, format!("unknown StartChargeSeq {seq:?}")))?;
+        let order = self.roaming.orders.get(seq).ok_or_else(|| {
+            Refusal::new(
+                Ret::BusinessParamInvalid,
+                format!("unknown StartChargeSeq {seq:?}"),
+            )
+        })?;
         Ok(self.equip_charge_status(now, seq, order))
     }
 
@@ -374,10 +416,15 @@ impl OperatorPlatform {
             fail_reason: fail,
         };
         let Some(order) = self.roaming.orders.get_mut(&r.start_charge_seq) else {
-            return reply(StartChargeSeqStat::Unknown, StopChargeFailReason::NoSuchEquipment);
+            return reply(
+                StartChargeSeqStat::Unknown,
+                StopChargeFailReason::NoSuchEquipment,
+            );
         };
         match order.state {
-            StartChargeSeqStat::Finished => reply(order.state, StopChargeFailReason::AlreadyStopped),
+            StartChargeSeqStat::Finished => {
+                reply(order.state, StopChargeFailReason::AlreadyStopped)
+            }
             StartChargeSeqStat::Stopping => reply(order.state, StopChargeFailReason::NoFailure),
             _ => {
                 order.state = StartChargeSeqStat::Stopping;
@@ -386,7 +433,10 @@ impl OperatorPlatform {
                     connector: ConnectorIdx(order.connector),
                     start_charge_seq: r.start_charge_seq.clone(),
                 });
-                reply(StartChargeSeqStat::Stopping, StopChargeFailReason::NoFailure)
+                reply(
+                    StartChargeSeqStat::Stopping,
+                    StopChargeFailReason::NoFailure,
+                )
             }
         }
     }
@@ -454,7 +504,15 @@ impl OperatorPlatform {
         }
     }
 
-    fn push_roaming<T: serde::Serialize>(&mut self, now: Instant, peer: usize, c: u32, iface: Interface, tag: Tag, data: &T) {
+    fn push_roaming<T: serde::Serialize>(
+        &mut self,
+        now: Instant,
+        peer: usize,
+        c: u32,
+        iface: Interface,
+        tag: Tag,
+        data: &T,
+    ) {
         match serde_json::to_vec(data) {
             Ok(bytes) => {
                 let push = Push::new(iface, bytes, OpTag::Roaming(tag), now);
@@ -468,7 +526,12 @@ impl OperatorPlatform {
 
     /// The fleet engine's answer to [`FleetCommand::StartCharge`]: the session delivers
     /// energy (`Ok`) or could not start.
-    pub fn charge_started(&mut self, now: Instant, connector: ConnectorIdx, result: Result<(), StartFailure>) {
+    pub fn charge_started(
+        &mut self,
+        now: Instant,
+        connector: ConnectorIdx,
+        result: Result<(), StartFailure>,
+    ) {
         self.now = self.now.max(now);
         let c = connector.0;
         let civil = self.civil(now);
@@ -494,13 +557,28 @@ impl OperatorPlatform {
         let note = StartChargeResultNotification {
             start_charge_seq: seq.clone(),
             start_charge_seq_stat: order.state,
-            connector_id: self.mirror.connectors.get(c as usize).map(|x| x.id.clone()).unwrap_or_default(),
+            connector_id: self
+                .mirror
+                .connectors
+                .get(c as usize)
+                .map(|x| x.id.clone())
+                .unwrap_or_default(),
             start_time: civil.format_datetime(),
             ident_code: None,
         };
-        self.push_roaming(now, peer, c, Interface::NotificationStartChargeResult, Tag::StartResult, &note);
+        self.push_roaming(
+            now,
+            peer,
+            c,
+            Interface::NotificationStartChargeResult,
+            Tag::StartResult,
+            &note,
+        );
         match result {
-            Ok(()) => self.arm(now + self.config.charge_status_period, Timer::ChargeStatus(c)),
+            Ok(()) => self.arm(
+                now + self.config.charge_status_period,
+                Timer::ChargeStatus(c),
+            ),
             Err(_) => self.finish_order(now, c, StopReason::ChargerFault),
         }
     }
@@ -522,15 +600,32 @@ impl OperatorPlatform {
         let note = StopChargeResultNotification {
             start_charge_seq: seq,
             start_charge_seq_stat: StartChargeSeqStat::Finished,
-            connector_id: self.mirror.connectors.get(c as usize).map(|x| x.id.clone()).unwrap_or_default(),
+            connector_id: self
+                .mirror
+                .connectors
+                .get(c as usize)
+                .map(|x| x.id.clone())
+                .unwrap_or_default(),
             succ_stat: SuccStat::Success,
             fail_reason: StopChargeFailReason::NoFailure,
         };
-        self.push_roaming(now, peer, c, Interface::NotificationStopChargeResult, Tag::StopResult, &note);
+        self.push_roaming(
+            now,
+            peer,
+            c,
+            Interface::NotificationStopChargeResult,
+            Tag::StopResult,
+            &note,
+        );
     }
 
     pub(super) fn roaming_finished(&mut self, now: Instant, c: u32, stats: SessionStats) {
-        let reason = match self.roaming.active.get(&c).and_then(|s| self.roaming.orders.get(s)) {
+        let reason = match self
+            .roaming
+            .active
+            .get(&c)
+            .and_then(|s| self.roaming.orders.get(s))
+        {
             Some(o) if o.stop_requested => StopReason::CustomerOperatorStopped,
             Some(_) => stats.stop_reason,
             None => return,
@@ -557,7 +652,12 @@ impl OperatorPlatform {
         }
         let info = ChargeOrderInfo {
             start_charge_seq: seq.clone(),
-            connector_id: self.mirror.connectors.get(c as usize).map(|x| x.id.clone()).unwrap_or_default(),
+            connector_id: self
+                .mirror
+                .connectors
+                .get(c as usize)
+                .map(|x| x.id.clone())
+                .unwrap_or_default(),
             start_time: order.started.unwrap_or(civil).format_datetime(),
             end_time: civil.format_datetime(),
             total_energy_kwh: money(order.total_kwh),
@@ -569,14 +669,25 @@ impl OperatorPlatform {
             charge_details: Some(details),
         };
         self.roaming.stats.orders_finished += 1;
-        self.roaming.unreconciled.entry(order.peer).or_default().push(seq.clone());
+        self.roaming
+            .unreconciled
+            .entry(order.peer)
+            .or_default()
+            .push(seq.clone());
         self.roaming.finished.push_back(seq);
         while self.roaming.finished.len() > Roaming::MAX_FINISHED {
             if let Some(old) = self.roaming.finished.pop_front() {
                 self.roaming.orders.remove(&old);
             }
         }
-        self.push_roaming(now, order.peer, c, Interface::NotificationChargeOrderInfo, Tag::OrderInfo, &info);
+        self.push_roaming(
+            now,
+            order.peer,
+            c,
+            Interface::NotificationChargeOrderInfo,
+            Tag::OrderInfo,
+            &info,
+        );
     }
 
     pub(super) fn charge_status_timer(&mut self, now: Instant, c: u32) {
@@ -591,8 +702,18 @@ impl OperatorPlatform {
         }
         let peer = order.peer;
         let status = self.equip_charge_status(now, &seq, order);
-        self.push_roaming(now, peer, c, Interface::NotificationEquipChargeStatus, Tag::ChargeStatus, &status);
-        self.arm(now + self.config.charge_status_period, Timer::ChargeStatus(c));
+        self.push_roaming(
+            now,
+            peer,
+            c,
+            Interface::NotificationEquipChargeStatus,
+            Tag::ChargeStatus,
+            &status,
+        );
+        self.arm(
+            now + self.config.charge_status_period,
+            Timer::ChargeStatus(c),
+        );
     }
 
     /// Sends the orders finished since the last reconciliation with `peer` as one
@@ -618,33 +739,53 @@ impl OperatorPlatform {
         }
         self.roaming.check_counter += 1;
         let civil = self.civil(now);
-        let first = orders.first().map(|o| o.start_charge_seq.clone()).unwrap_or_default();
+        let first = orders
+            .first()
+            .map(|o| o.start_charge_seq.clone())
+            .unwrap_or_default();
         let request = CheckChargeOrdersRequest {
-            check_order_seq: format!("{}{:018}", self.config.operator_id, self.roaming.check_counter),
-            start_time: civil.add_seconds(-86_400).unwrap_or(civil).format_datetime(),
+            check_order_seq: format!(
+                "{}{:018}",
+                self.config.operator_id, self.roaming.check_counter
+            ),
+            start_time: civil
+                .add_seconds(-86_400)
+                .unwrap_or(civil)
+                .format_datetime(),
             end_time: civil.format_datetime(),
             order_count: orders.len() as u32,
             total_order_energy_kwh: money(orders.iter().map(|o| o.total_energy_kwh).sum()),
             total_order_money_yuan: money(orders.iter().map(|o| o.total_money_yuan).sum()),
             charge_orders: orders,
         };
-        let c = self
-            .roaming
-            .orders
-            .get(&first)
-            .map_or(0, |o| o.connector);
-        self.push_roaming(now, p, c, Interface::CheckChargeOrders, Tag::CheckOrders, &request);
+        let c = self.roaming.orders.get(&first).map_or(0, |o| o.connector);
+        self.push_roaming(
+            now,
+            p,
+            c,
+            Interface::CheckChargeOrders,
+            Tag::CheckOrders,
+            &request,
+        );
     }
 
-    pub(super) fn roaming_ack(&mut self, now: Instant, _peer: PeerId, tag: Tag, data: Option<&[u8]>) {
+    pub(super) fn roaming_ack(
+        &mut self,
+        now: Instant,
+        _peer: PeerId,
+        tag: Tag,
+        data: Option<&[u8]>,
+    ) {
         let Some(data) = data else {
             return;
         };
         let disputed = match tag {
             Tag::OrderInfo => proto::tcec::envelope::decode_data::<ChargeOrderInfoAck>(data)
                 .map_or(0, |a| u64::from(a.confirm_result != ConfirmResult::Agreed)),
-            Tag::CheckOrders => proto::tcec::envelope::decode_data::<CheckChargeOrdersResponse>(data)
-                .map_or(0, |r| r.dispute_orders.len() as u64),
+            Tag::CheckOrders => {
+                proto::tcec::envelope::decode_data::<CheckChargeOrdersResponse>(data)
+                    .map_or(0, |r| r.dispute_orders.len() as u64)
+            }
             _ => 0,
         };
         if disputed > 0 {
@@ -654,7 +795,8 @@ impl OperatorPlatform {
                 _ => Interface::CheckChargeOrders,
             };
             let text = format!("{disputed} order(s) disputed by the customer's operator");
-            self.deferred_errors.push_back((iface, "disputed".into(), text, now));
+            self.deferred_errors
+                .push_back((iface, "disputed".into(), text, now));
         }
     }
 }
