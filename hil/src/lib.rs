@@ -1,1 +1,3 @@
 //! The I/O shell of chargestorm.
+
+pub mod http;

@@ -7,7 +7,8 @@
 //!
 //! Per answer:
 //! - `Ret 0`: delivered; the decrypted response Data goes back to the machine.
-//! - `Ret 4002`: the token is dropped, a new one fetched, and the request retried once.
+//! - `Ret 4002`: the token is dropped, a new one fetched, and the request retried (once per
+//!   token: a fresh token refused again gives the request up).
 //! - `Ret -1` (busy), `Ret 500`, HTTP errors, transport failures and responses that fail
 //!   their Sig: retried after 1 s, 2 s, 4 s… (capped), at most
 //!   [`SendPolicy::max_attempts`] attempts.
@@ -83,7 +84,8 @@ pub struct Push<T> {
     /// When the schedule wanted it sent.
     pub intended: Instant,
     attempts: u8,
-    reauthed: bool,
+    /// The token generation whose rejection made us re-authenticate.
+    reauthed_on: Option<u64>,
 }
 
 impl<T> Push<T> {
@@ -95,7 +97,7 @@ impl<T> Push<T> {
             tag,
             intended,
             attempts: 0,
-            reauthed: false,
+            reauthed_on: None,
         }
     }
 }
@@ -526,8 +528,13 @@ impl<T> Outbox<T> {
         let (iface, intended, attempts) = (head.interface, head.intended, head.attempts);
         names.count_sent(metrics, iface);
         let verdict = match verdict {
-            Verdict::Reauth if !head.reauthed => {
-                head.reauthed = true;
+            // Re-authenticate once per token: a second 4002 for the same token, or running
+            // out of attempts, gives the request up.
+            Verdict::Reauth
+                if head.reauthed_on != Some(token_generation)
+                    && attempts < self.policy.max_attempts =>
+            {
+                head.reauthed_on = Some(token_generation);
                 names.count_error(
                     metrics,
                     iface,
@@ -542,7 +549,7 @@ impl<T> Outbox<T> {
             }
             Verdict::Reauth => Verdict::Fail(SendFailure::Ret(
                 Ret::TokenError,
-                "token rejected twice".into(),
+                "token rejected after re-authenticating".into(),
             )),
             Verdict::Retry(f) if attempts < self.policy.max_attempts => {
                 names.count_error(
