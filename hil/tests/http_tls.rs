@@ -13,18 +13,23 @@ use sim_core::tcec::harness::OPERATOR_ID;
 /// returns the server files and the CA PEM.
 fn certificates(tag: &str) -> (ServerTls, Vec<u8>) {
     let ca_key = rcgen::KeyPair::generate().expect("test certificate setup");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("test certificate setup");
+    let mut ca_params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).expect("test certificate setup");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "chargestorm test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("test certificate setup");
+    let ca = ca_params
+        .self_signed(&ca_key)
+        .expect("test certificate setup");
     let key = rcgen::KeyPair::generate().expect("test certificate setup");
     let params =
         rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
             .expect("test certificate setup");
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let cert = params.signed_by(&key, &issuer).expect("test certificate setup");
+    let cert = params
+        .signed_by(&key, &issuer)
+        .expect("test certificate setup");
     let dir = std::env::temp_dir().join(format!("chargestorm-tls-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("test certificate setup");
     let cert_path = dir.join("platform.pem");

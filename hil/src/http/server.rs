@@ -57,8 +57,9 @@ async fn handle<M: HttpMachine + Send + 'static>(
         };
         machine.handle_request(now, request, metrics)
     });
-    let deadline = shared.clock().deadline(response.respond_at);
-    tokio::time::sleep_until(deadline).await;
+    if response.respond_at > shared.now() {
+        tokio::time::sleep_until(shared.clock().deadline(response.respond_at)).await;
+    }
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let content_type = if response.status == 200 || response.status == 500 {
         CONTENT_TYPE

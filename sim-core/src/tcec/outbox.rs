@@ -314,7 +314,11 @@ impl<T> Outbox<T> {
         if self.seq_blocked_until.is_some_and(|t| now < t) {
             return None;
         }
-        if self.token.wants_fetch(now) {
+        // A first token is fetched when there is something to send; a held one is renewed
+        // before it expires whether or not traffic is waiting.
+        let has_work = !self.ready.is_empty() || !self.backoff.is_empty();
+        let held = self.token.token(now).is_some();
+        if self.token.wants_fetch(now) && (held || has_work) {
             return self.token_request(now, civil);
         }
         let token = self.token.token(now)?.expose().to_owned();
