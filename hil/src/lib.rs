@@ -7,3 +7,5 @@ pub mod modbus;
 pub mod can;
 pub mod pace;
 pub mod proxy;
+
+pub mod http;

@@ -17,4 +17,5 @@ pub mod report;
 pub mod rng;
 pub mod sched;
 pub mod series;
+pub mod tcec;
 pub mod trace;
