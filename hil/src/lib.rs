@@ -2,10 +2,9 @@
 //! ports and CAN interfaces. The simulation itself lives in `sim-core` and never does
 //! I/O; this crate drives it and carries its messages to real peers.
 
-pub mod mqtt;
-pub mod modbus;
 pub mod can;
+pub mod http;
+pub mod modbus;
+pub mod mqtt;
 pub mod pace;
 pub mod proxy;
-
-pub mod http;

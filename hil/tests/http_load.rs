@@ -180,7 +180,10 @@ async fn a_thousand_stations_push_to_the_reference_platform_over_http() {
 }
 
 #[test]
-#[expect(clippy::disallowed_methods, reason = "the test measures wall time of the sans-IO run")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test measures wall time of the sans-IO run"
+)]
 fn sans_io_cost_of_one_push_exchange() {
     // Both machines and the in-memory network on one thread: wall time ≈ CPU time.
     let mut h = Harness::new(HarnessConfig {

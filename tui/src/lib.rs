@@ -6,6 +6,7 @@ pub mod cli;
 pub mod meter_cmd;
 mod profiles_cmd;
 mod run;
+pub mod tcec_cmd;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -44,7 +44,12 @@ pub enum TcecCommand {
 #[derive(Debug, Args)]
 pub struct SigKey {
     /// SigSecret (HMAC-MD5 key, used as its UTF-8 bytes).
-    #[arg(long, env = "TCEC_SIG_SECRET", hide_env_values = true, conflicts_with = "sig_secret_file")]
+    #[arg(
+        long,
+        env = "TCEC_SIG_SECRET",
+        hide_env_values = true,
+        conflicts_with = "sig_secret_file"
+    )]
     pub sig_secret: Option<String>,
     /// File holding the SigSecret (trailing newline ignored).
     #[arg(long)]
@@ -55,13 +60,23 @@ pub struct SigKey {
 #[derive(Debug, Args)]
 pub struct DataKeys {
     /// DataSecret (16 characters, the AES-128 key).
-    #[arg(long, env = "TCEC_DATA_SECRET", hide_env_values = true, conflicts_with = "data_secret_file")]
+    #[arg(
+        long,
+        env = "TCEC_DATA_SECRET",
+        hide_env_values = true,
+        conflicts_with = "data_secret_file"
+    )]
     pub data_secret: Option<String>,
     /// File holding the DataSecret.
     #[arg(long)]
     pub data_secret_file: Option<PathBuf>,
     /// DataSecretIV (16 characters, the CBC IV).
-    #[arg(long, env = "TCEC_DATA_SECRET_IV", hide_env_values = true, conflicts_with = "data_secret_iv_file")]
+    #[arg(
+        long,
+        env = "TCEC_DATA_SECRET_IV",
+        hide_env_values = true,
+        conflicts_with = "data_secret_iv_file"
+    )]
     pub data_secret_iv: Option<String>,
     /// File holding the DataSecretIV.
     #[arg(long)]
@@ -140,7 +155,8 @@ pub fn run_to(command: TcecCommand, out: &mut impl Write) -> anyhow::Result<Exit
         TcecCommand::Decrypt(a) => {
             let (key, iv) = data_keys(&a.keys)?;
             let data = String::from_utf8(input(a.text, a.input)?).context("Data is not UTF-8")?;
-            let plaintext = crypto::decrypt_data(&key, &iv, data.trim()).context("cannot decrypt Data")?;
+            let plaintext =
+                crypto::decrypt_data(&key, &iv, data.trim()).context("cannot decrypt Data")?;
             out.write_all(&plaintext)?;
             writeln!(out)?;
             Ok(ExitCode::SUCCESS)
@@ -148,25 +164,50 @@ pub fn run_to(command: TcecCommand, out: &mut impl Write) -> anyhow::Result<Exit
     }
 }
 
-fn read_secret(flag: Option<&String>, file: Option<&PathBuf>, name: &str) -> anyhow::Result<String> {
+fn read_secret(
+    flag: Option<&String>,
+    file: Option<&PathBuf>,
+    name: &str,
+) -> anyhow::Result<String> {
     match (flag, file) {
         (Some(s), _) => Ok(s.clone()),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading the {name} file {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the {name} file {}", path.display()))?;
             Ok(text.trim_end_matches(['\r', '\n']).to_owned())
         }
-        (None, None) => bail!("{name} missing: pass --{0}, --{0}-file or set TCEC_{1}", name.to_lowercase().replace(' ', "-"), name.to_uppercase().replace(' ', "_")),
+        (None, None) => bail!(
+            "{name} missing: pass --{0}, --{0}-file or set TCEC_{1}",
+            name.to_lowercase().replace(' ', "-"),
+            name.to_uppercase().replace(' ', "_")
+        ),
     }
 }
 
 fn sig_key(k: &SigKey) -> anyhow::Result<Secret> {
-    read_secret(k.sig_secret.as_ref(), k.sig_secret_file.as_ref(), "sig secret").map(Secret::new)
+    read_secret(
+        k.sig_secret.as_ref(),
+        k.sig_secret_file.as_ref(),
+        "sig secret",
+    )
+    .map(Secret::new)
 }
 
 fn data_keys(k: &DataKeys) -> anyhow::Result<(Key16, Key16)> {
-    let key = read_secret(k.data_secret.as_ref(), k.data_secret_file.as_ref(), "data secret")?;
-    let iv = read_secret(k.data_secret_iv.as_ref(), k.data_secret_iv_file.as_ref(), "data secret iv")?;
-    Ok((Key16::from_str_exact("DataSecret", &key)?, Key16::from_str_exact("DataSecretIV", &iv)?))
+    let key = read_secret(
+        k.data_secret.as_ref(),
+        k.data_secret_file.as_ref(),
+        "data secret",
+    )?;
+    let iv = read_secret(
+        k.data_secret_iv.as_ref(),
+        k.data_secret_iv_file.as_ref(),
+        "data secret iv",
+    )?;
+    Ok((
+        Key16::from_str_exact("DataSecret", &key)?,
+        Key16::from_str_exact("DataSecretIV", &iv)?,
+    ))
 }
 
 fn input(text: Option<String>, file: Option<PathBuf>) -> anyhow::Result<Vec<u8>> {
@@ -187,7 +228,10 @@ fn sign(a: SignArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let sig = match a.ret {
         Some(ret) => {
             let ret = Ret::from_code(ret).code().to_string();
-            crypto::sign(&secret, &[ret.as_bytes(), a.msg.as_bytes(), a.data.as_bytes()])
+            crypto::sign(
+                &secret,
+                &[ret.as_bytes(), a.msg.as_bytes(), a.data.as_bytes()],
+            )
         }
         None => {
             let (Some(op), Some(ts), Some(seq)) = (&a.operator_id, &a.timestamp, &a.seq) else {
@@ -258,9 +302,31 @@ mod tests {
 
     #[test]
     fn sign_reproduces_tv1_and_the_response_vectors() {
-        let (_, sig) = run_args(&["sign", "--sig-secret", KEY, "--operator-id", "123456789", "--data", TV1_DATA, "--timestamp", "20160729142400", "--seq", "0001"]);
+        let (_, sig) = run_args(&[
+            "sign",
+            "--sig-secret",
+            KEY,
+            "--operator-id",
+            "123456789",
+            "--data",
+            TV1_DATA,
+            "--timestamp",
+            "20160729142400",
+            "--seq",
+            "0001",
+        ]);
         assert_eq!(sig.trim(), "745166E8C43C84D37FFEC0F529C4136F");
-        let (_, sig) = run_args(&["sign", "--sig-secret", KEY, "--ret", "0", "--msg", "1", "--data", "abc"]);
+        let (_, sig) = run_args(&[
+            "sign",
+            "--sig-secret",
+            KEY,
+            "--ret",
+            "0",
+            "--msg",
+            "1",
+            "--data",
+            "abc",
+        ]);
         assert_eq!(sig.trim(), "6A7BDACE25C1BA6A4E81EBF5B85B224A");
         assert!(!sig.contains(KEY));
     }
@@ -275,9 +341,24 @@ mod tests {
         let mut args = vec!["decrypt", "--text", "cmljobIKHDAcF9uf3mgs/w=="];
         args.extend(keys);
         assert_eq!(run_args(&args).1.trim(), "hello world!");
-        let short = Cli::try_parse_from(["tcec", "encrypt", "--text", "x", "--data-secret", "short", "--data-secret-iv", KEY]).unwrap();
-        let err = run_to(short.command, &mut Vec::new()).unwrap_err().to_string();
-        assert!(err.contains("DataSecret") && !err.contains("short"), "{err}");
+        let short = Cli::try_parse_from([
+            "tcec",
+            "encrypt",
+            "--text",
+            "x",
+            "--data-secret",
+            "short",
+            "--data-secret-iv",
+            KEY,
+        ])
+        .unwrap();
+        let err = run_to(short.command, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("DataSecret") && !err.contains("short"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -287,24 +368,48 @@ mod tests {
         let key_file = dir.join("sig.key");
         std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
         let envelope = |seq: &str| {
-            format!(r#"{{"OperatorID":"123456789","Data":"{TV1_DATA}","TimeStamp":"20160729142400","Seq":"{seq}","Sig":"745166E8C43C84D37FFEC0F529C4136F"}}"#)
+            format!(
+                r#"{{"OperatorID":"123456789","Data":"{TV1_DATA}","TimeStamp":"20160729142400","Seq":"{seq}","Sig":"745166E8C43C84D37FFEC0F529C4136F"}}"#
+            )
         };
         let body = dir.join("good.json");
         std::fs::write(&body, envelope("0001")).unwrap();
-        let (code, text) = run_args(&["verify", "--body", body.to_str().unwrap(), "--sig-secret-file", key_file.to_str().unwrap()]);
+        let (code, text) = run_args(&[
+            "verify",
+            "--body",
+            body.to_str().unwrap(),
+            "--sig-secret-file",
+            key_file.to_str().unwrap(),
+        ]);
         assert_eq!((code, text.trim()), (ExitCode::SUCCESS, "request Sig OK"));
         std::fs::write(&body, envelope("0002")).unwrap();
-        let (code, text) = run_args(&["verify", "--body", body.to_str().unwrap(), "--sig-secret-file", key_file.to_str().unwrap()]);
+        let (code, text) = run_args(&[
+            "verify",
+            "--body",
+            body.to_str().unwrap(),
+            "--sig-secret-file",
+            key_file.to_str().unwrap(),
+        ]);
         assert_eq!(code, ExitCode::FAILURE);
         assert!(text.contains("INVALID"), "{text}");
-        let response = r#"{"Ret":0,"Msg":"1","Data":"abc","Sig":"6A7BDACE25C1BA6A4E81EBF5B85B224A"}"#;
+        let response =
+            r#"{"Ret":0,"Msg":"1","Data":"abc","Sig":"6A7BDACE25C1BA6A4E81EBF5B85B224A"}"#;
         std::fs::write(&body, response).unwrap();
-        let (code, text) = run_args(&["verify", "--body", body.to_str().unwrap(), "--sig-secret", KEY]);
+        let (code, text) = run_args(&[
+            "verify",
+            "--body",
+            body.to_str().unwrap(),
+            "--sig-secret",
+            KEY,
+        ]);
         assert_eq!((code, text.trim()), (ExitCode::SUCCESS, "response Sig OK"));
-        let missing = Cli::try_parse_from(["tcec", "verify", "--body", body.to_str().unwrap()]).unwrap();
+        let missing =
+            Cli::try_parse_from(["tcec", "verify", "--body", body.to_str().unwrap()]).unwrap();
         // Only meaningful when TCEC_SIG_SECRET is not set in the test environment.
         if std::env::var_os("TCEC_SIG_SECRET").is_none() {
-            let err = run_to(missing.command, &mut Vec::new()).unwrap_err().to_string();
+            let err = run_to(missing.command, &mut Vec::new())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("TCEC_SIG_SECRET"), "{err}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
