@@ -2,6 +2,8 @@
 //! around [`main_with_args`], and end-to-end tests call the same entry point in-process.
 
 pub mod cli;
+pub mod dashboard;
+pub mod html_report;
 mod profiles_cmd;
 mod run;
 
