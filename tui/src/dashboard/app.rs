@@ -162,8 +162,10 @@ pub struct App {
     pub(crate) list_rows: usize,
     /// The connector whose detail is open.
     pub(crate) detail: Option<u32>,
-    /// Id of the connector under the cursor, from the last model.
-    pub(crate) selected_id: Option<u32>,
+    /// The connector window of the last model: offset and ids, to know which connector
+    /// is under the cursor.
+    window_offset: usize,
+    window_ids: Vec<u32>,
     pub(crate) fault_all: bool,
     /// Wall time (model `wall_s`) at which each error kind was first seen.
     pub(crate) error_first_seen: BTreeMap<String, f64>,
@@ -197,7 +199,8 @@ impl App {
             scroll_top: 0,
             list_rows: DEFAULT_LIST_ROWS,
             detail: None,
-            selected_id: None,
+            window_offset: 0,
+            window_ids: Vec::new(),
             fault_all: false,
             error_first_seen: BTreeMap::new(),
             wall_s: 0.0,
@@ -310,12 +313,18 @@ impl App {
             let i = v.index();
             self.selected[i] = self.selected[i].min(self.counts[i].saturating_sub(1));
         }
-        let cursor = self.selected[View::Connectors.index()];
-        if let Some(row) = model.connector_at(cursor) {
-            self.selected_id = Some(row.id);
-        } else if model.connectors_total == 0 {
-            self.selected_id = None;
-        }
+        self.window_offset = model.connectors_offset;
+        self.window_ids.clear();
+        self.window_ids
+            .extend(model.connectors.iter().map(|r| r.id));
+    }
+
+    /// Id of the connector under the cursor, if the last model's window holds it.
+    pub fn cursor_id(&self) -> Option<u32> {
+        self.selected[View::Connectors.index()]
+            .checked_sub(self.window_offset)
+            .and_then(|i| self.window_ids.get(i))
+            .copied()
     }
 
     /// Whether `kind` was first seen less than [`NEW_ERROR_HIGHLIGHT_S`] ago.
@@ -412,7 +421,7 @@ impl App {
             KeyCode::Enter => self.enter(out),
             KeyCode::Esc => self.escape(out),
             KeyCode::Char('f') => {
-                self.fault_all = self.selected_id.is_none();
+                self.fault_all = self.cursor_id().is_none();
                 self.switch_view(View::Faults, out);
             }
             KeyCode::Char('a') if self.view == View::Faults => self.fault_all = !self.fault_all,
@@ -494,7 +503,7 @@ impl App {
     fn enter(&mut self, out: &mut Vec<UiCommand>) {
         match self.view {
             View::Connectors if self.detail.is_none() => {
-                if let Some(id) = self.selected_id {
+                if let Some(id) = self.cursor_id() {
                     self.detail = Some(id);
                     out.push(UiCommand::SelectConnector(Some(id)));
                 }
@@ -528,7 +537,7 @@ impl App {
         if self.fault_all || self.selected_fault().is_fleet_wide() {
             return Some(FaultTarget::All);
         }
-        self.detail.or(self.selected_id).map(FaultTarget::Selected)
+        self.detail.or(self.cursor_id()).map(FaultTarget::Selected)
     }
 
     fn inject(&mut self, out: &mut Vec<UiCommand>) {

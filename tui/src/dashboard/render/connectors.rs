@@ -52,7 +52,15 @@ pub fn render_list(app: &App, model: &DashboardModel, area: Rect, buf: &mut Buff
             (true, false) => "▲",
             (true, true) => "▼",
         };
-        format!("{}{mark}", c.label())
+        let text = format!("{}{mark}", c.label());
+        if matches!(
+            c,
+            SortColumn::Id | SortColumn::Charger | SortColumn::Kind | SortColumn::State
+        ) {
+            Line::from(text)
+        } else {
+            Line::from(text).right_aligned()
+        }
     }))
     .style(HEADER_STYLE);
     let cursor = app.selected[View::Connectors as usize];
@@ -154,10 +162,7 @@ fn with_unit(v: Option<f64>, decimals: usize, unit: &str) -> String {
 fn render_physics(d: &ConnectorDetail, area: Rect, buf: &mut Buffer) {
     let p = &d.physics;
     let state = d.state.map_or("-", |s| s.name());
-    let title = format!(
-        " Connector C{} · {} · {state} (Esc: back) ",
-        d.id, d.charger_serial
-    );
+    let title = format!(" C{} · {} · {state} ", d.id, d.charger_serial);
     let battery = match (p.battery_temp_min_c, p.battery_temp_max_c) {
         (None, None) => "-".to_owned(),
         (min, max) => format!("{} … {} °C", fmt_opt(min, 1), fmt_opt(max, 1)),
@@ -166,7 +171,7 @@ fn render_physics(d: &ConnectorDetail, area: Rect, buf: &mut Buffer) {
         kv(
             "voltage",
             format!(
-                "{:.1} V  (demand {})",
+                "{:.1} V / demand {}",
                 p.voltage_v,
                 with_unit(p.demand_voltage_v, 1, "V")
             ),
@@ -174,7 +179,7 @@ fn render_physics(d: &ConnectorDetail, area: Rect, buf: &mut Buffer) {
         kv(
             "current",
             format!(
-                "{:.1} A  (demand {})",
+                "{:.1} A / demand {}",
                 p.current_a,
                 with_unit(p.demand_current_a, 1, "A")
             ),
@@ -182,7 +187,7 @@ fn render_physics(d: &ConnectorDetail, area: Rect, buf: &mut Buffer) {
         kv(
             "power",
             format!(
-                "{:.1} kW  (limit {})",
+                "{:.1} kW / limit {}",
                 p.power_kw,
                 with_unit(p.power_limit_kw, 1, "kW")
             ),
@@ -205,7 +210,7 @@ fn render_session(d: &ConnectorDetail, area: Rect, buf: &mut Buffer) {
             d.transaction.clone().unwrap_or_else(|| "none".to_owned()),
         ),
     ];
-    panel(" Session ", lines).render(area, buf);
+    panel(" Session (Esc: back to the list) ", lines).render(area, buf);
 }
 
 fn panel_owned(title: String, lines: Vec<Line<'static>>) -> Paragraph<'static> {

@@ -37,25 +37,25 @@ pub fn render(app: &App, model: &DashboardModel, area: Rect, buf: &mut Buffer) {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(5)]).areas(area);
     let selected = app.selected[View::Errors as usize].min(rows.len() - 1);
     let header = Row::new([
-        "",
-        "kind",
-        "count",
-        "rate/s",
-        "first",
-        "last",
-        "last message",
+        Line::from(""),
+        Line::from("kind"),
+        Line::from("count").right_aligned(),
+        Line::from("rate/s").right_aligned(),
+        Line::from("first"),
+        Line::from("last"),
+        Line::from("last message"),
     ])
     .style(HEADER_STYLE);
     let body = rows.iter().map(|e| {
         let new = app.is_new_error(&e.kind);
         let row = Row::new(vec![
-            if new { "NEW" } else { "" }.to_owned(),
-            e.kind.clone(),
-            format!("{:>7}", fmt_count(e.count)),
-            format!("{:>6.2}", e.rate_per_s),
-            fmt_hms(e.first_s),
-            fmt_hms(e.last_s),
-            e.last_text.clone(),
+            Line::from(if new { "NEW" } else { "" }),
+            Line::from(e.kind.clone()),
+            Line::from(fmt_count(e.count)).right_aligned(),
+            Line::from(format!("{:.2}", e.rate_per_s)).right_aligned(),
+            Line::from(fmt_hms(e.first_s)),
+            Line::from(fmt_hms(e.last_s)),
+            Line::from(e.last_text.clone()),
         ]);
         if new { row.style(NEW_STYLE) } else { row }
     });

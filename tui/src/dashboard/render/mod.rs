@@ -117,26 +117,31 @@ fn render_title(model: &DashboardModel, area: Rect, buf: &mut Buffer) {
         String::new()
     };
     let load = if model.paused { "PAUSED" } else { "RUNNING" };
-    let text = format!(
-        " chargestorm │ {} │ seed {} │ speed {} │ sim {} / {}{} │ wall {} │ {} x{} ",
-        t.scenario,
-        t.seed,
-        t.speed,
+    let sim = format!(
+        "sim {} / {}",
         fmt_hms(model.sim_now_s),
-        fmt_hms(model.sim_end_s),
-        progress,
-        fmt_hms(model.wall_s),
-        load,
-        model.arrival_rate_factor
+        fmt_hms(model.sim_end_s)
     );
+    let state = format!("{load} x{}", model.arrival_rate_factor);
+    let seed = format!("seed {}", t.seed);
+    let speed = format!("speed {}", t.speed);
+    let wall = format!("wall {}", fmt_hms(model.wall_s));
+    let sim_progress = format!("{sim}{progress}");
+    // Most important first: what is dropped on a narrow screen is the least useful.
+    let candidates: [Vec<&str>; 4] = [
+        vec![&t.scenario, &seed, &speed, &sim_progress, &wall, &state],
+        vec![&t.scenario, &seed, &sim_progress, &state],
+        vec![&t.scenario, &seed, &sim, &state],
+        vec![&t.scenario, &sim, &state],
+    ];
+    let width = area.width as usize;
+    let text = candidates
+        .iter()
+        .map(|parts| format!(" chargestorm │ {} ", parts.join(" │ ")))
+        .find(|text| text.chars().count() <= width)
+        .unwrap_or_else(|| format!(" {} │ {sim} │ {state} ", t.scenario));
     buf.set_style(area, TITLE_STYLE);
-    buf.set_stringn(
-        area.x,
-        area.y,
-        truncate(&text, area.width as usize),
-        area.width as usize,
-        TITLE_STYLE,
-    );
+    buf.set_stringn(area.x, area.y, truncate(&text, width), width, TITLE_STYLE);
 }
 
 fn render_tabs(app: &App, model: &DashboardModel, area: Rect, buf: &mut Buffer) {
@@ -158,8 +163,7 @@ fn render_tabs(app: &App, model: &DashboardModel, area: Rect, buf: &mut Buffer) 
         .render(area, buf);
 }
 
-const HINTS: &str =
-    "?:help Tab/1-5:views j/k:move /:filter p:pause +/-:rate f:faults Enter:open Esc:back q:quit";
+const HINTS: &str = "?:help Tab:views j/k:move /:filter p:pause +/-:rate f:faults q:quit";
 
 fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let line = if app.editing_filter {
@@ -224,7 +228,7 @@ fn render_faults(app: &App, model: &DashboardModel, area: Rect, buf: &mut Buffer
         Layout::vertical([Constraint::Length(5), Constraint::Fill(1)]).areas(area);
     let selected = app
         .detail
-        .or(app.selected_id)
+        .or(app.cursor_id())
         .map(|id| {
             let serial = model
                 .connectors
