@@ -150,8 +150,8 @@ fn wall_now() -> Instant {
 /// finished. Between frames it waits for input with a timeout, so keys are handled as
 /// they come and a busy simulation never slows the screen (or the other way round).
 /// `tick` is called once per frame with the commands since the last frame (the first
-/// call carries the initial connector window; the last one after a quit carries
-/// [`UiCommand::Quit`]).
+/// call carries the connector window for the terminal's size; the last one after a quit
+/// carries [`UiCommand::Quit`]).
 pub fn run_loop<B: Backend, E: EventSource>(
     terminal: &mut Terminal<B>,
     app: &mut App,
@@ -164,8 +164,8 @@ where
 {
     let frame = Duration::from_secs(1) / fps.clamp(1, 120);
     let size = terminal.size().map_err(io::Error::other)?;
-    let mut pending = app.initial_commands();
-    pending.extend(app.resize(size.width, size.height));
+    // Sizing the app also asks for the first connector window.
+    let mut pending = app.resize(size.width, size.height);
     let mut model = DashboardModel::default();
     let mut next_frame = wall_now();
     loop {
@@ -195,22 +195,29 @@ where
     }
 }
 
-/// Handles input until `deadline` (or a quit), collecting commands into `pending`.
+/// Most events handled in one frame, so a flood of input cannot starve the screen.
+const MAX_EVENTS_PER_FRAME: usize = 256;
+
+/// Handles input until `deadline` (or a quit), collecting commands into `pending`. Input
+/// waiting when the deadline has already passed (a slow frame) is still handled, so keys
+/// work however busy drawing is.
 fn read_input<E: EventSource>(
     app: &mut App,
     events: &mut E,
     deadline: Instant,
     pending: &mut Vec<UiCommand>,
 ) -> io::Result<()> {
-    while !app.should_quit() {
-        let now = wall_now();
-        if now >= deadline {
-            break;
-        }
-        match events.next_event(deadline - now)? {
+    for _ in 0..MAX_EVENTS_PER_FRAME {
+        let timeout = deadline.saturating_duration_since(wall_now());
+        match events.next_event(timeout)? {
             Some(Event::Key(key)) => pending.extend(app.handle_key(key)),
             Some(Event::Resize(width, height)) => pending.extend(app.resize(width, height)),
-            Some(_) | None => {}
+            Some(_) => {}
+            None if wall_now() >= deadline => break,
+            None => {}
+        }
+        if app.should_quit() {
+            break;
         }
     }
     Ok(())

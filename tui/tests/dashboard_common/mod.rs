@@ -218,8 +218,10 @@ pub fn detail(id: u32) -> ConnectorDetail {
 
 /// Draws `app` over `model` on a `width` × `height` test terminal.
 pub fn draw(app: &App, model: &DashboardModel, width: u16, height: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| app.render(model, f)).unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal
+        .draw(|f| app.render(model, f))
+        .expect("drawing on a test backend");
     terminal.backend().buffer().clone()
 }
 
