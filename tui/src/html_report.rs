@@ -10,7 +10,10 @@
 //! (log-scaled quantile axis, from the histogram serialized in the JSON report when there
 //! is one), throughput and errors over time, and connector states over time.
 
+mod series;
 mod svg;
+
+pub use series::{SeriesRecorder, interval_percentiles};
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
@@ -133,6 +136,13 @@ fn render_parameters(out: &mut String, input: &HtmlReportInput) {
     }
     for (k, v) in input.parameters {
         kv_row(out, k, v);
+    }
+    if input.series.interval_s > 0.0 {
+        kv_row(
+            out,
+            "chart interval",
+            &format!("{} s", num(input.series.interval_s)),
+        );
     }
     if !r.details.rerun.is_empty() {
         kv_row(out, "rerun", &r.details.rerun);

@@ -47,7 +47,7 @@ fn q_and_ctrl_c_quit() {
 #[test]
 fn ctrl_c_quits_even_while_typing_a_filter_but_q_is_just_a_letter_there() {
     let mut app = busy_app();
-    press(&mut app, &[ch('/'), ch('q')]);
+    press(&mut app, &[ch('3'), ch('/'), ch('q')]);
     assert!(!app.should_quit());
     assert_eq!(app.filter(), "q");
     assert_eq!(press(&mut app, &[ctrl_c()]), vec![UiCommand::Quit]);
@@ -160,6 +160,35 @@ fn slash_edits_the_filter_enter_keeps_it_esc_clears_it() {
     press(&mut app, &[ch('/'), ch('a'), key(KeyCode::Esc)]);
     assert!(!app.editing_filter());
     assert_eq!(app.filter(), "");
+}
+
+#[test]
+fn views_without_a_list_have_no_filter() {
+    let mut app = busy_app();
+    for view in ['1', '5'] {
+        press(&mut app, &[ch(view), ch('/')]);
+        assert!(!app.editing_filter(), "view {view}");
+    }
+    // Nor does an open connector detail.
+    press(&mut app, &[ch('4'), key(KeyCode::Enter), ch('/')]);
+    assert!(app.detail().is_some());
+    assert!(!app.editing_filter());
+}
+
+#[test]
+fn a_list_that_shrinks_under_the_cursor_scrolls_back() {
+    let mut app = busy_app();
+    press(&mut app, &[ch('4')]);
+    press(&mut app, &vec![key(KeyCode::PageDown); 30]);
+    assert_eq!(app.selected(), 540);
+    // Only 100 connectors match now (the simulation filtered by a state, say).
+    let mut model = busy_model(&app.connector_query());
+    model.connectors_total = 100;
+    model.connectors.clear();
+    let cmds = app.update(&model);
+    assert_eq!(app.selected(), 99);
+    assert_eq!(windows(&cmds).pop().unwrap().offset, 100 - 18);
+    assert!(app.update(&model).is_empty(), "asked once");
 }
 
 #[test]

@@ -152,8 +152,6 @@ pub struct App {
     /// Whether keys go into the current view's filter.
     pub(crate) editing_filter: bool,
     pub(crate) help: bool,
-    /// Latency view: whether narrow layouts show the last 10 s instead of the whole run.
-    pub(crate) latency_recent: bool,
     pub(crate) sort: SortColumn,
     pub(crate) descending: bool,
     /// First connector row on screen.
@@ -193,7 +191,6 @@ impl App {
             filters: Default::default(),
             editing_filter: false,
             help: false,
-            latency_recent: false,
             sort: SortColumn::Id,
             descending: false,
             scroll_top: 0,
@@ -285,9 +282,10 @@ impl App {
         out
     }
 
-    /// Takes in a new model: clamps selections, remembers the connector under the
-    /// cursor, and notes error kinds never seen before.
-    pub fn update(&mut self, model: &DashboardModel) {
+    /// Takes in a new model: clamps selections, remembers the connector window (to know
+    /// the connector under the cursor), and notes error kinds never seen before. Returns
+    /// a new [`UiCommand::ConnectorWindow`] if the list shrank under the cursor.
+    pub fn update(&mut self, model: &DashboardModel) -> Vec<UiCommand> {
         self.wall_s = model.wall_s;
         if model.arrival_rate_factor > 0.0 {
             self.rate_factor = model.arrival_rate_factor;
@@ -317,6 +315,15 @@ impl App {
         self.window_ids.clear();
         self.window_ids
             .extend(model.connectors.iter().map(|r| r.id));
+        // Fewer rows than before (connectors left the filter): scroll back so the
+        // screen is not past the end of the list.
+        self.keep_cursor_visible();
+        self.scroll_top = self
+            .scroll_top
+            .min(model.connectors_total.saturating_sub(self.list_rows));
+        let mut out = Vec::new();
+        self.sync_window(&mut out);
+        out
     }
 
     /// Id of the connector under the cursor, if the last model's window holds it.
@@ -406,7 +413,10 @@ impl App {
                 let n = c as usize - '1' as usize;
                 self.switch_view(View::ALL[n], out);
             }
-            KeyCode::Char('/') if self.view != View::Faults && self.detail.is_none() => {
+            KeyCode::Char('/')
+                if matches!(self.view, View::Latency | View::Errors | View::Connectors)
+                    && self.detail.is_none() =>
+            {
                 self.editing_filter = true;
             }
             KeyCode::Char('p') => out.push(UiCommand::TogglePause),
@@ -434,9 +444,6 @@ impl App {
                 self.descending = !self.descending;
                 self.selected[View::Connectors.index()] = 0;
                 self.scroll_top = 0;
-            }
-            KeyCode::Char('w') if self.view == View::Latency => {
-                self.latency_recent = !self.latency_recent;
             }
             _ => {}
         }

@@ -178,7 +178,7 @@ where
         let finished = match feed {
             Feed::Model(m) => {
                 model = *m;
-                app.update(&model);
+                pending.extend(app.update(&model));
                 false
             }
             Feed::Unchanged => false,
@@ -197,6 +197,15 @@ where
 
 /// Most events handled in one frame, so a flood of input cannot starve the screen.
 const MAX_EVENTS_PER_FRAME: usize = 256;
+
+/// The whole dashboard for the binary: takes over the terminal, runs [`run_loop`] with
+/// crossterm input at `fps`, and restores the terminal when the user quits, the run ends,
+/// or anything fails or panics.
+pub fn run(fps: u32, tick: impl FnMut(&[UiCommand]) -> Feed) -> io::Result<LoopEnd> {
+    let mut guard = TerminalGuard::enter()?;
+    let mut app = App::new();
+    run_loop(guard.terminal(), &mut app, &mut CrosstermEvents, fps, tick)
+}
 
 /// Handles input until `deadline` (or a quit), collecting commands into `pending`. Input
 /// waiting when the deadline has already passed (a slow frame) is still handled, so keys

@@ -36,6 +36,22 @@ pub fn render(app: &App, model: &DashboardModel, area: Rect, buf: &mut Buffer) {
     let [table_area, detail_area] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(5)]).areas(area);
     let selected = app.selected[View::Errors as usize].min(rows.len() - 1);
+    let table = error_table(app, &rows, title);
+    let mut state = TableState::default().with_selected(Some(selected));
+    StatefulWidget::render(table, table_area, buf, &mut state);
+    let e = rows[selected];
+    panel(
+        " Last message ",
+        vec![
+            Line::styled(e.kind.clone(), HEADER_STYLE),
+            Line::from(e.last_text.clone()),
+        ],
+    )
+    .render(detail_area, buf);
+}
+
+/// The table of error kinds; kinds first seen in the last seconds are marked and red.
+fn error_table<'a>(app: &App, rows: &[&'a ErrorRow], title: String) -> Table<'a> {
     let header = Row::new([
         Line::from(""),
         Line::from("kind"),
@@ -68,19 +84,8 @@ pub fn render(app: &App, model: &DashboardModel, area: Rect, buf: &mut Buffer) {
         Constraint::Length(8),
         Constraint::Fill(1),
     ];
-    let table = Table::new(body, widths)
+    Table::new(body, widths)
         .header(header)
         .block(Block::bordered().title(title))
-        .row_highlight_style(SELECTED_STYLE);
-    let mut state = TableState::default().with_selected(Some(selected));
-    StatefulWidget::render(table, table_area, buf, &mut state);
-    let e = rows[selected];
-    panel(
-        " Last message ",
-        vec![
-            Line::styled(e.kind.clone(), HEADER_STYLE),
-            Line::from(e.last_text.clone()),
-        ],
-    )
-    .render(detail_area, buf);
+        .row_highlight_style(SELECTED_STYLE)
 }
