@@ -3,6 +3,8 @@
 
 pub mod can_cmd;
 pub mod cli;
+pub mod dashboard;
+pub mod html_report;
 pub mod meter_cmd;
 mod profiles_cmd;
 mod run;
