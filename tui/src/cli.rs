@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 /// chargestorm: a physics-based EV charger simulator and load tester.
 #[derive(Debug, Parser)]
-#[command(name = "chargestorm", version, about, long_about = None)]
+#[command(
+    name = "chargestorm",
+    version,
+    about = "chargestorm: a physics-based EV charger simulator and load tester (GB/T 27930, MQTT, T/CEC HTTP, Modbus)"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -22,6 +26,23 @@ pub enum Command {
     /// Validate or list profiles.
     #[command(subcommand)]
     Profiles(ProfilesCommand),
+    /// GB/T 27930 CAN tools.
+    #[command(subcommand)]
+    Can(CanCommand),
+    /// Run GB/T 34658-style conformance cases against a charger or BMS.
+    Conformance(crate::can_cmd::ConformanceArgs),
+    /// Energy-meter emulation over Modbus.
+    #[command(subcommand)]
+    Meter(crate::meter_cmd::MeterCommand),
+    /// T/CEC 102 / DB4403 envelope tools: sign, verify, encrypt, decrypt.
+    Tcec(crate::tcec_cmd::TcecArgs),
+}
+
+/// `chargestorm can …`.
+#[derive(Debug, Subcommand)]
+pub enum CanCommand {
+    /// Decode a candump log into one JSON object per GB/T 27930 message.
+    Decode(crate::can_cmd::DecodeArgs),
 }
 
 /// `chargestorm run`.

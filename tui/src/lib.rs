@@ -20,6 +20,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Run(args) => run::run(&args),
         cli::Command::Demo(args) => run::run(&args.to_run_args()),
         cli::Command::Profiles(cmd) => profiles_cmd::run(cmd),
+        cli::Command::Can(cli::CanCommand::Decode(args)) => can_cmd::decode(args),
+        cli::Command::Conformance(args) => can_cmd::conformance(args),
+        cli::Command::Meter(cmd) => meter_cmd::run(cmd),
+        cli::Command::Tcec(args) => tcec_cmd::run(args.command),
     }
 }
 
