@@ -18,6 +18,158 @@ pub struct Scenario {
     /// The GB/T 27930 CAN segment of every DC connector.
     #[serde(default)]
     pub can: CanSpec,
+    /// The charger-to-backend MQTT protocol (seed 004).
+    #[serde(default)]
+    pub mqtt: MqttSpec,
+}
+
+/// Where charger MQTT traffic goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MqttTransport {
+    /// An in-process broker on virtual time with a latency/loss model (deterministic; the
+    /// only choice at `--speed max`).
+    #[default]
+    Memory,
+    /// A real MQTT broker: `broker_url`, `--broker`, or the embedded one.
+    Broker,
+}
+
+/// Which backend the chargers talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// chargestorm's reference backend, in-process.
+    #[default]
+    Reference,
+    /// A backend under test reached through the broker; app starts fall back to cards.
+    External,
+}
+
+/// The charger-to-backend MQTT protocol of every charger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSpec {
+    /// Run the protocol (every charger is an MQTT client).
+    #[serde(default)]
+    pub enabled: bool,
+    /// In-process broker or a real one.
+    #[serde(default)]
+    pub transport: MqttTransport,
+    /// `mqtt://HOST:PORT`, `mqtts://…` or `embedded` for `transport = "broker"`.
+    #[serde(default)]
+    pub broker_url: Option<String>,
+    /// Reference backend or a backend under test.
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// The registration code every charger presents (seed 注册码).
+    #[serde(default = "default_registration_code")]
+    pub registration_code: String,
+    /// Chargers connecting per second at the start (0: all at once).
+    #[serde(default)]
+    pub connect_ramp_per_s: f64,
+    /// One-way latency of the in-process broker's links, ms.
+    #[serde(default = "default_latency")]
+    pub latency_ms: f64,
+    /// Uniform extra latency, ms.
+    #[serde(default = "default_jitter")]
+    pub jitter_ms: f64,
+    /// Loss of QoS 0 telemetry on the in-process broker, %.
+    #[serde(default)]
+    pub qos0_loss_pct: f64,
+    /// TelemetryReq period, s.
+    #[serde(default = "default_telemetry")]
+    pub telemetry_interval_s: u32,
+    /// ChargingInfoReq period while charging, s.
+    #[serde(default = "default_charging_info")]
+    pub charging_info_interval_s: u32,
+    /// MQTT keep-alive, s.
+    #[serde(default = "default_keepalive")]
+    pub heartbeat_interval_s: u32,
+    /// How long a request waits for its confirmation, s.
+    #[serde(default = "default_response_timeout")]
+    pub response_timeout_s: u32,
+    /// Size of the pool of driver ID cards the backend knows.
+    #[serde(default = "default_cards")]
+    pub cards: u32,
+    /// Fraction of card swipes with a card the backend does not know.
+    #[serde(default)]
+    pub invalid_card_ratio: f64,
+    /// Faults of the reference backend.
+    #[serde(default)]
+    pub backend_faults: BackendFaultSpec,
+}
+
+fn default_registration_code() -> String {
+    "CS-REG-2026".into()
+}
+fn default_latency() -> f64 {
+    5.0
+}
+fn default_jitter() -> f64 {
+    2.0
+}
+fn default_telemetry() -> u32 {
+    60
+}
+fn default_charging_info() -> u32 {
+    15
+}
+fn default_keepalive() -> u32 {
+    60
+}
+fn default_response_timeout() -> u32 {
+    30
+}
+fn default_cards() -> u32 {
+    1000
+}
+
+impl Default for MqttSpec {
+    fn default() -> Self {
+        MqttSpec {
+            enabled: false,
+            transport: MqttTransport::Memory,
+            broker_url: None,
+            backend: BackendKind::Reference,
+            registration_code: default_registration_code(),
+            connect_ramp_per_s: 0.0,
+            latency_ms: default_latency(),
+            jitter_ms: default_jitter(),
+            qos0_loss_pct: 0.0,
+            telemetry_interval_s: default_telemetry(),
+            charging_info_interval_s: default_charging_info(),
+            heartbeat_interval_s: default_keepalive(),
+            response_timeout_s: default_response_timeout(),
+            cards: default_cards(),
+            invalid_card_ratio: 0.0,
+            backend_faults: BackendFaultSpec::default(),
+        }
+    }
+}
+
+/// Faults of the reference backend (for tests of the chargers' and the report's reactions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BackendFaultSpec {
+    /// Added to every response, ms.
+    #[serde(default)]
+    pub response_delay_ms: f64,
+    /// Uniform extra response delay, ms.
+    #[serde(default)]
+    pub response_jitter_ms: f64,
+    /// Fraction of logins rejected.
+    #[serde(default)]
+    pub reject_boot_ratio: f64,
+    /// Fraction of responses silently not sent.
+    #[serde(default)]
+    pub drop_response_ratio: f64,
+    /// Fraction of responses with a malformed payload.
+    #[serde(default)]
+    pub malformed_ratio: f64,
+    /// Requests the backend never answers, by message name (e.g. `StopTransactionReq`).
+    #[serde(default)]
+    pub never_answer: Vec<String>,
 }
 
 /// The GB/T 27930 CAN link between each DC connector and its vehicle.
@@ -437,6 +589,51 @@ impl Scenario {
             }
         });
         e.nested("traffic", |e| self.traffic.validate(e));
+        e.nested("mqtt", |e| {
+            let m = &self.mqtt;
+            e.non_empty("registration_code", &m.registration_code);
+            e.range("connect_ramp_per_s", m.connect_ramp_per_s, 0.0, 1e6);
+            e.range("latency_ms", m.latency_ms, 0.0, 60_000.0);
+            e.range("jitter_ms", m.jitter_ms, 0.0, 60_000.0);
+            e.range("qos0_loss_pct", m.qos0_loss_pct, 0.0, 100.0);
+            e.range(
+                "telemetry_interval_s",
+                f64::from(m.telemetry_interval_s),
+                0.0,
+                86_400.0,
+            );
+            e.range(
+                "charging_info_interval_s",
+                f64::from(m.charging_info_interval_s),
+                0.0,
+                86_400.0,
+            );
+            e.range(
+                "heartbeat_interval_s",
+                f64::from(m.heartbeat_interval_s),
+                1.0,
+                65_535.0,
+            );
+            e.range(
+                "response_timeout_s",
+                f64::from(m.response_timeout_s),
+                1.0,
+                3_600.0,
+            );
+            e.range("cards", f64::from(m.cards), 1.0, 10_000_000.0);
+            e.range("invalid_card_ratio", m.invalid_card_ratio, 0.0, 1.0);
+            if m.transport == MqttTransport::Broker && m.broker_url.is_none() {
+                // The CLI's --broker or the embedded broker fills it in; nothing to check.
+            }
+            e.nested("backend_faults", |e| {
+                let f = &m.backend_faults;
+                e.range("response_delay_ms", f.response_delay_ms, 0.0, 3_600_000.0);
+                e.range("response_jitter_ms", f.response_jitter_ms, 0.0, 3_600_000.0);
+                e.range("reject_boot_ratio", f.reject_boot_ratio, 0.0, 1.0);
+                e.range("drop_response_ratio", f.drop_response_ratio, 0.0, 1.0);
+                e.range("malformed_ratio", f.malformed_ratio, 0.0, 1.0);
+            });
+        });
         e.nested("can", |e| {
             if ![50_000, 125_000, 250_000, 500_000].contains(&self.can.bitrate_bps) {
                 e.push(

@@ -72,6 +72,10 @@ pub enum StopReason {
     Refused,
     /// An emergency stop was pressed.
     EmergencyStop,
+    /// The backend stopped the session (remote stop, or a target it set was reached).
+    RemoteStop,
+    /// The charger was reset.
+    Reset,
 }
 
 impl StopReason {
@@ -79,7 +83,10 @@ impl StopReason {
     pub fn is_normal(self) -> bool {
         matches!(
             self,
-            StopReason::TargetSocReached | StopReason::BatteryFull | StopReason::UserStopped
+            StopReason::TargetSocReached
+                | StopReason::BatteryFull
+                | StopReason::UserStopped
+                | StopReason::RemoteStop
         )
     }
 }
@@ -166,6 +173,37 @@ pub enum GbtEvent {
 }
 
 impl TraceEvent for GbtEvent {
+    fn level(&self) -> TraceLevel {
+        TraceLevel::Protocol
+    }
+}
+
+/// An MQTT protocol event of a charger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum MqttEvent {
+    /// The charger published an APDU.
+    MqttUp {
+        /// Message name.
+        code: &'static str,
+        /// APDU sequence number.
+        seq: u32,
+    },
+    /// The charger received an APDU.
+    MqttDown {
+        /// Message name (or `undecodable`).
+        code: &'static str,
+        /// APDU sequence number.
+        seq: u32,
+    },
+    /// The charger's connection came up or went down.
+    MqttLink {
+        /// Whether the link is up.
+        up: bool,
+    },
+}
+
+impl TraceEvent for MqttEvent {
     fn level(&self) -> TraceLevel {
         TraceLevel::Protocol
     }

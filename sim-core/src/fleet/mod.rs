@@ -16,12 +16,13 @@
 
 pub mod events;
 pub mod gbt_link;
+pub mod gbt_pb;
 pub mod plant;
 pub mod traffic;
 mod world;
 
 pub use events::{ConnectorState, FleetEvent, StopReason};
-pub use world::{BuildError, Shard, Snapshot, World, WorldConfig};
+pub use world::{BuildError, MqttOut, Shard, Snapshot, World, WorldConfig};
 
 #[cfg(test)]
 mod tests;

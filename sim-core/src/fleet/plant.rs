@@ -127,6 +127,8 @@ pub struct Ev {
     pub session: u32,
     /// When the vehicle was plugged in.
     pub plugged_at: Instant,
+    /// The vehicle identification number its BMS reports (BRM) and VIN starts use.
+    pub vin: String,
     target_soc: f64,
     last_soc: f64,
 }
@@ -162,6 +164,7 @@ impl Ev {
             arrival,
             session,
             plugged_at: now,
+            vin: String::new(),
         }
     }
 

@@ -283,3 +283,119 @@ fn without_can_the_charger_follows_the_bms_directly() {
     assert!(r.details.gbt.is_none());
     assert!(!r.messages.contains_key("can"));
 }
+
+fn mqtt_fleet(extra: &str) -> ResolvedScenario {
+    scenario(&format!(
+        r#"
+[scenario]
+name = "mqtt"
+duration = "90m"
+[fleet]
+use = "small-mixed"
+[traffic]
+arrivals_per_connector_per_h = 1.5
+initial_occupancy = 1.0
+target_soc_pct = {{ min = 50.0, max = 60.0 }}
+arrival_soc_pct = {{ min = 20.0, max = 40.0 }}
+dwell_min = {{ min = 20.0, max = 40.0 }}
+[mqtt]
+enabled = true
+{extra}
+"#
+    ))
+}
+
+fn world(s: &ResolvedScenario, seed: u64) -> World {
+    World::new(
+        s,
+        WorldConfig {
+            seed,
+            duration: None,
+            trace_level: Some(TraceLevel::Protocol),
+            shard: Shard::WHOLE,
+            sample_interval: None,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn every_mqtt_transaction_is_confirmed_once_or_still_open() {
+    let mut w = world(&mqtt_fleet(""), 21);
+    w.run_until(Instant::FAR_FUTURE);
+    let r = w.finish(0.0);
+    let t = &r.transactions;
+    assert!(t.started >= 10, "{t:?}");
+    assert_eq!(t.started, t.confirmed + t.open + t.lost, "{t:?}");
+    assert_eq!(t.lost, 0, "{t:?}");
+    let mqtt = &r.messages["mqtt"];
+    for m in [
+        "DeviceRegistrationReq",
+        "BootNotificationReq",
+        "StartTransactionReq",
+        "StopTransactionConf",
+        "TelemetryReq",
+        "ChargingInfoReq",
+    ] {
+        assert!(mqtt.get(m).copied().unwrap_or(0) > 0, "no {m}: {mqtt:?}");
+    }
+    assert!(
+        r.latency_ms.contains_key("mqtt.StartTransactionReq"),
+        "{:?}",
+        r.latency_ms.keys()
+    );
+    for a in &r.assertions {
+        assert!(a.passed, "{}: {}", a.name, a.detail);
+    }
+}
+
+#[test]
+fn a_broker_restart_without_persistence_loses_and_duplicates_nothing() {
+    let s = mqtt_fleet("");
+    let mut w = world(&s, 22);
+    for restart_at_s in [900, 2400] {
+        w.run_until(Instant::from_secs(restart_at_s));
+        assert!(w.restart_broker(Duration::from_secs(20)));
+    }
+    w.run_until(Instant::FAR_FUTURE);
+    let r = w.finish(0.0);
+    let t = &r.transactions;
+    assert_eq!(t.started, t.confirmed + t.open, "{t:?}");
+    assert_eq!(t.lost, 0, "{t:?}");
+    let booked = r
+        .assertions
+        .iter()
+        .find(|a| a.name == "mqtt.transactions_booked_once")
+        .unwrap();
+    assert!(booked.passed, "{}", booked.detail);
+    // 8 chargers logged in once at the start and again after each of the two restarts.
+    let boots = r.messages["mqtt"]["BootNotificationReq"];
+    assert!(
+        boots >= 24,
+        "{boots} logins: the restarts did not disconnect the chargers"
+    );
+}
+
+#[test]
+fn a_backend_that_never_confirms_stops_reports_the_transactions_as_lost() {
+    let s = mqtt_fleet("backend_faults = { never_answer = [\"StopTransactionReq\"] }");
+    let mut w = world(&s, 23);
+    w.run_until(Instant::FAR_FUTURE);
+    let r = w.finish(0.0);
+    let t = &r.transactions;
+    assert_eq!(t.confirmed, 0, "{t:?}");
+    assert!(t.lost > 0, "{t:?}");
+    assert!(
+        t.lost_reasons.keys().any(|k| k.contains("no confirmation")),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn mqtt_runs_are_deterministic_across_chunking() {
+    let s = mqtt_fleet("");
+    let a = run(&s, 24, Shard::WHOLE, Duration::from_secs(600));
+    let b = run(&s, 24, Shard::WHOLE, Duration::from_millis(77));
+    assert_eq!(a, b);
+    assert!(a.0.contains("mqtt_up"));
+}

@@ -1,6 +1,9 @@
 //! The world: every charger of a run, one scheduler, one trace.
 
+mod mqtt;
 mod session;
+
+pub use mqtt::MqttOut;
 
 use super::events::{ConnectorState, FleetEvent};
 use super::gbt_link::{ChargerSide, GbtLink, output_limits};
@@ -92,6 +95,22 @@ struct Charger {
 struct Connector {
     global_id: u32,
     group: usize,
+    /// Local index of its charger.
+    charger: usize,
+    /// Its number at the charger (1-based).
+    gun: u32,
+    /// How the driver identified (MQTT authorization and transaction).
+    token: Option<crate::mqtt::charger::IdToken>,
+    /// A VIN authorization is in flight while the GB/T handshake runs.
+    auth_pending: bool,
+    /// The backend refused the VIN: the stop that follows is a refusal.
+    refused: bool,
+    /// The MQTT transaction of the session.
+    tx: Option<mqtt::Tx>,
+    /// Why a stop requested through GB/T was asked for (remote stop, reset).
+    stop_reason: Option<super::events::StopReason>,
+    /// When ChargingInfo's BMS block was last refreshed.
+    bms_info_at: Instant,
     rng: EntityRng,
     sessions: u32,
     phase: Phase,
@@ -109,6 +128,11 @@ enum Phase {
     Plugged {
         ev: Box<Ev>,
         start_at: Instant,
+    },
+    /// Waiting for the backend: an authorization or a remote start.
+    Authorizing {
+        ev: Box<Ev>,
+        deadline: Instant,
     },
     /// The charger is setting up: a GB/T handshake, or the direct start delay.
     Starting {
@@ -134,7 +158,9 @@ impl Phase {
     fn state(&self) -> ConnectorState {
         match self {
             Phase::Idle { .. } | Phase::Moving => ConnectorState::Idle,
-            Phase::Plugged { .. } | Phase::Starting { .. } => ConnectorState::Plugged,
+            Phase::Plugged { .. } | Phase::Authorizing { .. } | Phase::Starting { .. } => {
+                ConnectorState::Plugged
+            }
             Phase::Charging { .. } => ConnectorState::Charging,
             Phase::Finishing { .. } => ConnectorState::Finishing,
         }
@@ -144,6 +170,7 @@ impl Phase {
         match self {
             Phase::Idle { next_arrival } => *next_arrival,
             Phase::Plugged { start_at, .. } => Some(*start_at),
+            Phase::Authorizing { deadline, .. } => Some(*deadline),
             Phase::Starting { deadline, .. } => Some(*deadline),
             Phase::Charging { dwell_end, .. } => *dwell_end,
             Phase::Finishing { unplug_at, .. } => Some(*unplug_at),
@@ -204,6 +231,7 @@ pub struct World {
     checks: Checks,
     gbt: GbtDetails,
     sampler: Sampler,
+    mqtt: Option<mqtt::MqttSide>,
 }
 
 impl std::fmt::Debug for World {
@@ -259,8 +287,28 @@ impl World {
             checks: Checks::default(),
             gbt: GbtDetails::default(),
             sampler: Sampler::new(duration, sample_every),
+            mqtt: None,
         };
-        world.build_fleet(scenario, config.shard)?;
+        let identities = world.build_fleet(scenario, config.shard)?;
+        let spec = &scenario.scenario.mqtt;
+        if spec.enabled {
+            let build = mqtt::MqttBuild {
+                spec,
+                clock: crate::mqtt::clock::WallClock {
+                    epoch_unix_s: start_unix_s,
+                    utc_offset_min,
+                },
+                memory: spec.transport == profiles::scenario::MqttTransport::Memory,
+                total_chargers: scenario.charger_count() as u32,
+            };
+            let side = mqtt::MqttSide::new(&mut world, &build, identities).map_err(|message| {
+                BuildError::Model {
+                    profile: "[mqtt]".into(),
+                    message,
+                }
+            })?;
+            world.mqtt = Some(side);
+        }
         world.trace.record(
             Instant::ZERO,
             Entity::Fleet,
@@ -275,8 +323,17 @@ impl World {
         Ok(world)
     }
 
-    fn build_fleet(&mut self, scenario: &ResolvedScenario, shard: Shard) -> Result<(), BuildError> {
+    /// Builds chargers and connectors; returns each charger's MQTT identity (with its
+    /// global index).
+    fn build_fleet(
+        &mut self,
+        scenario: &ResolvedScenario,
+        shard: Shard,
+    ) -> Result<Vec<(u32, crate::mqtt::charger::ChargerIdentity)>, BuildError> {
         let can = &scenario.scenario.can;
+        let prefix = &scenario.scenario.fleet.serial_prefix;
+        let registration_code = &scenario.scenario.mqtt.registration_code;
+        let mut identities = Vec::new();
         let mut charger_index: u32 = 0;
         let mut connector_id: u32 = 0;
         for (gi, g) in scenario.groups.iter().enumerate() {
@@ -318,11 +375,24 @@ impl World {
                         _ => None,
                     };
                     let first = self.connectors.len();
+                    let local = self.chargers.len();
+                    identities.push((
+                        charger_index,
+                        identity(&g.charger, prefix, charger_index, registration_code),
+                    ));
                     for gun in 0..per_charger {
                         let id = connector_id + gun;
                         self.connectors.push(Connector {
                             global_id: id,
                             group: gi,
+                            charger: local,
+                            gun: gun + 1,
+                            token: None,
+                            auth_pending: false,
+                            refused: false,
+                            tx: None,
+                            stop_reason: None,
+                            bms_info_at: Instant::ZERO,
                             rng: rng::stream(self.seed, Domain::ConnectorUsers, u64::from(id)),
                             sessions: 0,
                             phase: Phase::Idle { next_arrival: None },
@@ -344,7 +414,7 @@ impl World {
                 connector_id += per_charger;
             }
         }
-        Ok(())
+        Ok(identities)
     }
 
     /// Current virtual time.
@@ -377,7 +447,9 @@ impl World {
             match key.kind {
                 EntityKind::Charger => self.wake_charger(key.index as usize),
                 EntityKind::Sampler => self.take_sample(),
-                EntityKind::Timeline | EntityKind::Network | EntityKind::Server => {}
+                EntityKind::Network => self.wake_network(),
+                EntityKind::Server => self.wake_server(),
+                EntityKind::Timeline => {}
             }
         }
         self.now = self.now.max(limit);
@@ -415,7 +487,13 @@ impl World {
         let mut states = [0u64; 6];
         let mut in_progress_wh = 0.0;
         for c in &self.connectors {
-            states[c.phase.state() as usize] += 1;
+            let offline = self.mqtt.as_ref().is_some_and(|m| !m.online(c.charger));
+            let state = if offline {
+                ConnectorState::Offline
+            } else {
+                c.phase.state()
+            };
+            states[state as usize] += 1;
             if let Phase::Charging { .. } = c.phase {
                 in_progress_wh += c.plant.session_energy_wh();
             }
@@ -445,6 +523,7 @@ impl World {
                 self.account_link(&link);
             }
         }
+        self.mqtt_close();
         let mut connectors = ConnectorCounts {
             total: self.connectors.len() as u64,
             ..Default::default()
@@ -507,6 +586,21 @@ impl World {
     }
 
     fn invariant_assertions(&self) -> Vec<Assertion> {
+        let mut out = self.physics_assertions();
+        if let (Some((booked, duplicates)), Some(m)) = (self.mqtt_ledger(), self.mqtt.as_ref()) {
+            out.push(Assertion {
+                name: "mqtt.transactions_booked_once".into(),
+                passed: booked == m.confirmed,
+                detail: format!(
+                    "{} transactions confirmed to chargers, {booked} booked in the reference backend's ledger ({duplicates} re-sent copies recognised and not booked again)",
+                    m.confirmed
+                ),
+            });
+        }
+        out
+    }
+
+    fn physics_assertions(&self) -> Vec<Assertion> {
         let c = &self.checks;
         let inv = &c.invariants;
         let worst = c
@@ -548,6 +642,39 @@ impl World {
                 ),
             },
         ]
+    }
+}
+
+/// The MQTT identity of a charger built from `profile`.
+fn identity(
+    profile: &profiles::ChargerProfile,
+    prefix: &str,
+    index: u32,
+    registration_code: &str,
+) -> crate::mqtt::charger::ChargerIdentity {
+    use proto::mqtt::pb;
+    let rated_power_w = match (&profile.dc, &profile.ac) {
+        (Some(dc), _) => dc.cabinet_power_w(),
+        (None, Some(ac)) => ac.power_w(),
+        (None, None) => 0.0,
+    };
+    crate::mqtt::charger::ChargerIdentity {
+        serial: format!("{prefix}{:06}", index + 1),
+        model: if profile.model.is_empty() {
+            profile.name.clone()
+        } else {
+            profile.model.clone()
+        },
+        vendor: profile.vendor.clone(),
+        registration_code: registration_code.to_owned(),
+        firmware_version: profile.firmware_version.clone(),
+        connectors: u32::from(profile.connectors),
+        kind: match profile.kind {
+            ChargerKind::Dc => pb::ChargerKind::Dc,
+            ChargerKind::Ac => pb::ChargerKind::Ac,
+        },
+        rated_power_w: rated_power_w.round() as u32,
+        device_id: None,
     }
 }
 

@@ -11,13 +11,13 @@ use crate::rng::{self, Domain};
 use crate::time::Instant;
 use crate::trace::Entity;
 use profiles::ChargerKind;
+use rand::RngExt;
 
 /// Most link outcomes one step produces (a handful in practice).
 const MAX_OUTCOMES: usize = 16;
 
 impl World {
     pub(super) fn start_connectors(&mut self, occupancy: f64) {
-        use rand::RngExt;
         for ci in 0..self.connectors.len() {
             let c = &mut self.connectors[ci];
             let occupied = occupancy > 0.0 && c.rng.random::<f64>() < occupancy;
@@ -30,8 +30,12 @@ impl World {
             }
         }
         for k in 0..self.chargers.len() {
+            if self.mqtt.is_some() {
+                self.flush_client(k);
+            }
             self.rearm(k);
         }
+        self.arm_mqtt();
         self.sched
             .arm(super::SAMPLER, Some(self.sampler.deadline()));
     }
@@ -43,9 +47,12 @@ impl World {
         }
     }
 
-    fn rearm(&mut self, k: usize) {
+    pub(super) fn rearm(&mut self, k: usize) {
         let charger = &self.chargers[k];
         let mut deadline = charger.next_tick;
+        if let Some(m) = &self.mqtt {
+            deadline = earliest(deadline, m.deadline(k));
+        }
         for c in &self.connectors[charger.connectors.clone()] {
             deadline = earliest(deadline, c.phase.deadline());
             deadline = earliest(deadline, c.link.as_ref().and_then(|l| l.poll_timeout()));
@@ -57,6 +64,7 @@ impl World {
 
     pub(super) fn wake_charger(&mut self, k: usize) {
         let now = self.now;
+        self.wake_client(k);
         if self.chargers[k].next_tick.is_some_and(|t| t <= now) {
             self.physics_tick(k);
         }
@@ -70,6 +78,9 @@ impl World {
                     _ => break,
                 }
             }
+        }
+        if self.mqtt.is_some() {
+            self.flush_client(k);
         }
         self.rearm(k);
     }
@@ -101,6 +112,9 @@ impl World {
         }
         for (i, ci) in range.clone().enumerate() {
             let Some(tick) = results[i] else { continue };
+            if self.mqtt.is_some() {
+                self.sample_to_mqtt(ci, &tick);
+            }
             let c = &mut self.connectors[ci];
             match (&mut c.link, &c.phase) {
                 (Some(link), Phase::Charging { ev, .. }) => link.feed(now, ev, &tick),
@@ -158,11 +172,19 @@ impl World {
                     self.begin_charging(ci, k);
                 }
             }
-            LinkOutcome::Stopped(reason) => match self.connectors[ci].phase {
-                Phase::Charging { .. } => self.stop_charging(ci, reason),
-                Phase::Starting { .. } => self.abort_session(ci, reason),
-                _ => {}
-            },
+            LinkOutcome::Stopped(reason) => {
+                let c = &mut self.connectors[ci];
+                let reason = if std::mem::take(&mut c.refused) {
+                    StopReason::Refused
+                } else {
+                    c.stop_reason.take().unwrap_or(reason)
+                };
+                match self.connectors[ci].phase {
+                    Phase::Charging { .. } => self.stop_charging(ci, reason),
+                    Phase::Starting { .. } => self.abort_session(ci, reason),
+                    _ => {}
+                }
+            }
             LinkOutcome::Error { side, attempt } => {
                 let (error, text) = match side {
                     "bem" => (self.ids.bem, "BMS sent BEM"),
@@ -183,7 +205,16 @@ impl World {
         let now = self.now;
         match std::mem::replace(&mut self.connectors[ci].phase, Phase::Moving) {
             Phase::Idle { .. } => self.arrive(ci, now),
-            Phase::Plugged { ev, .. } => self.start(ci, k, ev),
+            Phase::Plugged { ev, .. } => {
+                if let Err(ev) = self.mqtt_start(ci, k, ev) {
+                    self.start(ci, k, ev);
+                }
+            }
+            Phase::Authorizing { ev, deadline } => {
+                // Nobody answered: the driver gives up.
+                self.connectors[ci].phase = Phase::Starting { ev, deadline };
+                self.abort_session(ci, StopReason::Refused);
+            }
             Phase::Starting { ev, deadline } => {
                 self.connectors[ci].phase = Phase::Starting { ev, deadline };
                 if self.connectors[ci].link.is_some() {
@@ -211,9 +242,9 @@ impl World {
         }
     }
 
-    /// The driver starts the session: a GB/T handshake for DC with CAN, else the direct
+    /// The charger starts the session: a GB/T handshake for DC with CAN, else the direct
     /// start delay.
-    fn start(&mut self, ci: usize, k: usize, ev: Box<Ev>) {
+    pub(super) fn start(&mut self, ci: usize, k: usize, ev: Box<Ev>) {
         let now = self.now;
         let c = &mut self.connectors[ci];
         let group = &self.groups[c.group];
@@ -265,6 +296,9 @@ impl World {
         if charger.next_tick.is_none() {
             charger.next_tick = Some(now + self.tick);
         }
+        if self.mqtt.is_some() {
+            self.mqtt_begin_transaction(ci, meter_wh);
+        }
     }
 
     /// A driver arrives at connector `ci` and plugs in.
@@ -282,7 +316,10 @@ impl World {
             Domain::Vehicle,
             rng::session_key(c.global_id, session),
         );
-        let ev = Ev::new(vehicle, arrival, session, now, &mut vrng);
+        let mut ev = Ev::new(vehicle, arrival, session, now, &mut vrng);
+        if let Some(m) = &self.mqtt {
+            ev.vin = m.vin(vrng.random());
+        }
         self.trace.record(
             now,
             Entity::Connector(c.global_id),
@@ -298,10 +335,13 @@ impl World {
             ev: Box::new(ev),
             start_at: now + arrival.plug_to_start,
         };
+        if self.mqtt.is_some() {
+            self.report_status(ci, proto::mqtt::pb::ConnectorStatus::Preparing);
+        }
     }
 
     /// Ends connector `ci`'s charging for `reason`.
-    fn stop_charging(&mut self, ci: usize, reason: StopReason) {
+    pub(super) fn stop_charging(&mut self, ci: usize, reason: StopReason) {
         let now = self.now;
         let c = &mut self.connectors[ci];
         let Phase::Charging { mut ev, since, .. } = std::mem::replace(&mut c.phase, Phase::Moving)
@@ -335,11 +375,15 @@ impl World {
             },
         );
         let unplug_at = now + ev.arrival.stop_to_unplug;
+        let meter_wh = c.plant.meter_energy_wh();
         c.phase = Phase::Finishing { ev, unplug_at };
+        if self.mqtt.is_some() {
+            self.mqtt_end_transaction(ci, meter_wh, reason);
+        }
     }
 
     /// The session ended before energy flowed (refused, handshake failed).
-    fn abort_session(&mut self, ci: usize, reason: StopReason) {
+    pub(super) fn abort_session(&mut self, ci: usize, reason: StopReason) {
         let now = self.now;
         let c = &mut self.connectors[ci];
         let Phase::Starting { ev, .. } = std::mem::replace(&mut c.phase, Phase::Moving) else {
@@ -356,6 +400,9 @@ impl World {
         );
         let unplug_at = now + ev.arrival.stop_to_unplug;
         c.phase = Phase::Finishing { ev, unplug_at };
+        if self.mqtt.is_some() {
+            self.report_status(ci, proto::mqtt::pb::ConnectorStatus::Finishing);
+        }
     }
 
     /// The driver unplugs and leaves; the next arrival is drawn.
@@ -372,6 +419,10 @@ impl World {
             .next_arrival(now, &self.clock, &mut c.rng);
         c.phase = Phase::Idle { next_arrival: next };
         let id = c.global_id;
+        c.token = None;
+        c.auth_pending = false;
+        c.refused = false;
+        c.stop_reason = None;
         self.trace.record(
             now,
             Entity::Connector(id),
@@ -379,5 +430,42 @@ impl World {
                 session: ev.session,
             },
         );
+        if self.mqtt.is_some() {
+            self.report_status(ci, proto::mqtt::pb::ConnectorStatus::Available);
+        }
+    }
+
+    /// Passes a physics tick to the charger's MQTT client (samples; the DC BMS block every
+    /// 10 s).
+    fn sample_to_mqtt(&mut self, ci: usize, tick: &TickResult) {
+        let now = self.now;
+        let c = &self.connectors[ci];
+        let Phase::Charging { ev, .. } = &c.phase else {
+            return;
+        };
+        let sample = crate::mqtt::charger::Sample {
+            voltage_v: tick.voltage_v,
+            current_a: tick.current_a,
+            power_w: tick.voltage_v * tick.current_a,
+            energy_wh: c.plant.meter_energy_wh(),
+            soc_pct: Some(ev.soc_pct()),
+            temperature_c: tick.gun_temperature_c,
+            contactor_closed: tick.contactors_closed,
+            remaining_s: ev
+                .bms()
+                .remaining_time_s(ev.pack(), ev.target_soc())
+                .map(|s| s.clamp(0.0, 86_400.0) as u32),
+        };
+        let info = match &c.link {
+            Some(link) if now >= c.bms_info_at => {
+                Some(crate::fleet::gbt_pb::dc_charging_info(link, now))
+            }
+            _ => None,
+        };
+        self.mqtt_sample(ci, sample);
+        if let Some(info) = info {
+            self.connectors[ci].bms_info_at = now + crate::time::Duration::from_secs(10);
+            self.mqtt_bms_info(ci, info);
+        }
     }
 }

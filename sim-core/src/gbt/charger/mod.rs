@@ -25,6 +25,7 @@
 //! must come in non-decreasing `now`. Timers are a table (one per monitored PGN); periodic
 //! messages run on the machine's own schedule; frames are built on the stack.
 
+mod accessors;
 mod config;
 mod flow;
 mod rx;
