@@ -83,11 +83,41 @@ const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(50);
 /// Virtual time advanced per chunk at `Speed::Max` between progress checks.
 const MAX_SPEED_CHUNK: Duration = Duration::from_secs(10);
 
+/// How the pacing loop waits for the next deadline in real-time modes.
+pub trait Waiter {
+    /// Blocks for at most `timeout`; returns early when there is input to handle.
+    fn wait(&mut self, timeout: std::time::Duration);
+}
+
+/// Waits by sleeping: for runs with no external input.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sleep;
+
+impl Waiter for Sleep {
+    fn wait(&mut self, timeout: std::time::Duration) {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the pacing shell sleeps on the real clock"
+        )]
+        std::thread::sleep(timeout);
+    }
+}
+
 /// Drives `sim` to its end at `speed`. `between` runs after every chunk with the wall
 /// time elapsed; it returns `false` to stop the run early.
 pub fn run<S: Paced>(
     sim: &mut S,
     speed: Speed,
+    between: impl FnMut(&mut S, std::time::Duration) -> bool,
+) -> PaceStats {
+    run_with(sim, speed, &mut Sleep, between)
+}
+
+/// [`run`] with a waiter that wakes the loop when input arrives (sockets).
+pub fn run_with<S: Paced>(
+    sim: &mut S,
+    speed: Speed,
+    waiter: &mut impl Waiter,
     mut between: impl FnMut(&mut S, std::time::Duration) -> bool,
 ) -> PaceStats {
     #[expect(
@@ -113,6 +143,10 @@ pub fn run<S: Paced>(
             Speed::Max => {
                 let limit = (sim.now() + MAX_SPEED_CHUNK).min(sim.end());
                 sim.run_until(limit);
+                if !between(sim, wall_since(wall_start)) {
+                    stats.interrupted = true;
+                    break;
+                }
             }
             Speed::Factor(factor) => {
                 let due = virtual_start + Duration::from_secs_f64(elapsed.as_secs_f64() * factor);
@@ -130,6 +164,12 @@ pub fn run<S: Paced>(
                     sim.run_until(deadline);
                 }
                 sim.run_until(due);
+                // Hand what the chunk produced to the I/O shell before waiting: a message
+                // due now must leave now, not after the next wake-up.
+                if !between(sim, wall_since(wall_start)) {
+                    stats.interrupted = true;
+                    break;
+                }
                 let next_wall = sim
                     .next_deadline()
                     .map(|d| (d - due).as_secs_f64() / factor)
@@ -137,22 +177,9 @@ pub fn run<S: Paced>(
                 let sleep =
                     std::time::Duration::from_secs_f64(next_wall.clamp(0.0, 3600.0)).min(MAX_SLEEP);
                 if !sleep.is_zero() && sim.now() < sim.end() {
-                    #[expect(
-                        clippy::disallowed_methods,
-                        reason = "the pacing shell sleeps on the real clock"
-                    )]
-                    std::thread::sleep(sleep);
+                    waiter.wait(sleep);
                 }
             }
-        }
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "the pacing shell owns the real clock"
-        )]
-        let elapsed = WallInstant::now() - wall_start;
-        if !between(sim, elapsed) {
-            stats.interrupted = true;
-            break;
         }
     }
     #[expect(
@@ -162,6 +189,16 @@ pub fn run<S: Paced>(
     let end = WallInstant::now();
     stats.wall = end - wall_start;
     stats
+}
+
+/// Wall time elapsed since `start`.
+fn wall_since(start: WallInstant) -> std::time::Duration {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the pacing shell owns the real clock"
+    )]
+    let now = WallInstant::now();
+    now - start
 }
 
 impl Paced for sim_core::fleet::World {

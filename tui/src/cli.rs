@@ -77,6 +77,18 @@ pub struct RunArgs {
     /// Seconds between progress lines in headless mode.
     #[arg(long, default_value_t = 5.0)]
     pub progress_every_s: f64,
+    /// MQTT broker of the chargers: `mqtt://HOST:PORT`, `mqtts://HOST:PORT` or `embedded`
+    /// (implies `--transport broker`). Credentials from CHARGESTORM_MQTT_USER and
+    /// CHARGESTORM_MQTT_PASSWORD.
+    #[arg(long)]
+    pub broker: Option<String>,
+    /// `memory` (in-process broker, any speed) or `broker` (real broker, real time);
+    /// overrides the scenario's `[mqtt] transport`.
+    #[arg(long)]
+    pub transport: Option<String>,
+    /// PEM file of the CA that signed the broker's certificate (for `mqtts://`).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `chargestorm demo`.
@@ -97,6 +109,9 @@ pub struct DemoArgs {
     /// Where to write the JSON report.
     #[arg(long, default_value = "chargestorm-report.json")]
     pub report: PathBuf,
+    /// `embedded` (default) or the URL of another broker.
+    #[arg(long, default_value = "embedded")]
+    pub broker: String,
 }
 
 impl DemoArgs {
@@ -113,6 +128,9 @@ impl DemoArgs {
             trace_level: "protocol".into(),
             shard: None,
             progress_every_s: 5.0,
+            broker: Some(self.broker.clone()),
+            transport: None,
+            ca_file: None,
         }
     }
 }

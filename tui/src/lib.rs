@@ -8,6 +8,7 @@ pub mod html_report;
 pub mod meter_cmd;
 mod profiles_cmd;
 mod run;
+mod stack;
 pub mod tcec_cmd;
 
 use clap::Parser;

@@ -14,8 +14,14 @@ use std::process::ExitCode;
 /// Runs a scenario headless and writes its report; exit code 0 only on a passing verdict.
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let lib = Library::bundled().context("the bundled profiles are broken")?;
-    let scenario = lib.load_scenario(&args.scenario)?;
+    let mut scenario = lib.load_scenario(&args.scenario)?;
     let speed = Speed::parse(&args.speed).map_err(anyhow::Error::msg)?;
+    apply_transport(args, &mut scenario)?;
+    let real_mqtt = scenario.scenario.mqtt.enabled
+        && scenario.scenario.mqtt.transport == profiles::scenario::MqttTransport::Broker;
+    if real_mqtt {
+        crate::stack::check_speed_for_real_io(speed)?;
+    }
     let duration = args
         .duration
         .as_deref()
@@ -46,6 +52,26 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     };
     let mut world = World::new(&scenario, config)?;
     let rerun = rerun_command(args, seed, &world);
+    let mut stack = if real_mqtt {
+        let url = crate::stack::broker_choice(args.broker.as_deref(), &scenario);
+        let stack = crate::stack::Stack::start(&url, args.ca_file.clone(), &scenario, &world)?;
+        eprintln!(
+            "chargestorm: {} chargers on MQTT broker {}{}",
+            world.mqtt_client_ids().len(),
+            stack.settings.url.host,
+            stack.broker.as_ref().map_or(String::new(), |b| format!(
+                ":{} (embedded)",
+                b.addr().port()
+            )),
+        );
+        Some(stack)
+    } else {
+        None
+    };
+    let mut waiter = match &stack {
+        Some(s) => crate::stack::AnyWaiter::Inbox(s.waiter()),
+        None => crate::stack::AnyWaiter::Sleep(hil::pace::Sleep),
+    };
     eprintln!(
         "chargestorm: scenario {} ({}), seed {seed}, speed {speed}, {} simulated",
         scenario.scenario.scenario.name,
@@ -58,7 +84,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let every = std::time::Duration::from_secs_f64(args.progress_every_s.max(0.1));
     let mut next_progress = every;
     let mut write_error = None;
-    let stats = pace::run(&mut world, speed, |w, elapsed| {
+    let stats = pace::run_with(&mut world, speed, &mut waiter, |w, elapsed| {
+        if let Some(s) = stack.as_mut() {
+            s.pump(w);
+        }
         if let Some(f) = trace_file.as_mut() {
             let lines = w.take_trace_lines();
             if let Err(e) = f.write_all(&lines) {
@@ -80,7 +109,25 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         f.flush()?;
     }
     let snapshot = world.snapshot();
+    let backend = match stack.take() {
+        Some(s) => s.finish()?,
+        None => None,
+    };
+    let confirmed = world.metrics().transactions.confirmed;
     let mut report = world.finish(stats.wall.as_secs_f64());
+    if let Some((backend, runner)) = backend {
+        let booked = backend.ledger().len() as u64;
+        report.assertions.push(sim_core::report::Assertion {
+            name: "mqtt.transactions_booked_once".into(),
+            passed: booked == confirmed,
+            detail: format!(
+                "{confirmed} transactions confirmed to chargers, {booked} booked in the reference backend's ledger ({} re-sent copies recognised and not booked again; backend received {} publishes)",
+                backend.ledger().duplicates(),
+                runner.received,
+            ),
+        });
+        report.decide();
+    }
     report.details.rerun = rerun.clone();
     report.details.speed = speed.to_string();
     let json = serde_json::to_string_pretty(&report)?;
@@ -118,6 +165,26 @@ fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     });
     flag.store(false, Ordering::Relaxed);
     std::sync::Arc::clone(flag)
+}
+
+/// Applies `--broker` and `--transport` to the scenario.
+fn apply_transport(args: &RunArgs, scenario: &mut profiles::ResolvedScenario) -> Result<()> {
+    use profiles::scenario::MqttTransport;
+    let mqtt = &mut scenario.scenario.mqtt;
+    if let Some(t) = args.transport.as_deref() {
+        mqtt.transport = match t {
+            "memory" => MqttTransport::Memory,
+            "broker" => MqttTransport::Broker,
+            other => bail!("unknown --transport {other:?}: use memory or broker"),
+        };
+    }
+    if args.broker.is_some() && args.transport.as_deref() != Some("memory") {
+        if !mqtt.enabled {
+            bail!("--broker needs a scenario with [mqtt] enabled = true");
+        }
+        mqtt.transport = MqttTransport::Broker;
+    }
+    Ok(())
 }
 
 fn parse_shard(text: Option<&str>) -> Result<Shard> {

@@ -229,6 +229,11 @@ impl MqttFleet {
             })
     }
 
+    /// The shared inbox (for a waiter on another thread).
+    pub fn inbox(&self) -> Arc<Inbox> {
+        Arc::clone(&self.inbox)
+    }
+
     /// Moves the queued events into `into`.
     pub fn drain(&self, into: &mut Vec<TransportEvent>) {
         self.inbox.drain(into);

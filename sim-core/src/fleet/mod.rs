@@ -22,7 +22,10 @@ pub mod traffic;
 mod world;
 
 pub use events::{ConnectorState, FleetEvent, StopReason};
-pub use world::{BuildError, MqttOut, Shard, Snapshot, World, WorldConfig};
+pub use world::{
+    BuildError, MqttOut, Shard, Snapshot, World, WorldConfig, driver_cards, reference_backend,
+    reference_tariff, vehicle_vins,
+};
 
 #[cfg(test)]
 mod tests;

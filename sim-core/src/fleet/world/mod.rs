@@ -3,7 +3,7 @@
 mod mqtt;
 mod session;
 
-pub use mqtt::MqttOut;
+pub use mqtt::{MqttOut, driver_cards, reference_backend, reference_tariff, vehicle_vins};
 
 use super::events::{ConnectorState, FleetEvent};
 use super::gbt_link::{ChargerSide, GbtLink, output_limits};
@@ -430,6 +430,14 @@ impl World {
     /// The root seed.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// Unix time and UTC offset of virtual time zero.
+    pub fn wall_clock(&self) -> crate::mqtt::clock::WallClock {
+        crate::mqtt::clock::WallClock {
+            epoch_unix_s: self.clock.start_unix_s,
+            utc_offset_min: self.clock.utc_offset_min,
+        }
     }
 
     /// The earliest pending deadline.

@@ -155,8 +155,8 @@ impl MqttSide {
                 (ramp > 0.0).then(|| Instant::ZERO + Duration::from_secs_f64(f64::from(g) / ramp)),
             );
         }
-        let cards = pool(seed, 0xCA4D, spec.cards, "C");
-        let vins = pool(seed, 0x0B17, spec.cards, "LSVCS");
+        let cards = driver_cards(seed, spec.cards);
+        let vins = vehicle_vins(seed, spec.cards);
         let net = if build.memory {
             let link = LinkModel {
                 latency: Duration::from_secs_f64(spec.latency_ms / 1000.0),
@@ -172,19 +172,7 @@ impl MqttSide {
                 build.total_chargers as usize,
                 seed,
             );
-            let mut backend = Backend::new(
-                BackendConfig {
-                    clock: build.clock,
-                    registration_codes: vec![spec.registration_code.clone()],
-                    tariff: Some(reference_tariff()),
-                    ..BackendConfig::default()
-                },
-                backend_faults(&spec.backend_faults)?,
-                rng::derive(seed, Domain::Backend, 0),
-            );
-            for tag in cards.iter().chain(&vins) {
-                backend.add_card(tag, pb::AuthorizationStatus::Accepted, 0);
-            }
+            let backend = reference_backend(spec, build.clock, seed)?;
             Net::Memory {
                 broker: Box::new(broker),
                 backend: Box::new(backend),
@@ -240,6 +228,42 @@ impl MqttSide {
             Net::External { .. } => None,
         }
     }
+}
+
+/// The ID cards of the drivers of a run with root `seed` (the reference backend knows them).
+pub fn driver_cards(seed: u64, n: u32) -> Vec<String> {
+    pool(seed, 0xCA4D, n, "C")
+}
+
+/// The VINs of the vehicles of a run with root `seed` (the reference backend knows them).
+pub fn vehicle_vins(seed: u64, n: u32) -> Vec<String> {
+    pool(seed, 0x0B17, n, "LSVCS")
+}
+
+/// The reference backend of a scenario: its registration code, the drivers' cards and
+/// vehicles' VINs, the reference tariff and the configured faults.
+pub fn reference_backend(
+    spec: &profiles::scenario::MqttSpec,
+    clock: WallClock,
+    seed: u64,
+) -> Result<Backend, String> {
+    let mut backend = Backend::new(
+        BackendConfig {
+            clock,
+            registration_codes: vec![spec.registration_code.clone()],
+            tariff: Some(reference_tariff()),
+            ..BackendConfig::default()
+        },
+        backend_faults(&spec.backend_faults)?,
+        rng::derive(seed, Domain::Backend, 0),
+    );
+    for tag in driver_cards(seed, spec.cards)
+        .iter()
+        .chain(&vehicle_vins(seed, spec.cards))
+    {
+        backend.add_card(tag, pb::AuthorizationStatus::Accepted, 0);
+    }
+    Ok(backend)
 }
 
 fn pool(seed: u64, salt: u64, n: u32, prefix: &str) -> Vec<String> {
