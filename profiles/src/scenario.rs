@@ -21,6 +21,98 @@ pub struct Scenario {
     /// The charger-to-backend MQTT protocol (seed 004).
     #[serde(default)]
     pub mqtt: MqttSpec,
+    /// The operator-to-platform HTTP protocol (T/CEC 102 / DB4403/T 77).
+    #[serde(default)]
+    pub http: HttpSpec,
+}
+
+/// Where the operator platform's HTTP traffic goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpTransport {
+    /// The reference monitoring platform in-process on an in-memory network (deterministic).
+    #[default]
+    Memory,
+    /// Real HTTP: the platform at `platform_url` (or the reference one started locally).
+    Network,
+}
+
+/// The operator-platform side of T/CEC 102 / DB4403/T 77 for the whole fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// Run the protocol (the fleet's operator platform pushes to a monitoring platform).
+    #[serde(default)]
+    pub enabled: bool,
+    /// In-process or real HTTP.
+    #[serde(default)]
+    pub transport: HttpTransport,
+    /// The monitoring platform's base URL for `transport = "network"`
+    /// (`http(s)://host:port`), or `reference` to start chargestorm's own.
+    #[serde(default)]
+    pub platform_url: Option<String>,
+    /// The fleet operator's OperatorID (9 characters).
+    #[serde(default = "default_operator_id")]
+    pub operator_id: String,
+    /// One-way latency of the in-memory network, ms.
+    #[serde(default = "default_http_latency")]
+    pub latency_ms: f64,
+    /// How often the platform polls `query_stations_status`, s (0: never).
+    #[serde(default)]
+    pub poll_status_s: u32,
+    /// How often connectors' live values are refreshed into the operator's mirror while
+    /// charging, s.
+    #[serde(default = "default_refresh")]
+    pub refresh_s: u32,
+    /// Faults of the reference platform.
+    #[serde(default)]
+    pub platform_faults: PlatformFaultSpec,
+}
+
+fn default_operator_id() -> String {
+    "MA5DA0053".into()
+}
+fn default_http_latency() -> f64 {
+    20.0
+}
+fn default_refresh() -> u32 {
+    15
+}
+
+impl Default for HttpSpec {
+    fn default() -> Self {
+        HttpSpec {
+            enabled: false,
+            transport: HttpTransport::Memory,
+            platform_url: None,
+            operator_id: default_operator_id(),
+            latency_ms: default_http_latency(),
+            poll_status_s: 0,
+            refresh_s: default_refresh(),
+            platform_faults: PlatformFaultSpec::default(),
+        }
+    }
+}
+
+/// Faults of the reference monitoring platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformFaultSpec {
+    /// Added to every response, ms.
+    #[serde(default)]
+    pub response_delay_ms: f64,
+    /// Fraction of requests answered with HTTP 500.
+    #[serde(default)]
+    pub error_500_ratio: f64,
+    /// Fraction of requests answered Ret -1 (busy).
+    #[serde(default)]
+    pub busy_ratio: f64,
+    /// Fraction of responses with a wrong signature.
+    #[serde(default)]
+    pub wrong_signature_ratio: f64,
+    /// Tokens expire this many seconds after issue (0: the normal lifetime).
+    #[serde(default)]
+    pub expire_tokens_after_s: u32,
 }
 
 /// Where charger MQTT traffic goes.
@@ -622,9 +714,6 @@ impl Scenario {
             );
             e.range("cards", f64::from(m.cards), 1.0, 10_000_000.0);
             e.range("invalid_card_ratio", m.invalid_card_ratio, 0.0, 1.0);
-            if m.transport == MqttTransport::Broker && m.broker_url.is_none() {
-                // The CLI's --broker or the embedded broker fills it in; nothing to check.
-            }
             e.nested("backend_faults", |e| {
                 let f = &m.backend_faults;
                 e.range("response_delay_ms", f.response_delay_ms, 0.0, 3_600_000.0);
@@ -632,6 +721,24 @@ impl Scenario {
                 e.range("reject_boot_ratio", f.reject_boot_ratio, 0.0, 1.0);
                 e.range("drop_response_ratio", f.drop_response_ratio, 0.0, 1.0);
                 e.range("malformed_ratio", f.malformed_ratio, 0.0, 1.0);
+            });
+        });
+        e.nested("http", |e| {
+            let h = &self.http;
+            if h.operator_id.chars().count() != 9 {
+                e.push(
+                    "operator_id",
+                    "an OperatorID has 9 characters (organisation code)",
+                );
+            }
+            e.range("latency_ms", h.latency_ms, 0.0, 60_000.0);
+            e.range("refresh_s", f64::from(h.refresh_s), 1.0, 3_600.0);
+            e.nested("platform_faults", |e| {
+                let f = &h.platform_faults;
+                e.range("response_delay_ms", f.response_delay_ms, 0.0, 3_600_000.0);
+                e.range("error_500_ratio", f.error_500_ratio, 0.0, 1.0);
+                e.range("busy_ratio", f.busy_ratio, 0.0, 1.0);
+                e.range("wrong_signature_ratio", f.wrong_signature_ratio, 0.0, 1.0);
             });
         });
         e.nested("can", |e| {

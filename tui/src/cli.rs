@@ -71,7 +71,7 @@ pub struct RunArgs {
     /// How much the trace file holds: session, protocol or frame.
     #[arg(long, default_value = "protocol")]
     pub trace_level: String,
-    /// Run only shard K of N (`K/N`): chargers whose index mod N equals K.
+    /// Run only shard K of N (`K/N`): the stations whose index mod N equals K.
     #[arg(long)]
     pub shard: Option<String>,
     /// Seconds between progress lines in headless mode.

@@ -180,3 +180,61 @@ pub fn dc_charging_info(link: &GbtLink, now: proto::time::Instant) -> pb::DcChar
         end,
     }
 }
+
+/// The DB4403 BmsInfo of a DC session: identity and limits from BRM/BCP, live values from
+/// BCS/BSM and the battery model, the session's start and energy.
+pub fn bms_info(
+    link: &GbtLink,
+    ev: &super::plant::Ev,
+    now: proto::time::Instant,
+    since: proto::time::Instant,
+    civil_now: proto::tcec::time::CivilTime,
+) -> proto::tcec::objects::BmsInfo {
+    let bms = link.pair.charger.bms_data();
+    let pack = ev.pack();
+    let x = pack.extremes();
+    let limits = pack.limits();
+    let bcs = bms.bcs;
+    let start = civil_now
+        .add_seconds(-(((now - since).as_micros() / 1_000_000) as i64))
+        .unwrap_or(civil_now);
+    proto::tcec::objects::BmsInfo {
+        vin_code: bms
+            .brm
+            .as_ref()
+            .and_then(|b| b.details.as_ref())
+            .map(|d| ascii(&d.vin.0))
+            .or_else(|| Some(ev.vin.clone())),
+        bms_code: Some(format!("BMS{:08}", ev.session)),
+        bms_version: bms.brm.as_ref().map(|b| format!("{:?}", b.version)),
+        connector_id: None,
+        max_charge_current_a: bms
+            .bcp
+            .map_or(limits.max_charge_current_a, |b| b.max_current_a),
+        max_charge_cell_voltage_v: bms
+            .bcp
+            .map_or(limits.max_cell_voltage_v, |b| b.max_cell_voltage_v),
+        max_temp_c: bms
+            .bcp
+            .map_or(limits.max_temperature_c.round() as i32, |b| {
+                i32::from(b.max_temperature_c)
+            }),
+        rated_capacity_kwh: (limits.nominal_energy_wh / 1000.0).round() as u32,
+        total_voltage_v: bcs.map_or(pack.terminal_voltage_v(0.0), |b| b.voltage_v),
+        total_current_a: bcs.map_or(0.0, |b| b.current_a),
+        soc_percent: (pack.soc() * 100.0).round() as i32,
+        cell_voltage_max_v: x.max_cell_voltage_v,
+        cell_voltage_max_index: Some(u32::from(x.max_cell_index) + 1),
+        cell_voltage_min_v: Some(x.min_cell_voltage_v),
+        cell_temp_max_c: x.max_temperature_c.round() as i32,
+        cell_temp_max_index: Some(u32::from(x.max_temperature_probe) + 1),
+        cell_temp_min_c: x.min_temperature_c.round() as i32,
+        cell_temp_min_index: Some(u32::from(x.min_temperature_probe) + 1),
+        energy_change_kwh: Some(link.pair.charger.energy_kwh()),
+        fresh_time: Some(civil_now.format_datetime()),
+        start_charging_time: Some(start.format_datetime()),
+        charging_session_s: Some(
+            ((now - since).as_micros() / 1_000_000).min(u64::from(u32::MAX)) as u32,
+        ),
+    }
+}

@@ -21,6 +21,7 @@ duration = "30m"
 name = "dc"
 charger = "dc-120kw-dual"
 count = {count}
+chargers_per_station = 2
 [traffic]
 arrivals_per_connector_per_h = 1.5
 initial_occupancy = 0.5
@@ -398,4 +399,65 @@ fn mqtt_runs_are_deterministic_across_chunking() {
     let b = run(&s, 24, Shard::WHOLE, Duration::from_millis(77));
     assert_eq!(a, b);
     assert!(a.0.contains("mqtt_up"));
+}
+
+#[test]
+fn the_operator_platform_pushes_the_fleet_to_the_monitoring_platform() {
+    let mut w = world(&mqtt_fleet("[http]\nenabled = true"), 31);
+    w.run_until(Instant::FAR_FUTURE);
+    let r = w.finish(0.0);
+    let http = &r.messages["http"];
+    for m in [
+        "http.notification_stationInfo",
+        "http.notification_stationStatus",
+        "http.notification_bmsInfo",
+        "http.query_token",
+    ] {
+        assert!(http.get(m).copied().unwrap_or(0) > 0, "no {m}: {http:?}");
+    }
+    let correctness = r
+        .assertions
+        .iter()
+        .find(|a| a.name == "tcec.data_correctness")
+        .expect("correctness is asserted");
+    assert!(correctness.passed, "{}", correctness.detail);
+    assert!(
+        !correctness.detail.starts_with("0 of"),
+        "{}",
+        correctness.detail
+    );
+    for a in &r.assertions {
+        assert!(a.passed, "{}: {}", a.name, a.detail);
+    }
+}
+
+#[test]
+fn a_failing_platform_costs_retries_and_errors_not_data() {
+    let s = mqtt_fleet(
+        "[http]\nenabled = true\nplatform_faults = { error_500_ratio = 0.2, busy_ratio = 0.1 }",
+    );
+    let mut w = world(&s, 32);
+    w.run_until(Instant::FAR_FUTURE);
+    let r = w.finish(0.0);
+    let errors: u64 = r
+        .errors
+        .iter()
+        .filter(|(k, _)| k.starts_with("http."))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(
+        errors > 0,
+        "the platform's 500s and busy answers are counted: {:?}",
+        r.errors
+    );
+    let correctness = r
+        .assertions
+        .iter()
+        .find(|a| a.name == "tcec.data_correctness")
+        .unwrap();
+    assert!(
+        correctness.passed,
+        "retries deliver every status: {}",
+        correctness.detail
+    );
 }

@@ -1,5 +1,6 @@
 //! The world: every charger of a run, one scheduler, one trace.
 
+mod http;
 mod mqtt;
 mod session;
 
@@ -20,8 +21,9 @@ use crate::trace::{Entity, Trace, TraceLevel};
 use profiles::{ChargerKind, ResolvedScenario};
 use std::ops::Range;
 
-/// Which part of the fleet this world runs: chargers whose fleet index `i` satisfies
-/// `i % count == index`. Ids, seeds and behaviour are the same in every split.
+/// Which part of the fleet this world runs: the stations whose fleet index `s` satisfies
+/// `s % count == index` (a station's chargers always run together, so no two processes
+/// report the same station). Ids, seeds and behaviour are the same in every split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// This shard, `0..count`.
@@ -34,8 +36,8 @@ impl Shard {
     /// The whole fleet in one world.
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 
-    fn includes(self, charger: u32) -> bool {
-        self.count <= 1 || charger % self.count == self.index
+    fn includes(self, station: u32) -> bool {
+        self.count <= 1 || station % self.count == self.index
     }
 }
 
@@ -84,6 +86,12 @@ struct Group {
 }
 
 struct Charger {
+    /// Index in the whole fleet.
+    global_index: u32,
+    /// Station (site) index in the whole fleet.
+    station: u32,
+    /// Its group.
+    group: usize,
     connectors: Range<usize>,
     plant: CabinetPlant,
     /// The GB/T 27930 charger side, for DC chargers with CAN enabled.
@@ -111,6 +119,10 @@ struct Connector {
     stop_reason: Option<super::events::StopReason>,
     /// When ChargingInfo's BMS block was last refreshed.
     bms_info_at: Instant,
+    /// The last physics tick's output: voltage, current, gun temperature.
+    last_tick: (f64, f64, f64),
+    /// AC phases (1 or 3; DC counts as 1).
+    phases: u8,
     rng: EntityRng,
     sessions: u32,
     phase: Phase,
@@ -232,6 +244,7 @@ pub struct World {
     gbt: GbtDetails,
     sampler: Sampler,
     mqtt: Option<mqtt::MqttSide>,
+    http: Option<http::HttpSide>,
 }
 
 impl std::fmt::Debug for World {
@@ -288,6 +301,7 @@ impl World {
             gbt: GbtDetails::default(),
             sampler: Sampler::new(duration, sample_every),
             mqtt: None,
+            http: None,
         };
         let identities = world.build_fleet(scenario, config.shard)?;
         let spec = &scenario.scenario.mqtt;
@@ -308,6 +322,21 @@ impl World {
                 }
             })?;
             world.mqtt = Some(side);
+        }
+        let http_spec = &scenario.scenario.http;
+        if http_spec.enabled {
+            let epoch = proto::tcec::CivilEpoch {
+                unix_secs_at_zero: start_unix_s.max(0) as u64,
+                utc_offset_s: utc_offset_min * 60,
+            };
+            let side = http::HttpSide::new(&world, http_spec, epoch).map_err(|message| {
+                BuildError::Model {
+                    profile: "[http]".into(),
+                    message,
+                }
+            })?;
+            world.http = Some(side);
+            world.http_register_stations(http_spec, &scenario.groups);
         }
         world.trace.record(
             Instant::ZERO,
@@ -336,7 +365,9 @@ impl World {
         let mut identities = Vec::new();
         let mut charger_index: u32 = 0;
         let mut connector_id: u32 = 0;
+        let mut station_base: u32 = 0;
         for (gi, g) in scenario.groups.iter().enumerate() {
+            let per_station = g.chargers_per_station.max(1);
             let model_error = |message| BuildError::Model {
                 profile: g.name.clone(),
                 message,
@@ -358,8 +389,9 @@ impl World {
                 kind: g.charger.kind,
             });
             let per_charger = u32::from(g.charger.connectors);
-            for _ in 0..g.count {
-                if shard.includes(charger_index) {
+            for in_group in 0..g.count {
+                let station = station_base + in_group / per_station;
+                if shard.includes(station) {
                     let plant = CabinetPlant::from_profile(&g.charger).map_err(|message| {
                         BuildError::Model {
                             profile: g.charger.name.clone(),
@@ -393,6 +425,8 @@ impl World {
                             tx: None,
                             stop_reason: None,
                             bms_info_at: Instant::ZERO,
+                            last_tick: (0.0, 0.0, 25.0),
+                            phases: g.charger.ac.as_ref().map_or(1, |a| a.phases),
                             rng: rng::stream(self.seed, Domain::ConnectorUsers, u64::from(id)),
                             sessions: 0,
                             phase: Phase::Idle { next_arrival: None },
@@ -404,6 +438,9 @@ impl World {
                         });
                     }
                     self.chargers.push(Charger {
+                        global_index: charger_index,
+                        station,
+                        group: gi,
                         connectors: first..self.connectors.len(),
                         plant,
                         gbt,
@@ -413,6 +450,7 @@ impl World {
                 charger_index += 1;
                 connector_id += per_charger;
             }
+            station_base += g.count.div_ceil(per_station);
         }
         Ok(identities)
     }
@@ -456,6 +494,7 @@ impl World {
                 EntityKind::Charger => self.wake_charger(key.index as usize),
                 EntityKind::Sampler => self.take_sample(),
                 EntityKind::Network => self.wake_network(),
+                EntityKind::Server if key.index == 1 => self.wake_http(),
                 EntityKind::Server => self.wake_server(),
                 EntityKind::Timeline => {}
             }
@@ -595,6 +634,7 @@ impl World {
 
     fn invariant_assertions(&self) -> Vec<Assertion> {
         let mut out = self.physics_assertions();
+        out.extend(self.http_assertions());
         if let (Some((booked, duplicates)), Some(m)) = (self.mqtt_ledger(), self.mqtt.as_ref()) {
             out.push(Assertion {
                 name: "mqtt.transactions_booked_once".into(),

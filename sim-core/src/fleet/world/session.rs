@@ -36,6 +36,12 @@ impl World {
             self.rearm(k);
         }
         self.arm_mqtt();
+        if self.http.is_some() {
+            for ci in 0..self.connectors.len() {
+                self.http_status(ci);
+            }
+            self.wake_http();
+        }
         self.sched
             .arm(super::SAMPLER, Some(self.sampler.deadline()));
     }
@@ -112,8 +118,13 @@ impl World {
         }
         for (i, ci) in range.clone().enumerate() {
             let Some(tick) = results[i] else { continue };
+            self.connectors[ci].last_tick =
+                (tick.voltage_v, tick.current_a, tick.gun_temperature_c);
             if self.mqtt.is_some() {
                 self.sample_to_mqtt(ci, &tick);
+            }
+            if self.http.is_some() {
+                self.http_tick(ci);
             }
             let c = &mut self.connectors[ci];
             match (&mut c.link, &c.phase) {
@@ -299,6 +310,9 @@ impl World {
         if self.mqtt.is_some() {
             self.mqtt_begin_transaction(ci, meter_wh);
         }
+        if self.http.is_some() {
+            self.http_status(ci);
+        }
     }
 
     /// A driver arrives at connector `ci` and plugs in.
@@ -337,6 +351,9 @@ impl World {
         };
         if self.mqtt.is_some() {
             self.report_status(ci, proto::mqtt::pb::ConnectorStatus::Preparing);
+        }
+        if self.http.is_some() {
+            self.http_status(ci);
         }
     }
 
@@ -380,6 +397,9 @@ impl World {
         if self.mqtt.is_some() {
             self.mqtt_end_transaction(ci, meter_wh, reason);
         }
+        if self.http.is_some() {
+            self.http_session_end(ci, reason, energy.meter_wh / 1000.0);
+        }
     }
 
     /// The session ended before energy flowed (refused, handshake failed).
@@ -402,6 +422,9 @@ impl World {
         c.phase = Phase::Finishing { ev, unplug_at };
         if self.mqtt.is_some() {
             self.report_status(ci, proto::mqtt::pb::ConnectorStatus::Finishing);
+        }
+        if self.http.is_some() {
+            self.http_status(ci);
         }
     }
 
@@ -432,6 +455,9 @@ impl World {
         );
         if self.mqtt.is_some() {
             self.report_status(ci, proto::mqtt::pb::ConnectorStatus::Available);
+        }
+        if self.http.is_some() {
+            self.http_status(ci);
         }
     }
 
