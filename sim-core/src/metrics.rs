@@ -279,6 +279,37 @@ impl Metrics {
             .map(|(n, s)| (n.as_str(), s))
     }
 
+    /// Adds everything `other` recorded (messages, errors, latency) to these metrics.
+    pub fn absorb(&mut self, other: &Metrics) {
+        for ((protocol, name), &count) in other.message_names.iter().zip(&other.message_counts) {
+            let id = self.message_id(protocol, name);
+            self.add_messages(id, count);
+        }
+        for (name, stat) in other.error_names.iter().zip(&other.error_stats) {
+            if stat.count == 0 {
+                continue;
+            }
+            let id = self.error_id(name);
+            let mine = &mut self.error_stats[id.0 as usize];
+            if mine.count == 0 || stat.first_us < mine.first_us {
+                mine.first_us = stat.first_us;
+            }
+            if stat.last_us >= mine.last_us {
+                mine.last_us = stat.last_us;
+                mine.last_text.clone_from(&stat.last_text);
+            }
+            mine.count += stat.count;
+        }
+        for (name, series) in other.latency_names.iter().zip(&other.latency) {
+            let id = self.latency_id(name);
+            let mine = &mut self.latency[id.0 as usize];
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = mine.corrected_us.add(&series.corrected_us);
+            let _ = mine.service_us.add(&series.service_us);
+            let _ = mine.interval_us.add(&series.interval_us);
+        }
+    }
+
     /// Total number of errors of every kind.
     pub fn error_total(&self) -> u64 {
         self.error_stats.iter().map(|s| s.count).sum()

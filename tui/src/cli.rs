@@ -82,10 +82,18 @@ pub struct RunArgs {
     /// CHARGESTORM_MQTT_PASSWORD.
     #[arg(long)]
     pub broker: Option<String>,
-    /// `memory` (in-process broker, any speed) or `broker` (real broker, real time);
-    /// overrides the scenario's `[mqtt] transport`.
+    /// `memory` (in-process broker and platform, any speed) or `real` (sockets, real
+    /// time); overrides the scenario's `[mqtt] transport` and `[http] transport`.
     #[arg(long)]
     pub transport: Option<String>,
+    /// Monitoring platform: `http(s)://HOST:PORT` of a platform under test (needs
+    /// `--tcec-keys`) or `reference` (chargestorm's own, on a local port).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// T/CEC keys for a real platform: a TOML file with `[outbound]` (keys it issued to us)
+    /// and `[inbound]` (keys we issued to it). Never printed.
+    #[arg(long, env = "CHARGESTORM_TCEC_KEYS")]
+    pub tcec_keys: Option<PathBuf>,
     /// PEM file of the CA that signed the broker's certificate (for `mqtts://`).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
@@ -131,6 +139,8 @@ impl DemoArgs {
             broker: Some(self.broker.clone()),
             transport: None,
             ca_file: None,
+            platform: Some("reference".into()),
+            tcec_keys: None,
         }
     }
 }

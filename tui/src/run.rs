@@ -19,8 +19,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     apply_transport(args, &mut scenario)?;
     let real_mqtt = scenario.scenario.mqtt.enabled
         && scenario.scenario.mqtt.transport == profiles::scenario::MqttTransport::Broker;
-    if real_mqtt {
+    let real_http = scenario.scenario.http.enabled
+        && scenario.scenario.http.transport == profiles::scenario::HttpTransport::Network;
+    if real_mqtt || real_http {
         crate::stack::check_speed_for_real_io(speed)?;
+        set_start_to_now(&mut scenario);
     }
     let duration = args
         .duration
@@ -49,27 +52,26 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         trace_level: trace_file.as_ref().map(|_| trace_level),
         shard,
         sample_interval: None,
+        http_external: real_http,
     };
     let mut world = World::new(&scenario, config)?;
     let rerun = rerun_command(args, seed, &world);
-    let mut stack = if real_mqtt {
-        let url = crate::stack::broker_choice(args.broker.as_deref(), &scenario);
-        let stack = crate::stack::Stack::start(&url, args.ca_file.clone(), &scenario, &world)?;
-        eprintln!(
-            "chargestorm: {} chargers on MQTT broker {}{}",
-            world.mqtt_client_ids().len(),
-            stack.settings.url.host,
-            stack.broker.as_ref().map_or(String::new(), |b| format!(
-                ":{} (embedded)",
-                b.addr().port()
-            )),
-        );
+    let options = crate::stack::StackOptions {
+        broker: real_mqtt.then(|| crate::stack::broker_choice(args.broker.as_deref(), &scenario)),
+        ca_file: args.ca_file.clone(),
+        platform: real_http
+            .then(|| crate::stack::platform_choice(args.platform.as_deref(), &scenario)),
+        tcec_keys: args.tcec_keys.clone(),
+    };
+    let mut stack = if real_mqtt || real_http {
+        let stack = crate::stack::Stack::start(&options, &scenario, &mut world)?;
+        eprintln!("chargestorm: {}", stack.describe());
         Some(stack)
     } else {
         None
     };
     let mut waiter = match &stack {
-        Some(s) => crate::stack::AnyWaiter::Inbox(s.waiter()),
+        Some(s) => s.waiter(),
         None => crate::stack::AnyWaiter::Sleep(hil::pace::Sleep),
     };
     eprintln!(
@@ -110,7 +112,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     let snapshot = world.snapshot();
     let backend = match stack.take() {
-        Some(s) => s.finish()?,
+        Some(s) => s.finish(&mut world)?,
         None => None,
     };
     let confirmed = world.metrics().transactions.confirmed;
@@ -167,15 +169,32 @@ fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     std::sync::Arc::clone(flag)
 }
 
-/// Applies `--broker` and `--transport` to the scenario.
+/// Real peers see real timestamps: virtual time zero becomes the wall clock's now (Beijing
+/// time, as the Chinese protocols expect).
+fn set_start_to_now(scenario: &mut profiles::ResolvedScenario) {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a real-time run starts at the wall clock's now"
+    )]
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if let Ok(civil) = proto::tcec::time::CivilTime::from_unix_seconds_with_offset(unix, 8 * 3600)
+        && let Ok(dt) = format!("{}+08:00", civil.format_datetime().replace(' ', "T")).parse()
+    {
+        scenario.scenario.scenario.start_at = dt;
+    }
+}
+
+/// Applies `--broker`, `--platform` and `--transport` to the scenario.
 fn apply_transport(args: &RunArgs, scenario: &mut profiles::ResolvedScenario) -> Result<()> {
     use profiles::scenario::MqttTransport;
     let mqtt = &mut scenario.scenario.mqtt;
     if let Some(t) = args.transport.as_deref() {
         mqtt.transport = match t {
             "memory" => MqttTransport::Memory,
-            "broker" => MqttTransport::Broker,
-            other => bail!("unknown --transport {other:?}: use memory or broker"),
+            "broker" | "network" | "real" => MqttTransport::Broker,
+            other => bail!("unknown --transport {other:?}: use memory or real"),
         };
     }
     if args.broker.is_some() && args.transport.as_deref() != Some("memory") {
@@ -183,6 +202,19 @@ fn apply_transport(args: &RunArgs, scenario: &mut profiles::ResolvedScenario) ->
             bail!("--broker needs a scenario with [mqtt] enabled = true");
         }
         mqtt.transport = MqttTransport::Broker;
+    }
+    let http = &mut scenario.scenario.http;
+    if let Some(t) = args.transport.as_deref() {
+        http.transport = match t {
+            "memory" => profiles::scenario::HttpTransport::Memory,
+            _ => profiles::scenario::HttpTransport::Network,
+        };
+    }
+    if args.platform.is_some() && args.transport.as_deref() != Some("memory") {
+        if !http.enabled {
+            bail!("--platform needs a scenario with [http] enabled = true");
+        }
+        http.transport = profiles::scenario::HttpTransport::Network;
     }
     Ok(())
 }

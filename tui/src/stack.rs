@@ -1,16 +1,23 @@
-//! The network stack of a real-time run: the tokio runtime, the embedded MQTT broker, the
-//! reference backend on its own MQTT connection, and the bridge carrying the chargers'
-//! traffic.
+//! The network stack of a real-time run: one tokio runtime carrying the embedded MQTT
+//! broker, the reference backend on its own MQTT connection, the bridge with the chargers'
+//! connections, the fleet's operator platform served on real HTTP, and the reference
+//! monitoring platform (or the routes to a real one).
 
 use anyhow::{Context, Result, bail};
 use hil::bridge::{InboxWaiter, MqttBridge};
+use hil::http::{
+    ClientTls, PlatformServerConfig, Routes, RunningServer, SharedOperator, WallClock,
+};
 use hil::mqtt::{BackendRunner, BrokerUrl, EmbeddedBroker, MqttSettings, RealClock, RunnerStats};
 use hil::pace::{Sleep, Waiter};
 use profiles::ResolvedScenario;
 use profiles::scenario::BackendKind;
 use sim_core::fleet::World;
 use sim_core::mqtt::backend::Backend;
-use std::path::PathBuf;
+use sim_core::tcec::exchange::PeerId;
+use sim_core::tcec::operator::OperatorPlatform;
+use sim_core::tcec::platform::MonitoringPlatform;
+use std::path::{Path, PathBuf};
 
 /// Where the chargers' broker is, from `--broker`, the scenario, or the embedded one.
 pub fn broker_choice(flag: Option<&str>, scenario: &ResolvedScenario) -> String {
@@ -19,25 +26,50 @@ pub fn broker_choice(flag: Option<&str>, scenario: &ResolvedScenario) -> String 
         .unwrap_or_else(|| "embedded".to_owned())
 }
 
-/// The running network stack.
-pub struct Stack {
-    runtime: tokio::runtime::Runtime,
-    /// The embedded broker, when the run uses it.
-    pub broker: Option<EmbeddedBroker>,
-    /// Connection settings every client uses.
-    pub settings: MqttSettings,
+/// Where the monitoring platform is, from `--platform`, the scenario, or the reference one.
+pub fn platform_choice(flag: Option<&str>, scenario: &ResolvedScenario) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| scenario.scenario.http.platform_url.clone())
+        .unwrap_or_else(|| "reference".to_owned())
+}
+
+/// Options of the real-time stack.
+pub struct StackOptions {
+    /// The chargers' broker (`embedded` or a URL), if MQTT runs over a real broker.
+    pub broker: Option<String>,
+    /// CA for `mqtts://`.
+    pub ca_file: Option<PathBuf>,
+    /// The monitoring platform (`reference` or a URL), if HTTP runs over real sockets.
+    pub platform: Option<String>,
+    /// Keys for a real platform.
+    pub tcec_keys: Option<PathBuf>,
+}
+
+struct MqttPart {
+    broker: Option<EmbeddedBroker>,
+    settings: MqttSettings,
     backend: Option<BackendRunner>,
     bridge: MqttBridge,
 }
 
+struct HttpPart {
+    operator: RunningServer<OperatorPlatform>,
+    platform: Option<RunningServer<MonitoringPlatform>>,
+}
+
+/// The running network stack.
+pub struct Stack {
+    runtime: tokio::runtime::Runtime,
+    mqtt: Option<MqttPart>,
+    http: Option<HttpPart>,
+}
+
 impl Stack {
-    /// Starts the broker (if `url` is `embedded`), the reference backend (if the scenario
-    /// asks for it) and one connection per charger of `world`.
+    /// Starts what `options` asks for and attaches `world` to it.
     pub fn start(
-        url: &str,
-        ca_file: Option<PathBuf>,
+        options: &StackOptions,
         scenario: &ResolvedScenario,
-        world: &World,
+        world: &mut World,
     ) -> Result<Stack> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -45,76 +77,263 @@ impl Stack {
             .thread_name("chargestorm-io")
             .build()
             .context("cannot start the I/O runtime")?;
-        let _guard = runtime.enter();
-        let (broker, broker_url) = if url == "embedded" {
-            let b = EmbeddedBroker::start().context("cannot start the embedded MQTT broker")?;
-            let u = b.url();
-            (Some(b), u)
-        } else {
-            (
-                None,
-                BrokerUrl::parse(url).with_context(|| format!("invalid --broker {url}"))?,
-            )
+        let mqtt = match &options.broker {
+            Some(url) => Some(start_mqtt(
+                &runtime,
+                url,
+                options.ca_file.clone(),
+                scenario,
+                world,
+            )?),
+            None => None,
         };
-        let spec = &scenario.scenario.mqtt;
-        let mut settings = MqttSettings::new(broker_url);
-        settings.keep_alive = std::time::Duration::from_secs(u64::from(spec.heartbeat_interval_s));
-        settings.ca_file = ca_file;
-        if let (Ok(user), Ok(password)) = (
-            std::env::var("CHARGESTORM_MQTT_USER"),
-            std::env::var("CHARGESTORM_MQTT_PASSWORD"),
-        ) {
-            settings.credentials = Some((user, password));
-        }
-        let backend = match spec.backend {
-            BackendKind::Reference => {
-                let backend =
-                    sim_core::fleet::reference_backend(spec, world.wall_clock(), world.seed())
-                        .map_err(anyhow::Error::msg)?;
-                let runner = runtime
-                    .block_on(BackendRunner::start(&settings, backend, RealClock::start()))
-                    .context("the reference backend could not connect to the broker")?;
-                Some(runner)
-            }
-            BackendKind::External => None,
+        let http = match &options.platform {
+            Some(url) => Some(start_http(
+                &runtime,
+                url,
+                options.tcec_keys.as_deref(),
+                scenario,
+                world,
+            )?),
+            None => None,
         };
-        let bridge =
-            MqttBridge::new(&settings, world).context("cannot create the charger connections")?;
-        drop(_guard);
         Ok(Stack {
             runtime,
-            broker,
-            settings,
-            backend,
-            bridge,
+            mqtt,
+            http,
         })
     }
 
+    /// One line saying what runs where.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = &self.mqtt {
+            parts.push(format!(
+                "MQTT broker mqtt://{}:{}{}",
+                m.settings.url.host,
+                m.settings.url.port,
+                if m.broker.is_some() {
+                    " (embedded)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if let Some(h) = &self.http {
+            parts.push(format!("operator platform {}", h.operator.base_url()));
+            if let Some(p) = &h.platform {
+                parts.push(format!("reference monitoring platform {}", p.base_url()));
+            }
+        }
+        parts.join(", ")
+    }
+
     /// A waiter that wakes the simulation when a connection has news.
-    pub fn waiter(&self) -> InboxWaiter {
-        self.bridge.waiter(self.runtime.handle().clone())
+    pub fn waiter(&self) -> AnyWaiter {
+        match &self.mqtt {
+            Some(m) => AnyWaiter::Inbox(m.bridge.waiter(self.runtime.handle().clone())),
+            None => AnyWaiter::Sleep(Sleep),
+        }
     }
 
     /// Moves traffic between the world and the connections.
     pub fn pump(&mut self, world: &mut World) {
         let _guard = self.runtime.enter();
-        self.bridge.pump(world);
+        if let Some(m) = self.mqtt.as_mut() {
+            m.bridge.pump(world);
+        }
+        if self.http.is_some() {
+            world.poll_http_commands();
+        }
     }
 
-    /// Closes the connections and stops the backend; returns it with its counters.
-    pub fn finish(self) -> Result<Option<(Backend, RunnerStats)>> {
-        self.bridge.shutdown();
-        let Some(runner) = self.backend else {
-            return Ok(None);
-        };
-        let out = self
-            .runtime
-            .block_on(runner.stop())
-            .context("the reference backend did not stop cleanly")?;
-        self.runtime
-            .shutdown_timeout(std::time::Duration::from_secs(2));
-        Ok(Some(out))
+    /// Stops everything; adds the served operator's metrics to the world; returns the
+    /// reference backend with its counters.
+    pub fn finish(self, world: &mut World) -> Result<Option<(Backend, RunnerStats)>> {
+        let Stack {
+            runtime,
+            mqtt,
+            http,
+        } = self;
+        if let Some(h) = http {
+            world.absorb_metrics(&h.operator.shared().lock().metrics);
+            runtime.block_on(h.operator.shutdown());
+            if let Some(p) = h.platform {
+                runtime.block_on(p.shutdown());
+            }
+        }
+        let mut out = None;
+        if let Some(m) = mqtt {
+            m.bridge.shutdown();
+            if let Some(runner) = m.backend {
+                out = Some(
+                    runtime
+                        .block_on(runner.stop())
+                        .context("the reference backend did not stop cleanly")?,
+                );
+            }
+        }
+        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+        Ok(out)
     }
+}
+
+fn start_mqtt(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    ca_file: Option<PathBuf>,
+    scenario: &ResolvedScenario,
+    world: &World,
+) -> Result<MqttPart> {
+    let _guard = runtime.enter();
+    let (broker, broker_url) = if url == "embedded" {
+        let b = EmbeddedBroker::start().context("cannot start the embedded MQTT broker")?;
+        let u = b.url();
+        (Some(b), u)
+    } else {
+        (
+            None,
+            BrokerUrl::parse(url).with_context(|| format!("invalid broker URL {url}"))?,
+        )
+    };
+    let spec = &scenario.scenario.mqtt;
+    let mut settings = MqttSettings::new(broker_url);
+    settings.keep_alive = std::time::Duration::from_secs(u64::from(spec.heartbeat_interval_s));
+    settings.ca_file = ca_file;
+    if let (Ok(user), Ok(password)) = (
+        std::env::var("CHARGESTORM_MQTT_USER"),
+        std::env::var("CHARGESTORM_MQTT_PASSWORD"),
+    ) {
+        settings.credentials = Some((user, password));
+    }
+    let backend = match spec.backend {
+        BackendKind::Reference => {
+            let backend =
+                sim_core::fleet::reference_backend(spec, world.wall_clock(), world.seed())
+                    .map_err(anyhow::Error::msg)?;
+            Some(
+                runtime
+                    .block_on(BackendRunner::start(&settings, backend, RealClock::start()))
+                    .context("the reference backend could not connect to the broker")?,
+            )
+        }
+        BackendKind::External => None,
+    };
+    let bridge =
+        MqttBridge::new(&settings, world).context("cannot create the charger connections")?;
+    Ok(MqttPart {
+        broker,
+        settings,
+        backend,
+        bridge,
+    })
+}
+
+fn start_http(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    keys: Option<&Path>,
+    scenario: &ResolvedScenario,
+    world: &mut World,
+) -> Result<HttpPart> {
+    let _guard = runtime.enter();
+    let spec = &scenario.scenario.http;
+    let operator_listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .context("cannot bind the operator platform's port")?;
+    let operator_url = format!("http://{}", operator_listener.local_addr()?);
+    let clock = WallClock::start();
+    let epoch = clock.beijing_epoch();
+    let (_, mut platform_config) =
+        sim_core::fleet::http_configs(spec, world.seed(), epoch).map_err(anyhow::Error::msg)?;
+    let (platform, platform_url) = if url == "reference" {
+        platform_config.epoch = epoch;
+        let server = runtime
+            .block_on(hil::http::serve_platform(
+                "127.0.0.1:0".parse()?,
+                PlatformServerConfig {
+                    platform: platform_config,
+                    operator_urls: vec![operator_url.clone()],
+                    tls: None,
+                    client_tls: ClientTls::default(),
+                },
+            ))
+            .context("cannot start the reference monitoring platform")?;
+        let base = server.base_url();
+        (Some(server), base)
+    } else {
+        if keys.is_none() {
+            bail!("a real monitoring platform needs the keys it issued: --tcec-keys FILE");
+        }
+        (None, url.trim_end_matches('/').to_owned())
+    };
+    let mut operator = world
+        .take_http_operator()
+        .context("the scenario has no [http] enabled = true")?;
+    if let Some(path) = keys {
+        let peer = keys_file(path)?;
+        operator.set_peer_keys(PeerId(0), peer.0, peer.1);
+    }
+    let routes = Routes::new()
+        .with(PeerId(0), &platform_url)
+        .with_context(|| format!("invalid platform URL {platform_url}"))?;
+    let client_tls = ClientTls {
+        native_roots: true,
+        ca_pem: None,
+    };
+    let server = hil::http::serve_machine(
+        operator_listener,
+        operator,
+        clock,
+        routes,
+        None,
+        &client_tls,
+    )
+    .context("cannot serve the operator platform")?;
+    world.attach_http_operator(Box::new(SharedOperator(server.shared().clone())));
+    Ok(HttpPart {
+        operator: server,
+        platform,
+    })
+}
+
+/// Reads a keys file: `[outbound]` (the keys the platform issued to us) and `[inbound]`
+/// (the keys we issued to it), each with `operator_id`, `operator_secret`, `data_secret`,
+/// `data_secret_iv` and `sig_secret`. The file is read, never echoed.
+pub fn keys_file(path: &Path) -> Result<(proto::tcec::TcecKeys, proto::tcec::TcecKeys)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct KeySet {
+        operator_id: String,
+        operator_secret: String,
+        data_secret: String,
+        data_secret_iv: String,
+        sig_secret: String,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        outbound: KeySet,
+        inbound: KeySet,
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: File =
+        toml::from_str(&text).with_context(|| format!("{}: not a keys file", path.display()))?;
+    let make = |k: KeySet, which: &str| {
+        proto::tcec::TcecKeys::new(
+            k.operator_id,
+            k.operator_secret,
+            &k.data_secret,
+            &k.data_secret_iv,
+            k.sig_secret,
+        )
+        .with_context(|| format!("{}: [{which}] keys are invalid", path.display()))
+    };
+    Ok((
+        make(file.outbound, "outbound")?,
+        make(file.inbound, "inbound")?,
+    ))
 }
 
 /// Either a plain sleep or the stack's inbox waiter.
@@ -134,12 +353,12 @@ impl Waiter for AnyWaiter {
     }
 }
 
-/// Refuses a real broker at a speed it cannot keep.
+/// Refuses a real broker or platform at a speed they cannot keep.
 pub fn check_speed_for_real_io(speed: hil::pace::Speed) -> Result<()> {
     if speed != hil::pace::Speed::REALTIME {
         bail!(
             "a run on a real broker or platform runs in real time: use --speed realtime \
-             (or --transport memory for an in-process broker at any speed)"
+             (or --transport memory for in-process peers at any speed)"
         );
     }
     Ok(())

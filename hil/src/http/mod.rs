@@ -30,7 +30,7 @@ pub use runner::{
     OperatorServerConfig, PlatformServerConfig, RunningServer, serve_machine, serve_operator,
     serve_platform,
 };
-pub use shared::Shared;
+pub use shared::{Shared, SharedOperator};
 pub use tls::ServerTls;
 
 /// Setting up the HTTP shell failed.

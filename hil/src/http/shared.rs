@@ -81,3 +81,17 @@ impl<M> Shared<M> {
         self.wake.notified().await;
     }
 }
+
+/// A served operator platform as the fleet engine's handle to it.
+#[derive(Debug, Clone)]
+pub struct SharedOperator(pub std::sync::Arc<Shared<sim_core::tcec::operator::OperatorPlatform>>);
+
+impl sim_core::fleet::ExternalOperator for SharedOperator {
+    fn with(
+        &self,
+        f: &mut dyn FnMut(&mut sim_core::tcec::operator::OperatorPlatform, &mut Metrics, Instant),
+    ) {
+        self.0
+            .with(|machine, metrics, now| f(machine, metrics, now));
+    }
+}

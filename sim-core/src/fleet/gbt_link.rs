@@ -447,3 +447,11 @@ pub fn output_limits(dc: &profiles::charger::DcSpec) -> OutputLimits {
 /// How long a session may stay in the handshake before the connector gives up on it
 /// (the machines' own timeouts end it much earlier; this only bounds a wedged session).
 pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(600);
+
+impl GbtLink {
+    /// Applies a GB/T fault hook (wire, BMS or charger) and re-arms.
+    pub fn apply_fault(&mut self, now: Instant, fault: crate::gbt::faults::GbtFault) {
+        self.pair.apply_fault(now, fault);
+        self.refresh();
+    }
+}

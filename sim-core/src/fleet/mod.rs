@@ -23,7 +23,8 @@ mod world;
 
 pub use events::{ConnectorState, FleetEvent, StopReason};
 pub use world::{
-    BuildError, MqttOut, Shard, Snapshot, World, WorldConfig, driver_cards, reference_backend,
+    BuildError, ConnectorView, ExternalOperator, Fault, FaultEvent, FaultTarget, MqttOut, Shard,
+    Snapshot, World, WorldConfig, driver_cards, http_configs, operator_config, reference_backend,
     reference_tariff, vehicle_vins,
 };
 

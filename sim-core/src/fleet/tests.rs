@@ -38,6 +38,7 @@ fn run(s: &ResolvedScenario, seed: u64, shard: Shard, chunk: Duration) -> (Strin
             trace_level: Some(TraceLevel::Protocol),
             shard,
             sample_interval: None,
+            http_external: false,
         },
     )
     .unwrap();
@@ -124,6 +125,7 @@ fn invalid_shards_are_refused() {
         trace_level: None,
         shard: Shard { index, count },
         sample_interval: None,
+        http_external: false,
     };
     assert!(World::new(&s, config(3, 3)).is_err());
     assert!(World::new(&s, config(0, 0)).is_err());
@@ -141,6 +143,7 @@ fn a_mixed_fleet_charges_and_keeps_every_invariant() {
             trace_level: None,
             shard: Shard::WHOLE,
             sample_interval: None,
+            http_external: false,
         },
     )
     .unwrap();
@@ -182,6 +185,7 @@ vehicle_mix = [{ vehicle = "lfp-car-60kwh", weight = 1.0 }]
             trace_level: None,
             shard: Shard::WHOLE,
             sample_interval: None,
+            http_external: false,
         },
     )
     .unwrap();
@@ -226,6 +230,7 @@ vehicle_mix = [
             trace_level: None,
             shard: Shard::WHOLE,
             sample_interval: None,
+            http_external: false,
         },
     )
     .unwrap();
@@ -276,6 +281,7 @@ fn without_can_the_charger_follows_the_bms_directly() {
             trace_level: None,
             shard: Shard::WHOLE,
             sample_interval: None,
+            http_external: false,
         },
     )
     .unwrap();
@@ -315,6 +321,7 @@ fn world(s: &ResolvedScenario, seed: u64) -> World {
             trace_level: Some(TraceLevel::Protocol),
             shard: Shard::WHOLE,
             sample_interval: None,
+            http_external: false,
         },
     )
     .unwrap()

@@ -197,6 +197,15 @@ enum Verdict {
 }
 
 impl<T> Outbox<T> {
+    /// Replaces the peer's keys (before anything was sent: queued requests are sealed with
+    /// the new keys when they go out; a token obtained with the old ones is dropped).
+    pub fn set_keys(&mut self, inbound: proto::tcec::TcecKeys, outbound: proto::tcec::TcecKeys) {
+        self.config.inbound = inbound;
+        self.config.outbound = outbound;
+        self.token = TokenClient::new();
+        self.token_generation += 1;
+    }
+
     /// An outbox for `config`, reached as `peer_id`.
     pub fn new(peer_id: PeerId, config: PeerConfig, policy: SendPolicy) -> Self {
         Outbox {

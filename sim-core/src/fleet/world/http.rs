@@ -2,10 +2,13 @@
 //! BMS data, alarms and finished sessions go from the fleet into an [`OperatorPlatform`],
 //! which pushes them to a monitoring platform and serves its queries. With the in-memory
 //! transport the reference [`MonitoringPlatform`] runs in the same world on a simulated
-//! network, and is told the fleet's ground truth so it can measure data correctness.
+//! network, and is told the fleet's ground truth so it can measure data correctness. For
+//! real HTTP the operator is taken out of the world, served by the I/O shell, and fed
+//! through an [`ExternalOperator`] handle.
 
 use super::{Phase, World};
 use crate::fleet::events::StopReason;
+use crate::metrics::Metrics;
 use crate::rng::{Domain, stream};
 use crate::sched::{EntityKind, Key};
 use crate::tcec::demo;
@@ -35,16 +38,29 @@ pub const PLATFORM_ID: &str = "SZJG00001";
 /// How many requests one wake may process (a runaway bound, never reached in practice).
 const MAX_EVENTS_PER_WAKE: u64 = 1_000_000;
 
+/// An operator platform served outside the world (real HTTP): the world feeds it through
+/// this handle.
+pub trait ExternalOperator: Send {
+    /// Runs `f` on the operator platform with its metrics and its clock's current time, then
+    /// lets its driver send whatever the call produced.
+    fn with(&self, f: &mut dyn FnMut(&mut OperatorPlatform, &mut Metrics, Instant));
+}
+
 enum Mode {
     Memory {
+        operator: Box<OperatorPlatform>,
         platform: Box<MonitoringPlatform>,
         net: SimNet,
     },
+    /// The operator waits to be served on real HTTP: inputs reach it, nothing is sent.
+    Held(Box<OperatorPlatform>),
+    /// The operator was taken out to be served on real HTTP and is not attached yet.
+    Detached,
+    External(Box<dyn ExternalOperator>),
 }
 
 /// The HTTP side of a world.
 pub(super) struct HttpSide {
-    operator: Box<OperatorPlatform>,
     mode: Mode,
     /// The operator's index of each local connector.
     connectors: Vec<Option<ConnectorIdx>>,
@@ -64,52 +80,14 @@ impl HttpSide {
         world: &World,
         spec: &profiles::scenario::HttpSpec,
         epoch: CivilEpoch,
+        external: bool,
     ) -> Result<HttpSide, String> {
-        let seed = world.seed;
-        let op_keys = demo::keys(&spec.operator_id, seed).map_err(|e| e.to_string())?;
-        let platform_keys = demo::keys(PLATFORM_ID, seed).map_err(|e| e.to_string())?;
-        let lifetime = Duration::from_secs(7200);
-        let (op_sees_platform, platform_sees_op) = PeerConfig::pair(
-            Dialect::Db4403,
-            "chargestorm operator",
-            op_keys,
-            "monitoring platform",
-            platform_keys,
-            lifetime,
-        );
-        let operator = OperatorPlatform::new(OperatorConfig::new(
-            &spec.operator_id,
-            epoch,
-            vec![OperatorPeer {
-                config: op_sees_platform,
-                pushes: Pushes::MONITORING,
-            }],
-            stream(seed, Domain::Protocol, u64::MAX),
-        ))
-        .map_err(|e| e.to_string())?;
-        let mut pc = PlatformConfig::new(
-            epoch,
-            vec![platform_sees_op],
-            stream(seed, Domain::Backend, 1),
-        );
-        let f = &spec.platform_faults;
-        pc.faults = PlatformFaults {
-            response_delay: Duration::from_secs_f64(f.response_delay_ms / 1000.0),
-            response_jitter: Duration::ZERO,
-            error_500_ratio: f.error_500_ratio,
-            busy_ratio: f.busy_ratio,
-            wrong_signature_ratio: f.wrong_signature_ratio,
-            expire_tokens_after: (f.expire_tokens_after_s > 0)
-                .then(|| Duration::from_secs(u64::from(f.expire_tokens_after_s))),
-        };
-        pc.polls = PollSchedule {
-            stations_status: (spec.poll_status_s > 0)
-                .then(|| Duration::from_secs(u64::from(spec.poll_status_s))),
-            ..PollSchedule::NONE
-        };
-        let platform = MonitoringPlatform::new(pc).map_err(|e| e.to_string())?;
+        let (operator, platform) = http_configs(spec, world.seed, epoch)?;
+        let operator = OperatorPlatform::new(operator).map_err(|e| e.to_string())?;
+        let platform = MonitoringPlatform::new(platform).map_err(|e| e.to_string())?;
         let mut net = SimNet::new();
         let link = LinkModel::fixed(Duration::from_secs_f64(spec.latency_ms / 1000.0));
+        let seed = world.seed;
         net.connect(
             0,
             PeerId(0),
@@ -125,12 +103,17 @@ impl HttpSide {
             stream(seed, Domain::NetworkLink, u64::MAX - 2),
         );
         let n = world.connectors.len();
-        Ok(HttpSide {
-            operator: Box::new(operator),
-            mode: Mode::Memory {
+        let mode = if external {
+            Mode::Held(Box::new(operator))
+        } else {
+            Mode::Memory {
+                operator: Box::new(operator),
                 platform: Box::new(platform),
                 net,
-            },
+            }
+        };
+        Ok(HttpSide {
+            mode,
             connectors: vec![None; n],
             reported: vec![None; n],
             refresh_at: vec![Instant::ZERO; n],
@@ -138,6 +121,92 @@ impl HttpSide {
             refresh: Duration::from_secs(u64::from(spec.refresh_s.max(1))),
         })
     }
+
+    /// Runs `f` on the operator platform, wherever it lives (`None` while detached).
+    fn op<R>(
+        &mut self,
+        metrics: &mut Metrics,
+        now: Instant,
+        f: impl FnOnce(&mut OperatorPlatform, Instant) -> R,
+    ) -> Option<R> {
+        match &mut self.mode {
+            Mode::Memory { operator, .. } | Mode::Held(operator) => {
+                let _ = metrics;
+                Some(f(operator, now))
+            }
+            Mode::External(ext) => {
+                let mut f = Some(f);
+                let mut out = None;
+                ext.with(&mut |op, _, t| {
+                    if let Some(f) = f.take() {
+                        out = Some(f(op, t));
+                    }
+                });
+                out
+            }
+            Mode::Detached => None,
+        }
+    }
+}
+
+/// The operator's and the reference platform's configurations for a scenario: keys derived
+/// from the root seed (both sides of chargestorm's own pairing), the platform's faults and
+/// polling. A real platform's keys come from a keys file instead (`--tcec-keys`).
+pub fn http_configs(
+    spec: &profiles::scenario::HttpSpec,
+    seed: u64,
+    epoch: CivilEpoch,
+) -> Result<(OperatorConfig, PlatformConfig), String> {
+    let op_keys = demo::keys(&spec.operator_id, seed).map_err(|e| e.to_string())?;
+    let platform_keys = demo::keys(PLATFORM_ID, seed).map_err(|e| e.to_string())?;
+    let (op_sees_platform, platform_sees_op) = PeerConfig::pair(
+        Dialect::Db4403,
+        "chargestorm operator",
+        op_keys,
+        "monitoring platform",
+        platform_keys,
+        Duration::from_secs(7200),
+    );
+    let operator = operator_config(spec, seed, epoch, op_sees_platform);
+    let mut pc = PlatformConfig::new(
+        epoch,
+        vec![platform_sees_op],
+        stream(seed, Domain::Backend, 1),
+    );
+    let f = &spec.platform_faults;
+    pc.faults = PlatformFaults {
+        response_delay: Duration::from_secs_f64(f.response_delay_ms / 1000.0),
+        response_jitter: Duration::ZERO,
+        error_500_ratio: f.error_500_ratio,
+        busy_ratio: f.busy_ratio,
+        wrong_signature_ratio: f.wrong_signature_ratio,
+        expire_tokens_after: (f.expire_tokens_after_s > 0)
+            .then(|| Duration::from_secs(u64::from(f.expire_tokens_after_s))),
+    };
+    pc.polls = PollSchedule {
+        stations_status: (spec.poll_status_s > 0)
+            .then(|| Duration::from_secs(u64::from(spec.poll_status_s))),
+        ..PollSchedule::NONE
+    };
+    Ok((operator, pc))
+}
+
+/// The operator's configuration with a given view of its monitoring platform.
+pub fn operator_config(
+    spec: &profiles::scenario::HttpSpec,
+    seed: u64,
+    epoch: CivilEpoch,
+    platform: PeerConfig,
+) -> OperatorConfig {
+    OperatorConfig::new(
+        &spec.operator_id,
+        epoch,
+        vec![OperatorPeer {
+            config: platform,
+            pushes: Pushes::MONITORING,
+        }],
+        stream(seed, Domain::Protocol, u64::MAX),
+    )
 }
 
 fn tcec_stop_reason(reason: StopReason) -> TcecStopReason {
@@ -171,13 +240,15 @@ impl World {
         groups: &[profiles::ResolvedGroup],
     ) {
         let Some(h) = self.http.as_mut() else { return };
+        let (Mode::Memory { operator, .. } | Mode::Held(operator)) = &mut h.mode else {
+            return;
+        };
         let mut by_station: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for (k, ch) in self.chargers.iter().enumerate() {
             by_station.entry(ch.station).or_default().push(k);
         }
         for (station, ks) in by_station {
-            let g = &groups[self.chargers[ks[0]].group];
-            let profile = &g.charger;
+            let profile = &groups[self.chargers[ks[0]].group].charger;
             let dc = profile.kind == profiles::ChargerKind::Dc;
             let guns = u32::from(profile.connectors);
             let mut info = demo::station(&spec.operator_id, station, ks.len() as u32, guns, dc);
@@ -207,7 +278,7 @@ impl World {
                     }
                 }
             }
-            let handle = h.operator.add_station(Instant::ZERO, info);
+            let handle = operator.add_station(Instant::ZERO, info);
             let mut idx = handle.connectors.into_iter();
             for &k in &ks {
                 for ci in self.chargers[k].connectors.clone() {
@@ -217,19 +288,28 @@ impl World {
         }
     }
 
-    /// Runs the HTTP machines and the network to now, then re-arms them.
+    /// Runs the in-memory HTTP machines and network to now and re-arms them; carries out
+    /// roaming commands in either mode.
     pub(super) fn wake_http(&mut self) {
         let now = self.now;
         let Some(h) = self.http.as_mut() else { return };
-        let Mode::Memory { platform, net } = &mut h.mode;
-        let mut nodes: [&mut dyn HttpMachine; 2] = [h.operator.as_mut(), platform.as_mut()];
-        net.run_until(now, &mut nodes, &mut self.metrics, MAX_EVENTS_PER_WAKE);
-        let next = net.next_due(&nodes);
-        self.sched.arm(HTTP, next.map(|t| t.max(now)));
-        let mut commands = Vec::new();
-        while let Some(c) = h.operator.poll_command() {
-            commands.push(c);
+        if let Mode::Memory {
+            operator,
+            platform,
+            net,
+        } = &mut h.mode
+        {
+            let mut nodes: [&mut dyn HttpMachine; 2] = [operator.as_mut(), platform.as_mut()];
+            net.run_until(now, &mut nodes, &mut self.metrics, MAX_EVENTS_PER_WAKE);
+            let next = net.next_due(&nodes);
+            self.sched.arm(HTTP, next.map(|t| t.max(now)));
         }
+        let mut commands = Vec::new();
+        h.op(&mut self.metrics, now, |op, _| {
+            while let Some(c) = op.poll_command() {
+                commands.push(c);
+            }
+        });
         for c in commands {
             self.roaming_command(c);
         }
@@ -262,12 +342,16 @@ impl World {
                 }
             };
             if let Some(h) = self.http.as_mut() {
-                h.operator.charge_started(now, connector, result);
+                h.op(&mut self.metrics, now, |op, t| {
+                    op.charge_started(t, connector, result);
+                });
             }
         } else {
             self.request_session_stop(ci, StopReason::RemoteStop);
             if let Some(h) = self.http.as_mut() {
-                h.operator.charge_stopped(now, connector);
+                h.op(&mut self.metrics, now, |op, t| {
+                    op.charge_stopped(t, connector)
+                });
             }
         }
     }
@@ -279,15 +363,21 @@ impl World {
         let snapshot = self.connector_snapshot(ci);
         let Some(h) = self.http.as_mut() else { return };
         let Some(idx) = h.connectors[ci] else { return };
-        h.operator.connector_status(now, idx, &snapshot);
+        h.op(&mut self.metrics, now, |op, t| {
+            op.connector_status(t, idx, &snapshot)
+        });
         let changed = h.reported[ci] != Some(snapshot.status);
         h.reported[ci] = Some(snapshot.status);
         h.refresh_at[ci] = now + h.refresh;
         // DB4403 §8.4 a) pushes a connector at once when its status changes; that snapshot
         // is what a correct platform must hold shortly after. Live values in between are
         // only refreshed on the operator's own schedule, so they are not ground truth.
-        let Mode::Memory { platform, .. } = &mut h.mode;
-        if changed && let Some(id) = h.operator.connector_id(idx) {
+        if let Mode::Memory {
+            operator, platform, ..
+        } = &mut h.mode
+            && changed
+            && let Some(id) = operator.connector_id(idx)
+        {
             platform.ground_truth(now, PeerId(0), id, &snapshot);
         }
         self.wake_http();
@@ -315,9 +405,15 @@ impl World {
         };
         let Some(h) = self.http.as_mut() else { return };
         let Some(idx) = h.connectors[ci] else { return };
-        let info = crate::fleet::gbt_pb::bms_info(link, ev, now, *since, h.operator.civil(now));
-        h.operator.bms_sample(now, idx, info);
-        h.bms_at[ci] = now + h.operator.bms_period();
+        let Some(civil) = h.op(&mut self.metrics, now, |op, t| op.civil(t)) else {
+            return;
+        };
+        let info = crate::fleet::gbt_pb::bms_info(link, ev, now, *since, civil);
+        let period = h.op(&mut self.metrics, now, |op, t| {
+            op.bms_sample(t, idx, info);
+            op.bms_period()
+        });
+        h.bms_at[ci] = now + period.unwrap_or(Duration::from_secs(60));
         self.wake_http();
     }
 
@@ -326,27 +422,24 @@ impl World {
         let now = self.now;
         let Some(h) = self.http.as_mut() else { return };
         let Some(idx) = h.connectors[ci] else { return };
-        if let Some(code) = alarm_code(reason) {
-            h.operator.alarm(
-                now,
-                AlarmInput {
-                    connector: idx,
-                    code,
-                    status: AlarmStatus::Occurred,
-                    level: None,
-                    note: Some(format!("{reason:?}")),
-                },
-            );
-        }
-        h.operator.session_finished(
-            now,
-            idx,
-            SessionStats {
-                charged_kwh: energy_kwh,
-                discharged_kwh: 0.0,
-                stop_reason: tcec_stop_reason(reason),
-            },
-        );
+        let alarm = alarm_code(reason).map(|code| AlarmInput {
+            connector: idx,
+            code,
+            status: AlarmStatus::Occurred,
+            level: None,
+            note: Some(format!("{reason:?}")),
+        });
+        let stats = SessionStats {
+            charged_kwh: energy_kwh,
+            discharged_kwh: 0.0,
+            stop_reason: tcec_stop_reason(reason),
+        };
+        h.op(&mut self.metrics, now, |op, t| {
+            if let Some(alarm) = alarm {
+                op.alarm(t, alarm);
+            }
+            op.session_finished(t, idx, stats);
+        });
         self.http_status(ci);
     }
 
@@ -367,9 +460,9 @@ impl World {
         s.status = status;
         if status == ConnectorStatus::OccupiedCharging {
             let (v, i, gun_c) = c.last_tick;
-            let ac3 = c.phases == 3;
-            s.current_a = if ac3 { [i, i, i] } else { [i, 0.0, 0.0] };
-            s.voltage_v = if ac3 { [v, v, v] } else { [v, 0.0, 0.0] };
+            let three = c.phases == 3;
+            s.current_a = if three { [i, i, i] } else { [i, 0.0, 0.0] };
+            s.voltage_v = if three { [v, v, v] } else { [v, 0.0, 0.0] };
             s.connector_temp_c = Some(gun_c);
             s.charged_energy_kwh = c.plant.session_energy_wh() / 1000.0;
         }
@@ -384,8 +477,43 @@ impl World {
         let Some(h) = self.http.as_ref() else {
             return Vec::new();
         };
-        let Mode::Memory { platform, .. } = &h.mode;
-        let correctness = platform.correctness();
-        crate::tcec::indicators::assertions(&self.metrics, Some(&correctness))
+        let correctness = match &h.mode {
+            Mode::Memory { platform, .. } => Some(platform.correctness()),
+            Mode::External(_) | Mode::Detached | Mode::Held(_) => None,
+        };
+        crate::tcec::indicators::assertions(&self.metrics, correctness.as_ref())
+    }
+
+    /// Takes the operator platform out of a world built with `http_external`, with every
+    /// station registered and its first pushes queued, to be served on real HTTP; attach the
+    /// served one with [`World::attach_http_operator`].
+    pub fn take_http_operator(&mut self) -> Option<OperatorPlatform> {
+        let h = self.http.as_mut()?;
+        match std::mem::replace(&mut h.mode, Mode::Detached) {
+            Mode::Held(operator) => Some(*operator),
+            other => {
+                h.mode = other;
+                None
+            }
+        }
+    }
+
+    /// Feeds the fleet into an operator platform served elsewhere.
+    pub fn attach_http_operator(&mut self, operator: Box<dyn ExternalOperator>) {
+        if let Some(h) = self.http.as_mut() {
+            h.mode = Mode::External(operator);
+        }
+    }
+
+    /// Carries out roaming commands the external operator received (call it regularly).
+    pub fn poll_http_commands(&mut self) {
+        if matches!(self.http.as_ref().map(|h| &h.mode), Some(Mode::External(_))) {
+            self.wake_http();
+        }
+    }
+
+    /// Adds metrics recorded elsewhere (the external operator's) to the run's.
+    pub fn absorb_metrics(&mut self, other: &Metrics) {
+        self.metrics.absorb(other);
     }
 }

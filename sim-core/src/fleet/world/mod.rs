@@ -1,10 +1,15 @@
 //! The world: every charger of a run, one scheduler, one trace.
 
+mod faults;
 mod http;
 mod mqtt;
 mod session;
+mod view;
 
+pub use faults::{Fault, FaultEvent, FaultTarget};
+pub use http::{ExternalOperator, http_configs, operator_config};
 pub use mqtt::{MqttOut, driver_cards, reference_backend, reference_tariff, vehicle_vins};
+pub use view::ConnectorView;
 
 use super::events::{ConnectorState, FleetEvent};
 use super::gbt_link::{ChargerSide, GbtLink, output_limits};
@@ -54,6 +59,9 @@ pub struct WorldConfig {
     pub shard: Shard,
     /// Time-series sampling interval (`None`: 1/500 of the run, at least 1 s).
     pub sample_interval: Option<Duration>,
+    /// The operator platform will be served on real HTTP: hold it without a network until
+    /// the I/O shell takes it ([`World::take_http_operator`]).
+    pub http_external: bool,
 }
 
 /// Why a world could not be built.
@@ -329,12 +337,11 @@ impl World {
                 unix_secs_at_zero: start_unix_s.max(0) as u64,
                 utc_offset_s: utc_offset_min * 60,
             };
-            let side = http::HttpSide::new(&world, http_spec, epoch).map_err(|message| {
-                BuildError::Model {
+            let side = http::HttpSide::new(&world, http_spec, epoch, config.http_external)
+                .map_err(|message| BuildError::Model {
                     profile: "[http]".into(),
                     message,
-                }
-            })?;
+                })?;
             world.http = Some(side);
             world.http_register_stations(http_spec, &scenario.groups);
         }

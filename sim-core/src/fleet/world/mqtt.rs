@@ -882,6 +882,13 @@ impl World {
         }
     }
 
+    /// The serial number of local charger `k`, when chargers run the MQTT protocol.
+    pub(super) fn mqtt_serial(&self, k: usize) -> Option<String> {
+        self.mqtt
+            .as_ref()
+            .map(|m| m.clients[k].identity().serial.clone())
+    }
+
     /// MQTT client ids (serials) of the chargers, by local index.
     pub fn mqtt_client_ids(&self) -> Vec<String> {
         self.mqtt
@@ -996,6 +1003,22 @@ impl World {
         };
         broker.restart(now, downtime);
         self.wake_network();
+        true
+    }
+
+    /// Delays every answer of the in-process reference backend by `delay`; false when the
+    /// backend is not in-process.
+    pub fn slow_down_backend(&mut self, delay: Duration) -> bool {
+        let Some(MqttSide {
+            net: Net::Memory { backend, .. },
+            ..
+        }) = self.mqtt.as_mut()
+        else {
+            return false;
+        };
+        let mut faults = backend.faults().clone();
+        faults.response_delay = delay;
+        backend.set_faults(faults);
         true
     }
 

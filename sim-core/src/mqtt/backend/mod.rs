@@ -358,7 +358,12 @@ impl Backend {
         self.cards.insert(id_tag.to_owned(), info);
     }
 
-    /// Changes the fault model.
+    /// The current fault settings.
+    pub fn faults(&self) -> &BackendFaults {
+        &self.faults
+    }
+
+    /// Replaces the fault settings.
     pub fn set_faults(&mut self, faults: BackendFaults) {
         self.faults = faults;
     }

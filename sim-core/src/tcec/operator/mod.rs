@@ -33,6 +33,7 @@ pub mod mirror;
 mod queries;
 pub mod roaming;
 
+use proto::tcec::TcecKeys;
 use std::collections::{BTreeSet, VecDeque};
 
 use crate::metrics::Metrics;
@@ -218,6 +219,18 @@ pub struct OperatorPlatform {
 }
 
 impl OperatorPlatform {
+    /// Replaces the keys of peer `peer`: `outbound` are the keys the peer issued to us (our
+    /// OperatorID, OperatorSecret, DataSecret, DataSecretIV, SigSecret as it knows them),
+    /// `inbound` the keys we issued to it. For a real platform's keys from a file.
+    pub fn set_peer_keys(&mut self, peer: PeerId, outbound: TcecKeys, inbound: TcecKeys) {
+        let i = usize::from(peer.0);
+        if let (Some(p), Some(o)) = (self.peers.get_mut(i), self.outboxes.get_mut(i)) {
+            p.inbound = inbound.clone();
+            p.outbound = outbound.clone();
+            o.set_keys(inbound, outbound);
+        }
+    }
+
     /// An operator platform with no stations. Fails when the epoch is outside the civil range.
     pub fn new(config: OperatorConfig) -> Result<Self, TimeError> {
         let civil_zero = config.epoch.civil_at(Instant::ZERO)?;

@@ -1,0 +1,278 @@
+//! Fault injection into a running fleet: the dashboard's fault menu and the scenario
+//! timelines use the same hooks. Every injection is traced, so a run's faults are part of
+//! its digest and visible in its trace.
+
+use super::{Phase, World};
+use crate::fleet::events::StopReason;
+use crate::gbt::faults::{BmsFault, ChargerFault, GbtFault, WireFault};
+use crate::rng::{self, Domain};
+use crate::time::Duration;
+use crate::trace::{Entity, TraceEvent, TraceLevel};
+use proto::gbt27930::id::{Node, Pgn};
+use rand::RngExt;
+use serde::Serialize;
+
+/// A fault to inject.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum Fault {
+    /// A GB/T 27930 hook on the session's CAN segment or in its machines (drop, delay,
+    /// duplicate, corrupt or silence a message; BMS and charger faults).
+    Gbt(GbtFault),
+    /// The BMS stops sending BCL and BCS: the charger times out (CEM SPN3924/3925).
+    BmsTimeout,
+    /// The insulation of the DC output falls to this resistance (both poles), kΩ.
+    InsulationFault {
+        /// Resistance of each pole to PE, kΩ.
+        resistance_kohm: f64,
+    },
+    /// The charger overheats.
+    OverTemperature,
+    /// The emergency stop is pressed.
+    EmergencyStop,
+    /// The output contactors weld shut.
+    ContactorStuck,
+    /// A power module fails.
+    ModuleFailure,
+    /// The driver pulls the plug during the session.
+    UnplugMidSession,
+    /// The charger's network link to the broker is cut (it reconnects with back-off).
+    CutNetwork,
+    /// The in-process broker dies and restarts without persistence after `downtime_s`.
+    RestartBroker {
+        /// Seconds before it accepts connections again.
+        downtime_s: f64,
+    },
+    /// The reference backend answers every request this much later, ms.
+    BackendSlowdown {
+        /// Added delay, ms.
+        delay_ms: f64,
+    },
+}
+
+impl Fault {
+    /// The fault's name, for traces and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Gbt(_) => "gbt",
+            Fault::BmsTimeout => "bms_timeout",
+            Fault::InsulationFault { .. } => "insulation_fault",
+            Fault::OverTemperature => "over_temperature",
+            Fault::EmergencyStop => "emergency_stop",
+            Fault::ContactorStuck => "contactor_stuck",
+            Fault::ModuleFailure => "module_failure",
+            Fault::UnplugMidSession => "unplug_mid_session",
+            Fault::CutNetwork => "cut_network",
+            Fault::RestartBroker { .. } => "restart_broker",
+            Fault::BackendSlowdown { .. } => "backend_slowdown",
+        }
+    }
+
+    /// Whether the fault acts on the fleet as a whole (not per connector).
+    pub fn is_fleet_wide(&self) -> bool {
+        matches!(
+            self,
+            Fault::RestartBroker { .. } | Fault::BackendSlowdown { .. }
+        )
+    }
+}
+
+/// Which connectors a fault hits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTarget {
+    /// One connector by its fleet id.
+    Connector(u32),
+    /// Every connector of one charger by its fleet index.
+    Charger(u32),
+    /// Every connector.
+    All,
+    /// A seeded random share of the connectors (the same share for the same seed, whatever
+    /// the fleet's split into shards).
+    Fraction(f64),
+}
+
+/// A traced injection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum FaultEvent {
+    /// A fault was injected.
+    FaultInjected {
+        /// Which.
+        fault: Fault,
+    },
+}
+
+impl TraceEvent for FaultEvent {
+    fn level(&self) -> TraceLevel {
+        TraceLevel::Session
+    }
+}
+
+impl World {
+    /// Injects `fault` into the connectors `target` selects; returns how many it reached
+    /// (1 for a fleet-wide fault that took effect, 0 when nothing could take it).
+    pub fn inject(&mut self, target: &FaultTarget, fault: &Fault) -> usize {
+        let now = self.now;
+        if fault.is_fleet_wide() {
+            let applied = self.inject_fleet(fault);
+            if applied {
+                self.trace.record(
+                    now,
+                    Entity::Fleet,
+                    &FaultEvent::FaultInjected {
+                        fault: fault.clone(),
+                    },
+                );
+            }
+            return usize::from(applied);
+        }
+        let mut hit = 0;
+        for ci in 0..self.connectors.len() {
+            if !self.selects(target, ci) {
+                continue;
+            }
+            if self.inject_connector(ci, fault) {
+                hit += 1;
+                let id = self.connectors[ci].global_id;
+                self.trace.record(
+                    now,
+                    Entity::Connector(id),
+                    &FaultEvent::FaultInjected {
+                        fault: fault.clone(),
+                    },
+                );
+                let k = self.connectors[ci].charger;
+                self.rearm(k);
+            }
+        }
+        hit
+    }
+
+    fn selects(&self, target: &FaultTarget, ci: usize) -> bool {
+        let c = &self.connectors[ci];
+        match *target {
+            FaultTarget::Connector(id) => c.global_id == id,
+            FaultTarget::Charger(g) => self.chargers[c.charger].global_index == g,
+            FaultTarget::All => true,
+            FaultTarget::Fraction(share) => {
+                // One draw per connector from its own stream: shard-independent.
+                let mut r = rng::stream(self.seed, Domain::Faults, u64::from(c.global_id));
+                r.random::<f64>() < share
+            }
+        }
+    }
+
+    fn inject_fleet(&mut self, fault: &Fault) -> bool {
+        match fault {
+            Fault::RestartBroker { downtime_s } => {
+                self.restart_broker(Duration::from_secs_f64(downtime_s.max(0.0)))
+            }
+            Fault::BackendSlowdown { delay_ms } => {
+                self.slow_down_backend(Duration::from_secs_f64(delay_ms / 1000.0))
+            }
+            _ => false,
+        }
+    }
+
+    /// Applies a per-connector fault; false when it does not apply (e.g. a CAN fault on
+    /// an AC connector, or nothing charging).
+    fn inject_connector(&mut self, ci: usize, fault: &Fault) -> bool {
+        let now = self.now;
+        let gbt = |f: GbtFault| Some(f);
+        let on_link = match fault {
+            Fault::Gbt(f) => gbt(*f),
+            Fault::BmsTimeout => {
+                if let Some(link) = self.connectors[ci].link.as_mut() {
+                    link.apply_fault(
+                        now,
+                        GbtFault::Wire(WireFault::Silence {
+                            from: Node::Bms,
+                            pgn: Pgn::Bcl,
+                        }),
+                    );
+                    link.apply_fault(
+                        now,
+                        GbtFault::Wire(WireFault::Silence {
+                            from: Node::Bms,
+                            pgn: Pgn::Bcs,
+                        }),
+                    );
+                    return true;
+                }
+                return false;
+            }
+            Fault::OverTemperature => gbt(GbtFault::Charger(ChargerFault::OverTemperature)),
+            Fault::EmergencyStop => gbt(GbtFault::Charger(ChargerFault::EmergencyStop)),
+            Fault::ContactorStuck => gbt(GbtFault::Charger(ChargerFault::ContactorWelded)),
+            Fault::ModuleFailure => gbt(GbtFault::Charger(ChargerFault::ModuleFailure)),
+            Fault::InsulationFault { resistance_kohm } => {
+                self.connectors[ci]
+                    .plant
+                    .set_insulation_ohm(resistance_kohm * 1000.0);
+                if let Some(link) = self.connectors[ci].link.as_mut() {
+                    link.apply_fault(now, GbtFault::Bms(BmsFault::Insulation { stop: false }));
+                }
+                return true;
+            }
+            Fault::UnplugMidSession => return self.unplug_now(ci),
+            Fault::CutNetwork => {
+                let g = self.chargers[self.connectors[ci].charger].global_index;
+                return self.cut_charger_link(g);
+            }
+            Fault::RestartBroker { .. } | Fault::BackendSlowdown { .. } => None,
+        };
+        let Some(f) = on_link else { return false };
+        match self.connectors[ci].link.as_mut() {
+            Some(link) => {
+                link.apply_fault(now, f);
+                true
+            }
+            None => {
+                // No GB/T session (AC, or CAN off): charger faults stop the session directly.
+                let reason = match fault {
+                    Fault::OverTemperature => StopReason::OverTemperature,
+                    Fault::EmergencyStop => StopReason::EmergencyStop,
+                    Fault::ContactorStuck | Fault::ModuleFailure => StopReason::ChargerFault,
+                    _ => return false,
+                };
+                if matches!(self.connectors[ci].phase, Phase::Charging { .. }) {
+                    self.stop_charging(ci, reason);
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+
+    /// The driver pulls the plug now (mid-session or not).
+    fn unplug_now(&mut self, ci: usize) -> bool {
+        let now = self.now;
+        if matches!(self.connectors[ci].phase, Phase::Charging { .. }) {
+            if let Some(link) = self.connectors[ci].link.as_mut() {
+                link.request_stop(now, crate::gbt::charger::ChargerStopCause::Unplugged);
+            }
+            self.stop_charging(ci, StopReason::UserStopped);
+        }
+        match &mut self.connectors[ci].phase {
+            Phase::Finishing { unplug_at, .. } => {
+                *unplug_at = now;
+                true
+            }
+            Phase::Plugged { .. } | Phase::Authorizing { .. } | Phase::Starting { .. } => {
+                if let Phase::Plugged { ev, .. } | Phase::Authorizing { ev, .. } =
+                    std::mem::replace(&mut self.connectors[ci].phase, Phase::Moving)
+                {
+                    self.connectors[ci].phase = Phase::Starting { ev, deadline: now };
+                }
+                self.abort_session(ci, StopReason::UserStopped);
+                if let Phase::Finishing { unplug_at, .. } = &mut self.connectors[ci].phase {
+                    *unplug_at = now;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Read-only views of the fleet for dashboards and reports.
+
+use super::{ConnectorState, Phase, World};
+use crate::time::Instant;
+use profiles::ChargerKind;
+
+/// One connector as a dashboard row and detail view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorView {
+    /// Fleet id.
+    pub id: u32,
+    /// The charger's serial number.
+    pub charger_serial: String,
+    /// DC or AC.
+    pub dc: bool,
+    /// What it is doing.
+    pub state: ConnectorState,
+    /// Output voltage, V (last physics tick).
+    pub voltage_v: f64,
+    /// Output current, A.
+    pub current_a: f64,
+    /// Output power, kW.
+    pub power_kw: f64,
+    /// Vehicle state of charge, %, while a vehicle is plugged in.
+    pub soc_pct: Option<f64>,
+    /// Energy of the current session, kWh.
+    pub session_energy_kwh: f64,
+    /// Session number, while a vehicle is plugged in.
+    pub session: Option<u32>,
+    /// Gun temperature, °C.
+    pub gun_temperature_c: f64,
+    /// Pack temperature range (min, max), °C, while a vehicle is plugged in.
+    pub pack_temperature_c: Option<(f64, f64)>,
+    /// What the BMS asks for (voltage, current) while charging.
+    pub demand: Option<(f64, f64)>,
+    /// The GB/T 27930 charger phase, while a session runs.
+    pub gbt_phase: Option<String>,
+    /// The MQTT transaction's record id, while charging.
+    pub transaction: Option<u32>,
+    /// The vehicle's VIN, while plugged in.
+    pub vin: Option<String>,
+}
+
+impl World {
+    /// Number of connectors in this world.
+    pub fn connector_count(&self) -> usize {
+        self.connectors.len()
+    }
+
+    /// A view of local connector `ci`.
+    pub fn connector_view(&self, ci: usize) -> Option<ConnectorView> {
+        let c = self.connectors.get(ci)?;
+        let offline = self.mqtt.as_ref().is_some_and(|m| !m.online(c.charger));
+        let ev = match &c.phase {
+            Phase::Plugged { ev, .. }
+            | Phase::Authorizing { ev, .. }
+            | Phase::Starting { ev, .. }
+            | Phase::Charging { ev, .. }
+            | Phase::Finishing { ev, .. } => Some(ev),
+            Phase::Idle { .. } | Phase::Moving => None,
+        };
+        let charging = matches!(c.phase, Phase::Charging { .. });
+        let (v, i, gun) = if charging {
+            c.last_tick
+        } else {
+            (0.0, 0.0, c.last_tick.2)
+        };
+        let serial = self
+            .mqtt_serial(c.charger)
+            .unwrap_or_else(|| format!("#{}", self.chargers[c.charger].global_index + 1));
+        Some(ConnectorView {
+            id: c.global_id,
+            charger_serial: serial,
+            dc: self.groups[c.group].kind == ChargerKind::Dc,
+            state: if offline {
+                ConnectorState::Offline
+            } else {
+                c.phase.state()
+            },
+            voltage_v: v,
+            current_a: i,
+            power_kw: v * i / 1000.0,
+            soc_pct: ev.map(|e| e.soc_pct()),
+            session_energy_kwh: if charging {
+                c.plant.session_energy_wh() / 1000.0
+            } else {
+                0.0
+            },
+            session: ev.map(|e| e.session),
+            gun_temperature_c: gun,
+            pack_temperature_c: ev.map(|e| {
+                let (lo, hi) = e.pack().probe_temperature_range_c();
+                (lo, hi)
+            }),
+            demand: c.link.as_ref().filter(|_| charging).map(|l| l.setpoint()),
+            gbt_phase: c.link.as_ref().map(|l| {
+                serde_json::to_value(l.pair.charger.phase())
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            }),
+            transaction: c.tx.as_ref().map(|t| t.record),
+            vin: ev.map(|e| e.vin.clone()).filter(|v| !v.is_empty()),
+        })
+    }
+
+    /// The local index of the connector with fleet id `id`.
+    pub fn connector_index(&self, id: u32) -> Option<usize> {
+        self.connectors.iter().position(|c| c.global_id == id)
+    }
+
+    /// Chargers whose MQTT client is logged in, and all chargers with a client.
+    pub fn mqtt_online(&self) -> (u64, u64) {
+        match &self.mqtt {
+            Some(m) => {
+                let online = (0..self.chargers.len()).filter(|&k| m.online(k)).count();
+                (online as u64, self.chargers.len() as u64)
+            }
+            None => (0, 0),
+        }
+    }
+
+    /// Virtual time at which the current run reached `now` (for rate computations).
+    pub fn virtual_now(&self) -> Instant {
+        self.now
+    }
+}
