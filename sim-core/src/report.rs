@@ -4,11 +4,20 @@
 //! `sessions`, `transactions`, `energy_kwh`, `messages`, `latency_ms`, `errors`,
 //! `assertions`, `digest`, `verdict`); later features add keys, never rename these.
 //! `verdict` is `pass` only when every assertion passed; the binary exits 0 only then.
+//!
+//! Shard reports (`--shard K/N`) merge into one report of the whole fleet with
+//! [`merge`]: counts and energy add up, latency merges the serialized HdrHistograms (never
+//! averages percentiles), and the merged `digest` is a digest of the shard digests (see
+//! [`merge`] for its exact definition).
+
+mod merge;
+
+pub use merge::{MergeError, MergeOptions, ShardDigest, merge, merge_with};
 
 use crate::metrics::{ErrorStat, Metrics, SessionCounts, TransactionCounts};
 use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -132,6 +141,13 @@ pub struct ReportDetails {
     /// Serialized HdrHistograms (V2, Base64) of corrected latency, for merging shards.
     #[serde(default)]
     pub latency_histograms: BTreeMap<String, String>,
+    /// Serialized HdrHistograms (V2, Base64) of uncorrected (service-time) latency.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_uncorrected_histograms: BTreeMap<String, String>,
+    /// Series of `latency_uncorrected_ms` that a merge could only approximate (some shard
+    /// had no histogram): their percentiles are the maximum over the shards, not exact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_uncorrected_approximate: Vec<String>,
     /// Trace events that entered the digest.
     #[serde(default)]
     pub trace_events: u64,
@@ -147,6 +163,13 @@ pub struct ReportDetails {
     /// GB/T 27930 sessions, when DC connectors ran them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gbt: Option<GbtDetails>,
+    /// The shard this run covered, `K/N` (set by the run loop; empty for an unsharded run
+    /// written before shards were recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shard: String,
+    /// A merged report's inputs, in shard order, with their digests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardDigest>,
 }
 
 /// GB/T 27930 session totals.
@@ -183,15 +206,15 @@ impl Report {
                 name.to_owned(),
                 LatencySummary::from_histogram(&series.service_us),
             );
-            let mut bytes = Vec::new();
-            if V2Serializer::new()
-                .serialize(&series.corrected_us, &mut bytes)
-                .is_ok()
-            {
-                self.details.latency_histograms.insert(
-                    name.to_owned(),
-                    base64::engine::general_purpose::STANDARD.encode(&bytes),
-                );
+            if let Some(text) = encode_histogram(&series.corrected_us) {
+                self.details
+                    .latency_histograms
+                    .insert(name.to_owned(), text);
+            }
+            if let Some(text) = encode_histogram(&series.service_us) {
+                self.details
+                    .latency_uncorrected_histograms
+                    .insert(name.to_owned(), text);
             }
         }
     }
@@ -204,6 +227,58 @@ impl Report {
             Verdict::Fail
         };
     }
+}
+
+/// A histogram serialized as V2 and Base64, as the report stores it; `None` only if the
+/// serializer fails (it does not for histograms of [`crate::metrics::new_histogram`]).
+pub fn encode_histogram(h: &Histogram<u64>) -> Option<String> {
+    let mut bytes = Vec::new();
+    V2Serializer::new().serialize(h, &mut bytes).ok()?;
+    Some(base64::engine::general_purpose::STANDARD.encode(&bytes))
+}
+
+/// The V2 cookie (uncompressed), as the serializer writes it.
+const V2_COOKIE: u32 = 0x1c84_9313;
+/// Length of the V2 header: cookie, payload length, normalizing offset, significant
+/// digits, lowest and highest trackable value, integer-to-double ratio.
+const V2_HEADER_LEN: usize = 40;
+
+/// Decodes a histogram written by [`encode_histogram`]. Refuses, before allocating, any
+/// header whose bounds differ from [`crate::metrics::new_histogram`]'s or whose payload
+/// length exceeds the bytes present, so a corrupt report cannot make it allocate gigabytes.
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| format!("not Base64: {e}"))?;
+    let header = bytes
+        .get(..V2_HEADER_LEN)
+        .ok_or_else(|| format!("{} bytes, shorter than a V2 header", bytes.len()))?;
+    let u32_at =
+        |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let u64_at = |i: usize| (u64::from(u32_at(i)) << 32) | u64::from(u32_at(i + 4));
+    let cookie = u32_at(0);
+    if cookie != V2_COOKIE {
+        return Err(format!(
+            "cookie {cookie:#010x} is not an uncompressed V2 histogram"
+        ));
+    }
+    let payload_len = u32_at(4) as usize;
+    if payload_len > bytes.len() - V2_HEADER_LEN {
+        return Err(format!(
+            "payload of {payload_len} bytes announced, {} present",
+            bytes.len() - V2_HEADER_LEN
+        ));
+    }
+    let (digits, low, high) = (u32_at(12), u64_at(16), u64_at(24));
+    if (digits, low, high) != (3, 1, crate::metrics::LATENCY_MAX_US) {
+        return Err(format!(
+            "bounds {low}..={high} with {digits} significant digits, expected 1..={} with 3",
+            crate::metrics::LATENCY_MAX_US
+        ));
+    }
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .map_err(|e| format!("{e:?}"))
 }
 
 #[cfg(test)]
