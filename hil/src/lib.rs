@@ -4,6 +4,7 @@
 
 pub mod can;
 pub mod http;
+pub mod metrics_http;
 pub mod modbus;
 pub mod mqtt;
 pub mod pace;
