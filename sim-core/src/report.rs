@@ -243,42 +243,81 @@ const V2_COOKIE: u32 = 0x1c84_9313;
 /// digits, lowest and highest trackable value, integer-to-double ratio.
 const V2_HEADER_LEN: usize = 40;
 
+/// Why a serialized histogram could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistogramError {
+    /// The text is not Base64.
+    #[error("not Base64: {0}")]
+    Base64(String),
+    /// Fewer bytes than the 40-byte V2 header.
+    #[error("{len} bytes, shorter than a V2 header")]
+    TooShort {
+        /// Bytes present.
+        len: usize,
+    },
+    /// The first four bytes are not the uncompressed V2 cookie.
+    #[error("cookie {found:#010x} is not an uncompressed V2 histogram")]
+    Cookie {
+        /// The cookie found.
+        found: u32,
+    },
+    /// The header announces more payload than there is.
+    #[error("payload of {announced} bytes announced, {present} present")]
+    PayloadLength {
+        /// Payload length in the header.
+        announced: usize,
+        /// Bytes after the header.
+        present: usize,
+    },
+    /// Bounds or precision other than [`crate::metrics::new_histogram`]'s.
+    #[error(
+        "bounds {low}..={high} with {digits} significant digits, expected 1..={} with 3",
+        crate::metrics::LATENCY_MAX_US
+    )]
+    Bounds {
+        /// Significant digits in the header.
+        digits: u32,
+        /// Lowest trackable value in the header.
+        low: u64,
+        /// Highest trackable value in the header.
+        high: u64,
+    },
+    /// The payload does not decode (the library's reason).
+    #[error("payload: {0}")]
+    Payload(String),
+}
+
 /// Decodes a histogram written by [`encode_histogram`]. Refuses, before allocating, any
 /// header whose bounds differ from [`crate::metrics::new_histogram`]'s or whose payload
 /// length exceeds the bytes present, so a corrupt report cannot make it allocate gigabytes.
-pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, HistogramError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
-        .map_err(|e| format!("not Base64: {e}"))?;
-    let header = bytes
+        .map_err(|e| HistogramError::Base64(e.to_string()))?;
+    let header: [u8; V2_HEADER_LEN] = bytes
         .get(..V2_HEADER_LEN)
-        .ok_or_else(|| format!("{} bytes, shorter than a V2 header", bytes.len()))?;
+        .and_then(|h| h.try_into().ok())
+        .ok_or(HistogramError::TooShort { len: bytes.len() })?;
+    // Offsets are constants below V2_HEADER_LEN - 8, so the indexing cannot go out of range.
     let u32_at =
         |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
     let u64_at = |i: usize| (u64::from(u32_at(i)) << 32) | u64::from(u32_at(i + 4));
-    let cookie = u32_at(0);
-    if cookie != V2_COOKIE {
-        return Err(format!(
-            "cookie {cookie:#010x} is not an uncompressed V2 histogram"
-        ));
+    let found = u32_at(0);
+    if found != V2_COOKIE {
+        return Err(HistogramError::Cookie { found });
     }
-    let payload_len = u32_at(4) as usize;
-    if payload_len > bytes.len() - V2_HEADER_LEN {
-        return Err(format!(
-            "payload of {payload_len} bytes announced, {} present",
-            bytes.len() - V2_HEADER_LEN
-        ));
+    let announced = u32_at(4) as usize;
+    let present = bytes.len() - V2_HEADER_LEN;
+    if announced > present {
+        return Err(HistogramError::PayloadLength { announced, present });
     }
     let (digits, low, high) = (u32_at(12), u64_at(16), u64_at(24));
     if (digits, low, high) != (3, 1, crate::metrics::LATENCY_MAX_US) {
-        return Err(format!(
-            "bounds {low}..={high} with {digits} significant digits, expected 1..={} with 3",
-            crate::metrics::LATENCY_MAX_US
-        ));
+        return Err(HistogramError::Bounds { digits, low, high });
     }
     Deserializer::new()
         .deserialize(&mut &bytes[..])
-        .map_err(|e| format!("{e:?}"))
+        .map_err(|e| HistogramError::Payload(format!("{e:?}")))
 }
 
 #[cfg(test)]

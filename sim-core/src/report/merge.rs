@@ -9,8 +9,8 @@
 //! merged report carries a digest of the shard digests instead (see [`merge_with`]).
 
 use super::{
-    Assertion, ConnectorCounts, GbtDetails, LatencySummary, Report, ReportDetails, Verdict,
-    decode_histogram, encode_histogram,
+    Assertion, ConnectorCounts, GbtDetails, HistogramError, LatencySummary, Report, ReportDetails,
+    Verdict, decode_histogram, encode_histogram,
 };
 use crate::metrics::{ErrorStat, SessionCounts, TransactionCounts};
 use hdrhistogram::Histogram;
@@ -141,7 +141,8 @@ pub enum MergeError {
         /// The latency series.
         series: String,
         /// What was wrong with it.
-        reason: String,
+        #[source]
+        reason: HistogramError,
     },
     /// A corrected-latency series has percentiles but no histogram to merge.
     #[error("input {input}: latency series {series:?} has no histogram to merge")]

@@ -1,5 +1,6 @@
 use super::*;
 use crate::metrics::Metrics;
+use crate::report::HistogramError;
 use crate::time::Instant;
 use base64::Engine as _;
 use proptest::prelude::*;
@@ -351,6 +352,45 @@ fn gbt_details_add_up() {
     assert_eq!((gbt.sessions, gbt.cem_sent, gbt.bem_sent), (7, 2, 1));
     assert_eq!(gbt.furthest_phase["sending_statistics"], 4);
     assert_eq!(merged.details.scheduler_events, 200);
+}
+
+#[test]
+fn decode_histogram_names_what_is_wrong() {
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    assert!(matches!(
+        decode_histogram("@@@"),
+        Err(HistogramError::Base64(_))
+    ));
+    assert_eq!(
+        decode_histogram(&b64(&[0; 10])),
+        Err(HistogramError::TooShort { len: 10 })
+    );
+    assert_eq!(
+        decode_histogram(&b64(&[0; 40])),
+        Err(HistogramError::Cookie { found: 0 })
+    );
+    let mut other = Histogram::<u64>::new_with_bounds(1, 1000, 2).unwrap();
+    other.record(5).unwrap();
+    assert_eq!(
+        decode_histogram(&encode_histogram(&other).unwrap()),
+        Err(HistogramError::Bounds {
+            digits: 2,
+            low: 1,
+            high: 1000
+        })
+    );
+    let mut h = crate::metrics::new_histogram();
+    h.record(1234).unwrap();
+    let text = encode_histogram(&h).unwrap();
+    let mut bytes = base64::engine::general_purpose::STANDARD
+        .decode(&text)
+        .unwrap();
+    assert_eq!(decode_histogram(&text).unwrap(), h, "round trip");
+    bytes.truncate(bytes.len() - 1);
+    assert!(matches!(
+        decode_histogram(&b64(&bytes)),
+        Err(HistogramError::PayloadLength { .. })
+    ));
 }
 
 proptest! {
