@@ -5,6 +5,7 @@
 pub mod bridge;
 pub mod can;
 pub mod http;
+pub mod metrics_http;
 pub mod modbus;
 pub mod mqtt;
 pub mod pace;

@@ -4,11 +4,20 @@
 //! `sessions`, `transactions`, `energy_kwh`, `messages`, `latency_ms`, `errors`,
 //! `assertions`, `digest`, `verdict`); later features add keys, never rename these.
 //! `verdict` is `pass` only when every assertion passed; the binary exits 0 only then.
+//!
+//! Shard reports (`--shard K/N`) merge into one report of the whole fleet with
+//! [`merge`]: counts and energy add up, latency merges the serialized HdrHistograms (never
+//! averages percentiles), and the merged `digest` is a digest of the shard digests (see
+//! [`merge`] for its exact definition).
+
+mod merge;
+
+pub use merge::{MergeError, MergeOptions, ShardDigest, merge, merge_with};
 
 use crate::metrics::{ErrorStat, Metrics, SessionCounts, TransactionCounts};
 use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -132,6 +141,13 @@ pub struct ReportDetails {
     /// Serialized HdrHistograms (V2, Base64) of corrected latency, for merging shards.
     #[serde(default)]
     pub latency_histograms: BTreeMap<String, String>,
+    /// Serialized HdrHistograms (V2, Base64) of uncorrected (service-time) latency.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_uncorrected_histograms: BTreeMap<String, String>,
+    /// Series of `latency_uncorrected_ms` that a merge could only approximate (some shard
+    /// had no histogram): their percentiles are the maximum over the shards, not exact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_uncorrected_approximate: Vec<String>,
     /// Trace events that entered the digest.
     #[serde(default)]
     pub trace_events: u64,
@@ -147,6 +163,13 @@ pub struct ReportDetails {
     /// GB/T 27930 sessions, when DC connectors ran them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gbt: Option<GbtDetails>,
+    /// The shard this run covered, `K/N` (set by the run loop; empty for an unsharded run
+    /// written before shards were recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shard: String,
+    /// A merged report's inputs, in shard order, with their digests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardDigest>,
 }
 
 /// GB/T 27930 session totals.
@@ -183,15 +206,15 @@ impl Report {
                 name.to_owned(),
                 LatencySummary::from_histogram(&series.service_us),
             );
-            let mut bytes = Vec::new();
-            if V2Serializer::new()
-                .serialize(&series.corrected_us, &mut bytes)
-                .is_ok()
-            {
-                self.details.latency_histograms.insert(
-                    name.to_owned(),
-                    base64::engine::general_purpose::STANDARD.encode(&bytes),
-                );
+            if let Some(text) = encode_histogram(&series.corrected_us) {
+                self.details
+                    .latency_histograms
+                    .insert(name.to_owned(), text);
+            }
+            if let Some(text) = encode_histogram(&series.service_us) {
+                self.details
+                    .latency_uncorrected_histograms
+                    .insert(name.to_owned(), text);
             }
         }
     }
@@ -204,6 +227,97 @@ impl Report {
             Verdict::Fail
         };
     }
+}
+
+/// A histogram serialized as V2 and Base64, as the report stores it; `None` only if the
+/// serializer fails (it does not for histograms of [`crate::metrics::new_histogram`]).
+pub fn encode_histogram(h: &Histogram<u64>) -> Option<String> {
+    let mut bytes = Vec::new();
+    V2Serializer::new().serialize(h, &mut bytes).ok()?;
+    Some(base64::engine::general_purpose::STANDARD.encode(&bytes))
+}
+
+/// The V2 cookie (uncompressed), as the serializer writes it.
+const V2_COOKIE: u32 = 0x1c84_9313;
+/// Length of the V2 header: cookie, payload length, normalizing offset, significant
+/// digits, lowest and highest trackable value, integer-to-double ratio.
+const V2_HEADER_LEN: usize = 40;
+
+/// Why a serialized histogram could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistogramError {
+    /// The text is not Base64.
+    #[error("not Base64: {0}")]
+    Base64(String),
+    /// Fewer bytes than the 40-byte V2 header.
+    #[error("{len} bytes, shorter than a V2 header")]
+    TooShort {
+        /// Bytes present.
+        len: usize,
+    },
+    /// The first four bytes are not the uncompressed V2 cookie.
+    #[error("cookie {found:#010x} is not an uncompressed V2 histogram")]
+    Cookie {
+        /// The cookie found.
+        found: u32,
+    },
+    /// The header announces more payload than there is.
+    #[error("payload of {announced} bytes announced, {present} present")]
+    PayloadLength {
+        /// Payload length in the header.
+        announced: usize,
+        /// Bytes after the header.
+        present: usize,
+    },
+    /// Bounds or precision other than [`crate::metrics::new_histogram`]'s.
+    #[error(
+        "bounds {low}..={high} with {digits} significant digits, expected 1..={} with 3",
+        crate::metrics::LATENCY_MAX_US
+    )]
+    Bounds {
+        /// Significant digits in the header.
+        digits: u32,
+        /// Lowest trackable value in the header.
+        low: u64,
+        /// Highest trackable value in the header.
+        high: u64,
+    },
+    /// The payload does not decode (the library's reason).
+    #[error("payload: {0}")]
+    Payload(String),
+}
+
+/// Decodes a histogram written by [`encode_histogram`]. Refuses, before allocating, any
+/// header whose bounds differ from [`crate::metrics::new_histogram`]'s or whose payload
+/// length exceeds the bytes present, so a corrupt report cannot make it allocate gigabytes.
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, HistogramError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| HistogramError::Base64(e.to_string()))?;
+    let header: [u8; V2_HEADER_LEN] = bytes
+        .get(..V2_HEADER_LEN)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(HistogramError::TooShort { len: bytes.len() })?;
+    // Offsets are constants below V2_HEADER_LEN - 8, so the indexing cannot go out of range.
+    let u32_at =
+        |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let u64_at = |i: usize| (u64::from(u32_at(i)) << 32) | u64::from(u32_at(i + 4));
+    let found = u32_at(0);
+    if found != V2_COOKIE {
+        return Err(HistogramError::Cookie { found });
+    }
+    let announced = u32_at(4) as usize;
+    let present = bytes.len() - V2_HEADER_LEN;
+    if announced > present {
+        return Err(HistogramError::PayloadLength { announced, present });
+    }
+    let (digits, low, high) = (u32_at(12), u64_at(16), u64_at(24));
+    if (digits, low, high) != (3, 1, crate::metrics::LATENCY_MAX_US) {
+        return Err(HistogramError::Bounds { digits, low, high });
+    }
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .map_err(|e| HistogramError::Payload(format!("{e:?}")))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod html_report;
 pub mod meter_cmd;
 mod profiles_cmd;
+pub mod report_cmd;
 mod run;
 mod stack;
 pub mod tcec_cmd;
