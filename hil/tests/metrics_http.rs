@@ -178,6 +178,7 @@ fn a_running_world_publishes_a_valid_snapshot() {
             trace_level: None,
             shard: Shard::WHOLE,
             sample_interval: None,
+            http_external: false,
         },
     )
     .unwrap();

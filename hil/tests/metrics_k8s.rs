@@ -123,6 +123,7 @@ fn the_scenario_configmap_builds_equal_shards() {
                 trace_level: None,
                 shard: Shard { index, count: 200 },
                 sample_interval: None,
+                http_external: false,
             },
         )
         .unwrap();
