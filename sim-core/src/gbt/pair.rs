@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::bms::{BmsConfig, BmsEvent, BmsSession};
 use super::charger::{ChargerConfig, ChargerEvent, ChargerSession};
-use super::common::push_bounded;
+use super::common::{deadline, or_never, push_bounded};
 use super::faults::GbtFault;
 use super::segment::{Segment, SegmentConfig};
 
@@ -92,11 +92,20 @@ impl Pair {
     /// nothing moves. Afterwards [`poll_timeout`](Pair::poll_timeout) is later than `now`.
     pub fn step(&mut self, now: Instant) {
         for _ in 0..MAX_ROUNDS {
-            if !self.round(now) {
+            // A round with nothing due moves nothing: skip it (most steps need one round,
+            // and the owner often steps once more to see whether its events caused more).
+            if !self.has_work(now) || !self.round(now) {
                 return;
             }
         }
         self.stalls += 1;
+    }
+
+    /// Whether a round at `now` would fire a timer, deliver, send or forward anything.
+    pub fn has_work(&self, now: Instant) -> bool {
+        self.charger.has_work(now)
+            || self.bms.has_work(now)
+            || or_never(self.segment.poll_timeout()) <= now
     }
 
     /// One round; true if anything moved.
@@ -147,14 +156,13 @@ impl Pair {
 
     /// The next time `step` has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.charger.poll_timeout(),
-            self.bms.poll_timeout(),
-            self.segment.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        deadline(self.next_deadline())
+    }
+
+    /// [`poll_timeout`](Pair::poll_timeout) as a plain instant, `NEVER` for none.
+    fn next_deadline(&self) -> Instant {
+        let next = self.charger.next_deadline().min(self.bms.next_deadline());
+        next.min(or_never(self.segment.poll_timeout()))
     }
 
     /// The next event from either side, in the order they happened.
