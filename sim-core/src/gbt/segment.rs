@@ -271,6 +271,31 @@ impl Segment {
     ) {
         let s = side(from);
         let (raw, message) = self.attribute(s, &frame);
+        if self.faults.is_empty() {
+            self.put_on_wire(
+                now,
+                s,
+                frame,
+                (raw, message),
+                Duration::ZERO,
+                Fate::Delivered,
+            );
+        } else {
+            self.send_through_faults(now, from, frame, (raw, message), rng);
+        }
+    }
+
+    /// `send` with wire faults in force.
+    #[inline(never)]
+    fn send_through_faults<R: Rng + ?Sized>(
+        &mut self,
+        now: Instant,
+        from: Node,
+        frame: CanFrame,
+        (raw, message): (Option<Pgn>, Option<Pgn>),
+        rng: &mut R,
+    ) {
+        let s = side(from);
         let mut frame = frame;
         let mut delay = Duration::ZERO;
         let mut duplicate = false;
@@ -452,19 +477,33 @@ impl Segment {
     }
 
     /// The next frame whose delivery time has come, with its receiver.
+    #[inline]
     pub fn poll_deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
+        // The owner polls until `None`: that last call is the common one, kept small.
         if self.next_due > now {
             return None;
         }
-        // The earliest head, the first of equals in tie order.
-        let (k, due) = self
-            .head_dues()
-            .into_iter()
-            .enumerate()
-            .fold(
-                (0, NEVER),
-                |best, (k, d)| if d < best.1 { (k, d) } else { best },
-            );
+        self.deliver(now)
+    }
+
+    /// `poll_deliver` when a frame may be due.
+    #[inline(never)]
+    fn deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
+        // The earliest head, the first of equals in tie order (delayed queues are empty
+        // unless a delay fault is in force).
+        let (k, due) = if self.delayed.iter().all(VecDeque::is_empty) {
+            let ring = |s: usize| or_never(self.rings.get(s).and_then(Ring::front_due));
+            let (a, b) = (ring(0), ring(1));
+            if b < a { (2, b) } else { (0, a) }
+        } else {
+            self.head_dues()
+                .into_iter()
+                .enumerate()
+                .fold(
+                    (0, NEVER),
+                    |best, (k, d)| if d < best.1 { (k, d) } else { best },
+                )
+        };
         if due > now {
             return None;
         }
@@ -481,6 +520,11 @@ impl Segment {
     /// When the next frame is due for delivery.
     pub fn poll_timeout(&self) -> Option<Instant> {
         deadline(self.next_due)
+    }
+
+    /// [`poll_timeout`](Segment::poll_timeout) as a plain instant, `NEVER` for none.
+    pub(crate) fn next_due_raw(&self) -> Instant {
+        self.next_due
     }
 
     /// The due times of the four queue heads in tie order (the charger's ring, its

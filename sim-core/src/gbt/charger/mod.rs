@@ -492,8 +492,11 @@ impl ChargerSession {
 
     /// Fires every timer expired at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.tp.handle_timeout(now);
-        self.tp_output = true;
+        // The receiver acts only once its own deadline has passed.
+        if or_never(self.tp.poll_timeout()) <= now {
+            self.tp.handle_timeout(now);
+            self.tp_output = true;
+        }
         self.drain_tp(now);
         while let Some(i) = self.timers.take_expired(now) {
             if let Some(&t) = TIMERS.get(i) {
@@ -516,7 +519,12 @@ impl ChargerSession {
     /// Whether `handle_timeout`, `poll_transmit` or `poll_event` has anything to do at
     /// `now` (the owner's cheap "anything due" check).
     pub fn has_work(&self, now: Instant) -> bool {
-        self.tp_output || !self.events.is_empty() || self.next_deadline() <= now
+        self.has_output() || self.next_deadline() <= now
+    }
+
+    /// Whether TP frames may be queued or events are waiting (work due whatever the time).
+    pub(crate) fn has_output(&self) -> bool {
+        self.tp_output || !self.events.is_empty()
     }
 
     /// The next event for the owner.
