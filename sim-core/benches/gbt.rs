@@ -46,6 +46,8 @@ struct Connector {
     charger_closed: bool,
     bms_closed: bool,
     next_tick: Instant,
+    /// Events polled from the pair.
+    events: u64,
 }
 
 impl Connector {
@@ -79,6 +81,7 @@ impl Connector {
             charger_closed: false,
             bms_closed: false,
             next_tick: Instant::ZERO,
+            events: 0,
         }
     }
 
@@ -98,6 +101,7 @@ impl Connector {
         }
         self.pair.step(now);
         while let Some(event) = self.pair.poll_event() {
+            self.events += 1;
             match event {
                 PairEvent::Charger(ChargerEvent::Setpoint(s)) => self.setpoint_a = s.current_a,
                 PairEvent::Charger(ChargerEvent::CloseContactors) => self.charger_closed = true,
@@ -226,20 +230,23 @@ fn main() {
         "every pair must be charging before the timing"
     );
     let frames_before = frames(&connectors);
+    let events_before: u64 = connectors.iter().map(|c| c.events).sum();
     let end = start + Duration::from_secs(CHARGING_S);
     let wall = std::time::Instant::now();
     let wakes = timed(&mut connectors, &mut heap, end);
     let elapsed = wall.elapsed();
     let frames = frames(&connectors) - frames_before;
+    let events = connectors.iter().map(|c| c.events).sum::<u64>() - events_before;
     let session_s = (PAIRS as u64 * CHARGING_S) as f64;
     let ns = elapsed.as_nanos() as f64 / session_s;
     println!(
         "{PAIRS} pairs x {CHARGING_S} s charging: {elapsed:.2?} wall; {ns:.0} ns per \
-         session-second ({:.0} connectors per core in real time); {:.1} frames and {:.1} \
-         wake-ups per session-second; {:.0} ns per frame",
+         session-second ({:.0} connectors per core in real time); {:.1} frames, {:.1} \
+         wake-ups and {:.1} events per session-second; {:.0} ns per frame",
         1e9 / ns,
         frames as f64 / session_s,
         wakes as f64 / session_s,
+        events as f64 / session_s,
         elapsed.as_nanos() as f64 / frames as f64,
     );
 }

@@ -466,4 +466,145 @@ mod tests {
         assert_eq!(f.data(), [1, 1, 0]);
         assert_eq!(encode_frame(&chm, Node::Charger, 2).unwrap().len(), 2);
     }
+
+    #[test]
+    fn frame_cache_encodes_only_changed_content() {
+        use proto::gbt27930::msg::{Bcl, ChargingMode};
+        let mut cache: FrameCache<Bcl> = FrameCache::new();
+        let bcl = Bcl {
+            voltage_demand_v: 405.6,
+            current_demand_a: 200.0,
+            mode: ChargingMode::ConstantCurrent,
+        };
+        let first = cache.frame(bcl, Node::Bms, 8).unwrap();
+        assert_eq!(first, encode_frame(&bcl, Node::Bms, 8).unwrap());
+        assert_eq!(cache.frame(bcl, Node::Bms, 8), Some(first));
+        let lower = Bcl {
+            current_demand_a: 150.0,
+            ..bcl
+        };
+        let second = cache.frame(lower, Node::Bms, 8).unwrap();
+        assert_ne!(second, first);
+        assert_eq!(second, encode_frame(&lower, Node::Bms, 8).unwrap());
+        // A shorter cut is a different frame, not the cached one.
+        assert_eq!(cache.frame(lower, Node::Bms, 4).unwrap().len(), 4);
+    }
+
+    /// One change to a timer table or a schedule, as proptest draws it.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(usize, u64),
+        Clear(usize),
+        ClearAll,
+        Start(usize, u64),
+        SendNow(usize, u64),
+        PullIn(usize, u64),
+        Advance(usize, u64),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..6usize, 0..50u64).prop_map(|(i, t)| Op::Set(i, t)),
+            (0..6usize).prop_map(Op::Clear),
+            Just(Op::ClearAll),
+            (0..6usize, 0..50u64).prop_map(|(i, t)| Op::Start(i, t)),
+            (0..6usize, 0..50u64).prop_map(|(i, t)| Op::SendNow(i, t)),
+            (0..6usize, 0..50u64).prop_map(|(i, t)| Op::PullIn(i, t)),
+            (0..6usize, 0..50u64).prop_map(|(i, t)| Op::Advance(i, t)),
+        ]
+    }
+
+    fn ms(t: u64) -> Instant {
+        Instant::from_millis(t)
+    }
+
+    proptest::proptest! {
+        /// The cached minimum of a timer table is always the minimum of its slots, and
+        /// `take_expired` fires exactly what a scan would.
+        #[test]
+        fn timers_cache_matches_a_scan(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut t: Timers<6> = Timers::new();
+            let mut model: [Option<Instant>; 6] = [None; 6];
+            for op in ops {
+                match op {
+                    Op::Set(i, at) => {
+                        t.set(i, ms(at));
+                        model[i] = Some(ms(at));
+                    }
+                    Op::Clear(i) => {
+                        t.clear(i);
+                        model[i] = None;
+                    }
+                    Op::ClearAll => {
+                        t.clear_all();
+                        model = [None; 6];
+                    }
+                    Op::Advance(_, now) | Op::Start(_, now) | Op::SendNow(_, now)
+                    | Op::PullIn(_, now) => {
+                        let expected = model.iter().position(|d| d.is_some_and(|d| d <= ms(now)));
+                        proptest::prop_assert_eq!(t.take_expired(ms(now)), expected);
+                        if let Some(i) = expected {
+                            model[i] = None;
+                        }
+                    }
+                }
+                let min = model.iter().flatten().min().copied();
+                proptest::prop_assert_eq!(deadline(t.next_raw()), min);
+            }
+        }
+
+        /// The cached group minimums of a schedule are always the minimums of its entries,
+        /// and `first_due` picks what a scan in priority order would.
+        #[test]
+        fn schedule_cache_matches_a_scan(ops in proptest::collection::vec(op(), 0..60)) {
+            let period = [Duration::from_millis(10); 6];
+            let mut s: Schedule<6> = Schedule::with_split(period, 4);
+            let mut model: [Option<Instant>; 6] = [None; 6];
+            for op in ops {
+                match op {
+                    Op::Set(i, at) | Op::SendNow(i, at) => {
+                        s.send_now(i, ms(at));
+                        model[i] = Some(ms(at));
+                    }
+                    Op::Start(i, at) => {
+                        s.start(i, ms(at));
+                        model[i] = model[i].or(Some(ms(at)));
+                    }
+                    Op::PullIn(i, at) => {
+                        s.pull_in(i, ms(at));
+                        model[i] = model[i].map(|d| d.min(ms(at)));
+                    }
+                    Op::Advance(i, now) => {
+                        s.advance(i, ms(now));
+                        model[i] = model[i].map(|d| {
+                            let next = d + Duration::from_millis(10);
+                            if next <= ms(now) { ms(now) + Duration::from_millis(10) } else { next }
+                        });
+                    }
+                    Op::Clear(i) => {
+                        s.stop(i);
+                        model[i] = None;
+                    }
+                    Op::ClearAll => {
+                        s.stop_all();
+                        model = [None; 6];
+                    }
+                }
+                for (both, end) in [(false, 4), (true, 6)] {
+                    let min = model[..end].iter().flatten().min().copied();
+                    proptest::prop_assert_eq!(deadline(s.next_due_raw(both)), min);
+                    for now in [0, 20, 45, 80] {
+                        let expected = model[..end]
+                            .iter()
+                            .position(|d| d.is_some_and(|d| d <= ms(now)));
+                        proptest::prop_assert_eq!(s.first_due(ms(now), both), expected);
+                    }
+                }
+                for (i, d) in model.iter().enumerate() {
+                    proptest::prop_assert_eq!(s.due(i), *d);
+                }
+            }
+        }
+    }
 }
