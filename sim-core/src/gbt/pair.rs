@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::bms::{BmsConfig, BmsEvent, BmsSession};
 use super::charger::{ChargerConfig, ChargerEvent, ChargerSession};
-use super::common::push_bounded;
+use super::common::{deadline, push_bounded};
 use super::faults::GbtFault;
 use super::segment::{Segment, SegmentConfig};
 
@@ -92,20 +92,36 @@ impl Pair {
     /// nothing moves. Afterwards [`poll_timeout`](Pair::poll_timeout) is later than `now`.
     pub fn step(&mut self, now: Instant) {
         for _ in 0..MAX_ROUNDS {
-            if !self.round(now) {
+            // A round with nothing due moves nothing: skip it (most steps need one round,
+            // and the owner often steps once more to see whether its events caused more).
+            // The deadlines are read once per round and handed to it.
+            let charger_due = self.charger.next_deadline() <= now;
+            let bms_due = self.bms.next_deadline() <= now;
+            let busy = charger_due
+                || bms_due
+                || self.segment.next_due_raw() <= now
+                || self.charger.has_output()
+                || self.bms.has_output();
+            if !busy || !self.round(now, charger_due, bms_due) {
                 return;
             }
         }
         self.stalls += 1;
     }
 
-    /// One round; true if anything moved.
-    fn round(&mut self, now: Instant) -> bool {
+    /// Whether a round at `now` would fire a timer, deliver, send or forward anything.
+    pub fn has_work(&self, now: Instant) -> bool {
+        self.charger.has_work(now) || self.bms.has_work(now) || self.segment.next_due_raw() <= now
+    }
+
+    /// One round; true if anything moved. `charger_due` and `bms_due` tell whether each
+    /// machine's deadline has come (the charger's timers do not move the BMS's).
+    fn round(&mut self, now: Instant, charger_due: bool, bms_due: bool) -> bool {
         let mut moved = false;
-        if self.charger.poll_timeout().is_some_and(|t| t <= now) {
+        if charger_due {
             self.charger.handle_timeout(now);
         }
-        if self.bms.poll_timeout().is_some_and(|t| t <= now) {
+        if bms_due {
             self.bms.handle_timeout(now);
         }
         while let Some((to, frame)) = self.segment.poll_deliver(now) {
@@ -147,14 +163,13 @@ impl Pair {
 
     /// The next time `step` has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.charger.poll_timeout(),
-            self.bms.poll_timeout(),
-            self.segment.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        deadline(self.next_deadline())
+    }
+
+    /// [`poll_timeout`](Pair::poll_timeout) as a plain instant, `NEVER` for none.
+    fn next_deadline(&self) -> Instant {
+        let next = self.charger.next_deadline().min(self.bms.next_deadline());
+        next.min(self.segment.next_due_raw())
     }
 
     /// The next event from either side, in the order they happened.

@@ -18,7 +18,7 @@ use proto::gbt27930::id::{Node, Pgn};
 use proto::time::{Duration, Instant};
 use rand::{Rng, RngExt};
 
-use super::common::PgnCounts;
+use super::common::{NEVER, PgnCounts, deadline, or_never};
 use super::faults::{TpCorruption, WireFault};
 
 /// Bit stuffing allowance in the transmission time.
@@ -146,6 +146,13 @@ impl Ring {
         false
     }
 
+    fn front_due(&self) -> Option<Instant> {
+        if self.len == 0 {
+            return None;
+        }
+        self.items.get(self.head)?.as_ref().map(|i| i.due)
+    }
+
     fn front(&self) -> Option<InFlight> {
         if self.len == 0 {
             return None;
@@ -173,6 +180,11 @@ pub struct Segment {
     /// Delayed frames per sender, sorted by due time; allocated only when used.
     delayed: [VecDeque<InFlight>; 2],
     bus_free_at: Instant,
+    /// The earliest due time of the four queue heads (kept on every push and pop, so an
+    /// idle poll is one comparison).
+    next_due: Instant,
+    /// Wire time in microseconds by data length, from the bit rate and stuffing.
+    wire_us: [u64; 9],
     /// The message of each sender's open TP session (from its RTS), for attribution.
     tp_message: [Option<Pgn>; 2],
     faults: Vec<WireFault>,
@@ -201,6 +213,8 @@ impl Segment {
             rings: [Ring::new(); 2],
             delayed: [VecDeque::new(), VecDeque::new()],
             bus_free_at: Instant::ZERO,
+            next_due: NEVER,
+            wire_us: std::array::from_fn(|len| wire_time_us(&config, len as u64)),
             tp_message: [None; 2],
             faults: Vec::new(),
             stats: SegmentStats::default(),
@@ -240,14 +254,11 @@ impl Segment {
 
     /// The wire time of a frame with `len` data bytes.
     pub fn transmission_time(&self, len: u8) -> Duration {
-        let data_bits = 8 * u64::from(len);
-        let stuff = match self.config.stuffing {
-            Stuffing::WorstCase => (54 + data_bits - 1) / 4,
-            Stuffing::None => 0,
+        let us = match self.wire_us.get(usize::from(len)) {
+            Some(&us) => us,
+            None => wire_time_us(&self.config, u64::from(len)),
         };
-        let bits = 67 + data_bits + stuff;
-        let rate = u64::from(self.config.bitrate_bps.max(1));
-        Duration::from_micros((bits * 1_000_000).div_ceil(rate))
+        Duration::from_micros(us)
     }
 
     /// Puts a frame from `from` on the segment at `now`, through the fault layer.
@@ -259,7 +270,32 @@ impl Segment {
         rng: &mut R,
     ) {
         let s = side(from);
-        let message = self.attribute(s, &frame);
+        let (raw, message) = self.attribute(s, &frame);
+        if self.faults.is_empty() {
+            self.put_on_wire(
+                now,
+                s,
+                frame,
+                (raw, message),
+                Duration::ZERO,
+                Fate::Delivered,
+            );
+        } else {
+            self.send_through_faults(now, from, frame, (raw, message), rng);
+        }
+    }
+
+    /// `send` with wire faults in force.
+    #[inline(never)]
+    fn send_through_faults<R: Rng + ?Sized>(
+        &mut self,
+        now: Instant,
+        from: Node,
+        frame: CanFrame,
+        (raw, message): (Option<Pgn>, Option<Pgn>),
+        rng: &mut R,
+    ) {
+        let s = side(from);
         let mut frame = frame;
         let mut delay = Duration::ZERO;
         let mut duplicate = false;
@@ -335,10 +371,12 @@ impl Segment {
             self.record(now, from, frame, message, fate);
             return;
         }
-        self.put_on_wire(now, s, frame, message, delay, Fate::Delivered);
+        // Corruption keeps the identifier, so `raw` is still the frame's PGN.
+        let pgns = (raw, message);
+        self.put_on_wire(now, s, frame, pgns, delay, Fate::Delivered);
         if duplicate {
             self.stats.duplicated += 1;
-            self.put_on_wire(now, s, frame, message, delay, Fate::Duplicate);
+            self.put_on_wire(now, s, frame, pgns, delay, Fate::Duplicate);
         }
     }
 
@@ -348,7 +386,7 @@ impl Segment {
         now: Instant,
         s: usize,
         frame: CanFrame,
-        message: Option<Pgn>,
+        (raw, message): (Option<Pgn>, Option<Pgn>),
         delay: Duration,
         fate: Fate,
     ) {
@@ -368,13 +406,16 @@ impl Segment {
             self.rings.get_mut(s).is_some_and(|r| r.push(item))
         };
         let from = node_at(s);
+        if queued {
+            self.next_due = self.next_due.min(item.due);
+        }
         if !queued {
             self.stats.overruns += 1;
             self.record(now, from, frame, message, Fate::Overrun);
             return;
         }
-        if let Some(f) = self.stats.frames.get_mut(s) {
-            bump_raw(f, &frame);
+        if let (Some(p), Some(f)) = (raw, self.stats.frames.get_mut(s)) {
+            f.bump(p);
         }
         if let (Some(m), Some(counts)) = (message, self.stats.by_message.get_mut(s)) {
             counts.bump(m);
@@ -401,12 +442,19 @@ impl Segment {
         }
     }
 
-    /// The message a frame from side `s` belongs to, following TP sessions.
-    fn attribute(&mut self, s: usize, frame: &CanFrame) -> Option<Pgn> {
-        if !frame.is_extended() {
-            return None;
-        }
-        let pgn = Pgn::from_pdu_format((frame.id() >> 16) as u8)?;
+    /// The PGN of a frame from side `s` by its identifier, and the message it belongs to,
+    /// following TP sessions.
+    fn attribute(&mut self, s: usize, frame: &CanFrame) -> (Option<Pgn>, Option<Pgn>) {
+        let raw = Pgn::from_pdu_format((frame.id() >> 16) as u8);
+        let message = match raw {
+            Some(pgn) if frame.is_extended() => self.follow_tp(s, pgn, frame),
+            _ => None,
+        };
+        (raw, message)
+    }
+
+    /// The message an extended frame of `pgn` belongs to (TP frames: the one they carry).
+    fn follow_tp(&mut self, s: usize, pgn: Pgn, frame: &CanFrame) -> Option<Pgn> {
         let d = frame.data();
         match pgn {
             Pgn::TpCm => {
@@ -429,43 +477,75 @@ impl Segment {
     }
 
     /// The next frame whose delivery time has come, with its receiver.
+    #[inline]
     pub fn poll_deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
-        let mut best: Option<(Instant, usize, bool)> = None;
-        for s in 0..2 {
-            let heads = [
-                (self.rings.get(s).and_then(Ring::front), false),
-                (self.delayed.get(s).and_then(|q| q.front().copied()), true),
-            ];
-            for (item, is_delayed) in heads {
-                if let Some(it) = item
-                    && it.due <= now
-                    && best.is_none_or(|(d, _, _)| it.due < d)
-                {
-                    best = Some((it.due, s, is_delayed));
-                }
-            }
+        // The owner polls until `None`: that last call is the common one, kept small.
+        if self.next_due > now {
+            return None;
         }
-        let (_, s, is_delayed) = best?;
+        self.deliver(now)
+    }
+
+    /// `poll_deliver` when a frame may be due.
+    #[inline(never)]
+    fn deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
+        // The earliest head, the first of equals in tie order (delayed queues are empty
+        // unless a delay fault is in force).
+        let (k, due) = if self.delayed.iter().all(VecDeque::is_empty) {
+            let ring = |s: usize| or_never(self.rings.get(s).and_then(Ring::front_due));
+            let (a, b) = (ring(0), ring(1));
+            if b < a { (2, b) } else { (0, a) }
+        } else {
+            self.head_dues()
+                .into_iter()
+                .enumerate()
+                .fold(
+                    (0, NEVER),
+                    |best, (k, d)| if d < best.1 { (k, d) } else { best },
+                )
+        };
+        if due > now {
+            return None;
+        }
+        let (s, is_delayed) = (k / 2, k % 2 == 1);
         let item = if is_delayed {
             self.delayed.get_mut(s).and_then(VecDeque::pop_front)
         } else {
             self.rings.get_mut(s).and_then(Ring::pop)
         }?;
+        self.next_due = self.head_dues().into_iter().fold(NEVER, Instant::min);
         Some((node_at(s).peer(), item.frame))
     }
 
     /// When the next frame is due for delivery.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut next: Option<Instant> = None;
-        for s in 0..2 {
-            let a = self.rings.get(s).and_then(Ring::front).map(|i| i.due);
-            let b = self.delayed.get(s).and_then(|q| q.front()).map(|i| i.due);
-            for due in [a, b].into_iter().flatten() {
-                next = Some(next.map_or(due, |n| n.min(due)));
-            }
-        }
-        next
+        deadline(self.next_due)
     }
+
+    /// [`poll_timeout`](Segment::poll_timeout) as a plain instant, `NEVER` for none.
+    pub(crate) fn next_due_raw(&self) -> Instant {
+        self.next_due
+    }
+
+    /// The due times of the four queue heads in tie order (the charger's ring, its
+    /// delayed queue, the BMS's ring, its delayed queue); `NEVER` for an empty one.
+    fn head_dues(&self) -> [Instant; 4] {
+        let ring = |s: usize| self.rings.get(s).and_then(Ring::front_due);
+        let delayed = |s: usize| self.delayed.get(s).and_then(|q| q.front()).map(|i| i.due);
+        [ring(0), delayed(0), ring(1), delayed(1)].map(or_never)
+    }
+}
+
+/// The wire time of a frame with `len` data bytes, microseconds (rounded up).
+fn wire_time_us(config: &SegmentConfig, len: u64) -> u64 {
+    let data_bits = 8 * len;
+    let stuff = match config.stuffing {
+        Stuffing::WorstCase => (54 + data_bits - 1) / 4,
+        Stuffing::None => 0,
+    };
+    let bits = 67 + data_bits + stuff;
+    let rate = u64::from(config.bitrate_bps.max(1));
+    (bits * 1_000_000).div_ceil(rate)
 }
 
 /// Whether a fault with `ratio` applies to this frame (draws only for 0 < ratio < 1).
@@ -519,13 +599,6 @@ fn corrupt_tp(frame: &mut CanFrame, corruption: TpCorruption) -> bool {
             })
         }
         _ => false,
-    }
-}
-
-/// Counts a frame under the PGN of its identifier.
-fn bump_raw(counts: &mut PgnCounts, frame: &CanFrame) {
-    if let Some(pgn) = Pgn::from_pdu_format((frame.id() >> 16) as u8) {
-        counts.bump(pgn);
     }
 }
 

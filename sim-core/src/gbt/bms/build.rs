@@ -56,7 +56,7 @@ impl BmsSession {
     }
 
     /// The frame of a single-frame message.
-    pub(super) fn build_single(&self, pgn: Pgn) -> Option<CanFrame> {
+    pub(super) fn build_single(&mut self, pgn: Pgn) -> Option<CanFrame> {
         let from = Node::Bms;
         let b = self.status();
         match pgn {
@@ -80,7 +80,7 @@ impl BmsSession {
                     current_demand_a: b.demand.current_a,
                     mode,
                 };
-                encode_frame(&bcl, from, 8)
+                self.frames.bcl.frame(bcl, from, 8)
             }
             Pgn::Bhm => {
                 let bhm = Bhm {
@@ -88,7 +88,10 @@ impl BmsSession {
                 };
                 encode_frame(&bhm, from, 8)
             }
-            Pgn::Bsm => encode_frame(&self.bsm(&b), from, 8),
+            Pgn::Bsm => {
+                let bsm = self.bsm(&b);
+                self.frames.bsm.frame(bsm, from, 8)
+            }
             Pgn::Bsd => {
                 let bsd = Bsd {
                     soc_pct: b.soc_pct.round().clamp(0.0, 100.0) as u8,

@@ -37,12 +37,12 @@ use std::collections::VecDeque;
 
 use proto::can::CanFrame;
 use proto::gbt27930::id::Pgn;
-use proto::gbt27930::msg::{Bem, Bst, Ccs, Cml, Crm, Csd, Cst, Level2, Status2, spec};
+use proto::gbt27930::msg::{Bcl, Bem, Bsm, Bst, Ccs, Cml, Crm, Csd, Cst, Level2, Status2, spec};
 use proto::gbt27930::tp::{TpEvent, TpSender};
 use proto::time::{Duration, Instant};
 
 use super::Version;
-use super::common::{Counters, Schedule, Timers, push_bounded};
+use super::common::{Counters, FrameCache, Schedule, Timers, deadline, or_never, push_bounded};
 use crate::gbt::faults::BmsFault;
 
 /// The messages the BMS sends periodically, in priority order; TP messages last.
@@ -187,6 +187,9 @@ pub struct BmsSession {
     timers: Timers<TIMER_COUNT>,
     tx: Schedule<TX_COUNT>,
     tp: TpSender,
+    /// The TP sender may have frames queued (set when it is fed or started, cleared when
+    /// it has nothing to send), so an idle `poll_transmit` need not ask it.
+    tp_output: bool,
     events: VecDeque<BmsEvent>,
     counters: Counters,
     charger: ChargerData,
@@ -205,6 +208,15 @@ pub struct BmsSession {
     /// Whether the error came after the stop was decided.
     error_while_stopping: bool,
     overrides: BsmOverrides,
+    /// The last BCL and BSM frames, sent again while their content stays the same.
+    frames: Frames,
+}
+
+/// The frame caches of the BMS's 8-byte periodic messages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Frames {
+    bcl: FrameCache<Bcl>,
+    bsm: FrameCache<Bsm>,
 }
 
 impl BmsSession {
@@ -214,12 +226,13 @@ impl BmsSession {
             .map(|pgn| Duration::from_millis(u64::from(spec(pgn).map_or(250, |s| s.period_ms))));
         BmsSession {
             tp: TpSender::new(cfg.tp),
+            tp_output: false,
             cfg,
             phase: BmsPhase::Off,
             furthest: BmsPhase::Off,
             attempt: 0,
             timers: Timers::new(),
-            tx: Schedule::new(period),
+            tx: Schedule::with_split(period, FIRST_TP),
             events: VecDeque::with_capacity(8),
             counters: Counters::default(),
             charger: ChargerData::default(),
@@ -236,6 +249,10 @@ impl BmsSession {
             retry_allowed: false,
             error_while_stopping: false,
             overrides: BsmOverrides::NONE,
+            frames: Frames {
+                bcl: FrameCache::new(),
+                bsm: FrameCache::new(),
+            },
         }
     }
 
@@ -374,7 +391,11 @@ impl BmsSession {
 
     /// Fires every timer expired at `now` (its own and the TP sender's).
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.tp.handle_timeout(now);
+        // The sender acts only once its own deadline has passed.
+        if or_never(self.tp.poll_timeout()) <= now {
+            self.tp.handle_timeout(now);
+            self.tp_output = true;
+        }
         self.drain_tp(now);
         while let Some(i) = self.timers.take_expired(now) {
             if let Some(&t) = TIMERS.get(i) {
@@ -386,15 +407,30 @@ impl BmsSession {
     /// The next deadline. A TP message that is due while another is in flight waits for
     /// the sender, so its due time does not count until the sender is free.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let busy = self.tp.active_pgn().is_some();
-        let mut next = self.timers.next();
-        for i in 0..TX_COUNT {
-            if busy && i >= FIRST_TP {
-                continue;
-            }
-            next = min_opt(next, self.tx.due(i));
-        }
-        min_opt(next, self.tp.poll_timeout())
+        deadline(self.next_deadline())
+    }
+
+    /// [`poll_timeout`](Self::poll_timeout) as a plain instant, `NEVER` for none.
+    pub(crate) fn next_deadline(&self) -> Instant {
+        let next = self.timers.next_raw().min(self.next_periodic());
+        next.min(or_never(self.tp.poll_timeout()))
+    }
+
+    /// When the next periodic message is due; TP messages count only while the sender
+    /// is free.
+    fn next_periodic(&self) -> Instant {
+        self.tx.next_due_raw(self.tp.active_pgn().is_none())
+    }
+
+    /// Whether `handle_timeout`, `poll_transmit` or `poll_event` has anything to do at
+    /// `now` (the owner's cheap "anything due" check).
+    pub fn has_work(&self, now: Instant) -> bool {
+        self.has_output() || self.next_deadline() <= now
+    }
+
+    /// Whether TP frames may be queued or events are waiting (work due whatever the time).
+    pub(crate) fn has_output(&self) -> bool {
+        self.tp_output || !self.events.is_empty()
     }
 
     /// The next event for the owner.
@@ -404,14 +440,29 @@ impl BmsSession {
 
     /// The next frame: TP frames of the session in flight first, then the periodic
     /// message that is due, in priority order (a due TP message starts a new session).
+    #[inline]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<CanFrame> {
-        if let Some(frame) = self.tp.poll_transmit(now) {
-            self.count_tp_frame(&frame);
-            return Some(frame);
+        // The owner polls until `None`: that last call is the common one, kept small.
+        // A TP.DT falls due at the sender's timeout; CTS answers and aborts are queued.
+        let tp_due = self.tp_output || or_never(self.tp.poll_timeout()) <= now;
+        if !tp_due && self.next_periodic() > now {
+            return None;
         }
-        let busy = self.tp.active_pgn().is_some();
-        let i = (0..TX_COUNT)
-            .find(|&i| (!busy || i < FIRST_TP) && self.tx.due(i).is_some_and(|d| d <= now))?;
+        self.transmit(now, tp_due)
+    }
+
+    /// `poll_transmit` when something may be due.
+    #[inline(never)]
+    fn transmit(&mut self, now: Instant, tp_due: bool) -> Option<CanFrame> {
+        if tp_due {
+            if let Some(frame) = self.tp.poll_transmit(now) {
+                self.count_tp_frame(&frame);
+                return Some(frame);
+            }
+            self.tp_output = false;
+        }
+        let idle = self.tp.active_pgn().is_none();
+        let i = self.tx.first_due(now, idle)?;
         let pgn = TX_PGNS.get(i).copied().unwrap_or(Pgn::Bem);
         self.tx.advance(i, now);
         let frame = if i >= FIRST_TP {
@@ -444,6 +495,7 @@ impl BmsSession {
         if len <= 8 {
             return build::single_frame(pgn, data);
         }
+        self.tp_output = true;
         self.tp.start(now, pgn.value(), data).ok()?;
         self.tp.poll_transmit(now)
     }
@@ -477,14 +529,5 @@ impl BmsSession {
     /// Whether this BMS speaks the 2015 edition.
     fn is_2015(&self) -> bool {
         self.cfg.version == Version::V2015
-    }
-}
-
-/// The earlier of two optional instants.
-fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
     }
 }

@@ -28,6 +28,7 @@ pub(super) fn handle_frame(s: &mut BmsSession, now: Instant, frame: &CanFrame) {
     }
     if pgn.is_transport() {
         // The charger only answers our transfers (CTS, EndOfMsgAck, Abort).
+        s.tp_output = true;
         if s.tp.handle_frame(now, frame).is_err() {
             s.counters.malformed_frames += 1;
         }

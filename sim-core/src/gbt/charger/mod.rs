@@ -52,7 +52,9 @@ use proto::gbt27930::tp::TpReceiver;
 use proto::time::{Duration, Instant};
 
 use super::Version;
-use super::common::{Counters, Schedule, Timers, encode_frame, push_bounded};
+use super::common::{
+    Counters, FrameCache, Schedule, Timers, deadline, encode_frame, or_never, push_bounded,
+};
 use crate::gbt::faults::ChargerFault;
 
 /// The messages the charger sends periodically, in priority order (schedule indices).
@@ -207,6 +209,9 @@ pub struct ChargerSession {
     timers: Timers<TIMER_COUNT>,
     tx: Schedule<TX_COUNT>,
     tp: TpReceiver,
+    /// The TP receiver may have answers queued (set when it is fed, cleared when it has
+    /// nothing to send), so an idle `poll_transmit` need not ask it.
+    tp_output: bool,
     events: VecDeque<ChargerEvent>,
     counters: Counters,
     bms: BmsData,
@@ -231,6 +236,8 @@ pub struct ChargerSession {
     locked_out: bool,
     fault_stuck_open: bool,
     fault_insulation: bool,
+    /// The last CCS frame, sent again while its content stays the same.
+    ccs_frame: FrameCache<proto::gbt27930::msg::Ccs>,
 }
 
 impl ChargerSession {
@@ -240,6 +247,7 @@ impl ChargerSession {
             .map(|pgn| Duration::from_millis(u64::from(spec(pgn).map_or(250, |s| s.period_ms))));
         ChargerSession {
             tp: TpReceiver::new(cfg.tp),
+            tp_output: false,
             cfg,
             phase: ChargerPhase::Idle,
             furthest: ChargerPhase::Idle,
@@ -269,6 +277,7 @@ impl ChargerSession {
             locked_out: false,
             fault_stuck_open: false,
             fault_insulation: false,
+            ccs_frame: FrameCache::new(),
         }
     }
 
@@ -484,7 +493,11 @@ impl ChargerSession {
 
     /// Fires every timer expired at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.tp.handle_timeout(now);
+        // The receiver acts only once its own deadline has passed.
+        if or_never(self.tp.poll_timeout()) <= now {
+            self.tp.handle_timeout(now);
+            self.tp_output = true;
+        }
         self.drain_tp(now);
         while let Some(i) = self.timers.take_expired(now) {
             if let Some(&t) = TIMERS.get(i) {
@@ -495,11 +508,24 @@ impl ChargerSession {
 
     /// The next deadline: a timer, a periodic frame or a TP timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut next = self.timers.next();
-        for i in 0..TX_COUNT {
-            next = min_opt(next, self.tx.due(i));
-        }
-        min_opt(next, self.tp.poll_timeout())
+        deadline(self.next_deadline())
+    }
+
+    /// [`poll_timeout`](Self::poll_timeout) as a plain instant, `NEVER` for none.
+    pub(crate) fn next_deadline(&self) -> Instant {
+        let next = self.timers.next_raw().min(self.tx.next_due_raw(true));
+        next.min(or_never(self.tp.poll_timeout()))
+    }
+
+    /// Whether `handle_timeout`, `poll_transmit` or `poll_event` has anything to do at
+    /// `now` (the owner's cheap "anything due" check).
+    pub fn has_work(&self, now: Instant) -> bool {
+        self.has_output() || self.next_deadline() <= now
+    }
+
+    /// Whether TP frames may be queued or events are waiting (work due whatever the time).
+    pub(crate) fn has_output(&self) -> bool {
+        self.tp_output || !self.events.is_empty()
     }
 
     /// The next event for the owner.
@@ -509,12 +535,26 @@ impl ChargerSession {
 
     /// The next frame to put on the bus: TP answers first, then the periodic message
     /// that is due, in priority order.
+    #[inline]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<CanFrame> {
-        if let Some(frame) = self.tp.poll_transmit(now) {
-            self.counters.frames_tx.bump(Pgn::TpCm);
-            return Some(frame);
+        // The owner polls until `None`: that last call is the common one, kept small.
+        if !self.tp_output && self.tx.next_due_raw(true) > now {
+            return None;
         }
-        let i = (0..TX_COUNT).find(|&i| self.tx.due(i).is_some_and(|d| d <= now))?;
+        self.transmit(now)
+    }
+
+    /// `poll_transmit` when something may be due.
+    #[inline(never)]
+    fn transmit(&mut self, now: Instant) -> Option<CanFrame> {
+        if self.tp_output {
+            if let Some(frame) = self.tp.poll_transmit(now) {
+                self.counters.frames_tx.bump(Pgn::TpCm);
+                return Some(frame);
+            }
+            self.tp_output = false;
+        }
+        let i = self.tx.first_due(now, true)?;
         let pgn = TX_PGNS.get(i).copied().unwrap_or(Pgn::Cem);
         let frame = self.build(now, pgn);
         self.tx.advance(i, now);
@@ -527,7 +567,7 @@ impl ChargerSession {
     }
 
     /// Builds the frame of `pgn` from the current state, on the stack.
-    fn build(&self, now: Instant, pgn: Pgn) -> Option<CanFrame> {
+    fn build(&mut self, now: Instant, pgn: Pgn) -> Option<CanFrame> {
         let from = Node::Charger;
         let v2011 = self.cfg.version == Version::V2011;
         let limits = &self.cfg.limits;
@@ -570,7 +610,11 @@ impl ChargerSession {
                 };
                 encode_frame(&Cro { readiness }, from, 8)
             }
-            Pgn::Ccs => encode_frame(&self.ccs(now), from, self.ccs_len()),
+            Pgn::Ccs => {
+                let ccs = self.ccs(now);
+                let len = self.ccs_len();
+                self.ccs_frame.frame(ccs, from, len)
+            }
             Pgn::Cst => encode_frame(&self.cst.unwrap_or_default(), from, 8),
             Pgn::Csd => {
                 let csd = Csd {
@@ -631,14 +675,5 @@ impl ChargerSession {
 
     fn push(&mut self, event: ChargerEvent) {
         push_bounded(&mut self.events, event, &mut self.counters.events_dropped);
-    }
-}
-
-/// The earlier of two optional instants.
-fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
     }
 }

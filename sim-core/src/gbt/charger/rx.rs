@@ -33,6 +33,7 @@ pub(super) fn handle_frame(s: &mut ChargerSession, now: Instant, frame: &CanFram
         return;
     }
     if pgn.is_transport() {
+        s.tp_output = true;
         if s.tp.handle_frame(now, frame).is_err() {
             s.counters.malformed_frames += 1;
         }
@@ -45,24 +46,22 @@ pub(super) fn handle_frame(s: &mut ChargerSession, now: Instant, frame: &CanFram
 impl ChargerSession {
     /// Takes completed and aborted TP sessions from the receiver.
     pub(super) fn drain_tp(&mut self, now: Instant) {
-        // A completed payload borrows the receiver's buffer; copy it to the stack first.
-        let mut buf = [0u8; 512];
-        loop {
-            let (pgn, len) = match self.tp.poll_event() {
-                None => return,
-                Some(TpEvent::Received { pgn, data }) => {
-                    let len = data.len().min(buf.len());
-                    if let (Some(dst), Some(src)) = (buf.get_mut(..len), data.get(..len)) {
-                        dst.copy_from_slice(src);
-                    }
-                    (pgn, len)
-                }
-                Some(TpEvent::Aborted { .. }) => {
+        while let Some(event) = self.tp.poll_event() {
+            let (pgn, data) = match event {
+                TpEvent::Received { pgn, data } => (pgn, data),
+                TpEvent::Aborted { .. } => {
                     self.counters.tp_aborts += 1;
                     continue;
                 }
-                Some(TpEvent::Delivered { .. }) => continue,
+                TpEvent::Delivered { .. } => continue,
             };
+            // A completed payload borrows the receiver's buffer; copy it to the stack
+            // first (only here: most calls find no completed message).
+            let mut buf = [0u8; 512];
+            let len = data.len().min(buf.len());
+            if let (Some(dst), Some(src)) = (buf.get_mut(..len), data.get(..len)) {
+                dst.copy_from_slice(src);
+            }
             match Pgn::from_value(pgn) {
                 Some(p) if !p.is_transport() => {
                     on_payload(self, now, p, buf.get(..len).unwrap_or(&[]));

@@ -1,5 +1,6 @@
 //! Session tests: two virtual nodes on a virtual segment, a toy plant, virtual time.
 
+mod golden;
 mod harness;
 mod props;
 mod scale;
