@@ -131,10 +131,21 @@ fn the_scenario_configmap_builds_balanced_shards() {
         let connectors: u64 = world.snapshot().states.iter().sum();
         // Shards take whole stations (of 10 or 20 chargers) in turn: each holds about
         // 500 dual DC + 500 single DC + 4,000 AC chargers, within one station per group.
-        assert!((5_440..=5_560).contains(&connectors), "shard {index}/200: {connectors}");
+        assert!(
+            (5_440..=5_560).contains(&connectors),
+            "shard {index}/200: {connectors}"
+        );
         let report = world.finish(0.0);
-        assert!((1_440..=1_560).contains(&report.connectors.dc), "{:?}", report.connectors);
-        assert!((3_960..=4_040).contains(&report.connectors.ac), "{:?}", report.connectors);
+        assert!(
+            (1_440..=1_560).contains(&report.connectors.dc),
+            "{:?}",
+            report.connectors
+        );
+        assert!(
+            (3_960..=4_040).contains(&report.connectors.ac),
+            "{:?}",
+            report.connectors
+        );
     }
 }
 
