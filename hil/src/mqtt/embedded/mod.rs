@@ -308,6 +308,7 @@ async fn accept_loop(
                 if let Err(e) = done
                     && e.is_panic()
                 {
+                    bump(&shared.counters.connection_panics);
                     tracing::error!(error = %e, "embedded broker: a connection task panicked");
                 }
             }

@@ -53,6 +53,8 @@ pub struct BrokerStats {
     pub keepalive_timeouts: u64,
     /// Connections closed for a malformed or out-of-order packet.
     pub protocol_errors: u64,
+    /// Connection tasks that panicked (a bug: only that connection is lost).
+    pub connection_panics: u64,
 }
 
 /// Connect counts per wall-clock second.
@@ -87,6 +89,7 @@ pub(crate) struct Counters {
     pub(crate) takeovers: AtomicU64,
     pub(crate) keepalive_timeouts: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
+    pub(crate) connection_panics: AtomicU64,
 }
 
 /// Adds one.
@@ -124,6 +127,7 @@ impl Counters {
             takeovers: zero(),
             keepalive_timeouts: zero(),
             protocol_errors: zero(),
+            connection_panics: zero(),
         }
     }
 
@@ -173,6 +177,7 @@ impl Counters {
             takeovers: get(&self.takeovers),
             keepalive_timeouts: get(&self.keepalive_timeouts),
             protocol_errors: get(&self.protocol_errors),
+            connection_panics: get(&self.connection_panics),
         }
     }
 }
