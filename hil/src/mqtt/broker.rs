@@ -1,8 +1,13 @@
-//! [`EmbeddedBroker`]: a rumqttd MQTT 3.1.1 broker started in-process on a free loopback port,
-//! the default broker of a run.
+//! [`EmbeddedBroker`]: the in-process MQTT broker of a run on a free loopback port.
 //!
-//! Tuned for a fleet of thousands of simulated chargers on one machine (rumqttd's sample
-//! configuration is for a handful of devices):
+//! By default it is chargestorm's own broker ([`super::embedded::Broker`]) on a dedicated
+//! two-thread tokio runtime, so that it works with or without a runtime in the caller and
+//! its latency does not depend on how busy the clients' runtime is.
+//!
+//! [`EmbeddedBroker::start_rumqttd`] keeps the previous default, rumqttd 0.20, for
+//! comparison (BENCHMARKS.md, "Embedded broker"): it never sets TCP no-delay on accepted
+//! sockets, so a QoS 2 request/response through it takes ~44 ms on loopback. Its settings,
+//! tuned for a fleet of thousands of simulated chargers on one machine:
 //! - `max_connections` 20,000: every charger holds its own connection, plus the backend; the
 //!   process file limit (20,000 here) is the real ceiling.
 //! - `next_connection_delay_ms` 0: rumqttd sleeps this long after every accept; its sample 1 ms
@@ -20,16 +25,55 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use super::MqttError;
+use super::embedded::{Broker, BrokerConfig, BrokerStats};
 
-/// A running in-process broker. It lives until the process exits (rumqttd has no shutdown).
+/// A running in-process broker.
 #[derive(Debug)]
 pub struct EmbeddedBroker {
     addr: SocketAddr,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// chargestorm's broker on its own runtime (shut down on drop).
+    Native {
+        broker: Box<Broker>,
+        runtime: Option<tokio::runtime::Runtime>,
+    },
+    /// rumqttd on its own threads; it lives until the process exits (it has no shutdown).
+    Rumqttd,
 }
 
 impl EmbeddedBroker {
-    /// Starts a broker on `127.0.0.1` at a free port and waits until it accepts connections.
+    /// Starts chargestorm's broker on `127.0.0.1` at a free port with the default
+    /// [`BrokerConfig`]; it accepts connections when this returns.
     pub fn start() -> Result<Self, MqttError> {
+        Self::start_with(BrokerConfig::default())
+    }
+
+    /// Starts chargestorm's broker with `config` on a dedicated two-thread runtime.
+    pub fn start_with(config: BrokerConfig) -> Result<Self, MqttError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("chargestorm-broker")
+            .enable_all()
+            .build()
+            .map_err(|e| MqttError::Broker(format!("broker runtime: {e}")))?;
+        let broker = Broker::start_on(runtime.handle(), config)
+            .map_err(|e| MqttError::Broker(e.to_string()))?;
+        Ok(EmbeddedBroker {
+            addr: broker.addr(),
+            kind: Kind::Native {
+                broker: Box::new(broker),
+                runtime: Some(runtime),
+            },
+        })
+    }
+
+    /// Starts rumqttd 0.20 (the former default) on `127.0.0.1` at a free port and waits
+    /// until it accepts connections; kept for comparison.
+    pub fn start_rumqttd() -> Result<Self, MqttError> {
         let addr = free_loopback_port()?;
         let config = broker_config(addr);
         std::thread::Builder::new()
@@ -42,7 +86,10 @@ impl EmbeddedBroker {
             })
             .map_err(|e| MqttError::Broker(e.to_string()))?;
         wait_listening(addr)?;
-        Ok(EmbeddedBroker { addr })
+        Ok(EmbeddedBroker {
+            addr,
+            kind: Kind::Rumqttd,
+        })
     }
 
     /// Where it listens.
@@ -53,6 +100,56 @@ impl EmbeddedBroker {
     /// Its URL, `mqtt://127.0.0.1:PORT`.
     pub fn url(&self) -> super::BrokerUrl {
         super::BrokerUrl::loopback(self.addr.port())
+    }
+
+    /// The broker's counters (`None` for rumqttd, which has none to read).
+    pub fn stats(&self) -> Option<BrokerStats> {
+        match &self.kind {
+            Kind::Native { broker, .. } => Some(broker.stats()),
+            Kind::Rumqttd => None,
+        }
+    }
+
+    /// chargestorm's broker, when that is what runs.
+    pub fn broker(&self) -> Option<&Broker> {
+        match &self.kind {
+            Kind::Native { broker, .. } => Some(broker),
+            Kind::Rumqttd => None,
+        }
+    }
+
+    /// Drops every connection and session and starts again on the same port (a broker
+    /// restart without persistence). rumqttd cannot be restarted.
+    pub async fn restart(&mut self) -> Result<(), MqttError> {
+        match &mut self.kind {
+            Kind::Native { broker, .. } => broker
+                .restart()
+                .await
+                .map_err(|e| MqttError::Broker(e.to_string())),
+            Kind::Rumqttd => Err(MqttError::Broker("rumqttd cannot be restarted".to_owned())),
+        }
+    }
+
+    /// Stops it: every connection is closed and the port is freed. rumqttd cannot be stopped.
+    pub async fn stop(&mut self) -> Result<(), MqttError> {
+        match &mut self.kind {
+            Kind::Native { broker, .. } => {
+                broker.stop().await;
+                Ok(())
+            }
+            Kind::Rumqttd => Err(MqttError::Broker("rumqttd cannot be stopped".to_owned())),
+        }
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        if let Kind::Native { runtime, .. } = &mut self.kind {
+            // Dropping a runtime inside another runtime's task panics; this does not wait.
+            if let Some(rt) = runtime.take() {
+                rt.shutdown_background();
+            }
+        }
     }
 }
 

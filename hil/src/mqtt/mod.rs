@@ -4,8 +4,9 @@
 //!   inbox; [`FleetDriver`] runs the sans-IO [`sim_core::mqtt::charger::ChargerClient`]s over
 //!   it in real time.
 //! - [`BackendRunner`]: the reference [`sim_core::mqtt::backend::Backend`] on a real broker.
-//! - [`EmbeddedBroker`]: an in-process rumqttd on a free loopback port (the default broker);
-//!   [`Mosquitto`]: a mosquitto child process for tests against a real broker.
+//! - [`EmbeddedBroker`]: the in-process broker on a free loopback port (the default broker):
+//!   chargestorm's own [`embedded::Broker`], or rumqttd for comparison; [`Mosquitto`]: a
+//!   mosquitto child process for tests against a real broker.
 //! - [`MqttSettings`] / [`BrokerUrl`]: `mqtt://` or `mqtts://` (rustls, custom CA), credentials,
 //!   keep-alive, clean session, in-flight ≤ 20, TCP no-delay.
 //!
@@ -16,6 +17,7 @@ mod backend_runner;
 mod broker;
 mod clock;
 mod driver;
+pub mod embedded;
 mod fleet;
 mod mosquitto;
 mod options;
