@@ -52,6 +52,10 @@ async fn a_thousand_chargers_complete_sessions_against_mosquitto() {
     );
     let session_phase = (rig.clock.now() - t0).as_secs_f64();
     let up = rig.driver.stats().published - before.published;
+    assert!(
+        rig.wait_outboxes_empty(Duration::from_secs(60)).await,
+        "every booked transaction's confirmation reaches its charger"
+    );
     let (backend, runner, driver) = rig.finish().await;
     assert_ledger_complete(&backend, &driver);
     let down = runner.published;
@@ -106,7 +110,10 @@ async fn mosquitto_killed_mid_run_loses_no_transaction() {
         rig.wait_ledger(n, Duration::from_secs(60)).await,
         "every session booked after the restart"
     );
-    rig.driver.run_for(Duration::from_secs(1)).await;
+    assert!(
+        rig.wait_outboxes_empty(Duration::from_secs(60)).await,
+        "every booked transaction's confirmation reaches its charger"
+    );
     let repeated_starts = rig
         .backend
         .take_events()

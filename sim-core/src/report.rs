@@ -170,6 +170,47 @@ pub struct ReportDetails {
     /// A merged report's inputs, in shard order, with their digests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardDigest>,
+    /// How closely a real-time or factor run kept to the wall clock (absent at `max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacing: Option<PacingDetails>,
+    /// What the run cost the process that ran it (CPU and peak memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessUsage>,
+}
+
+/// The generator's lag behind its schedule in a paced run: how late deadlines were
+/// processed. A generator that falls behind delays its own sends, so the latencies it
+/// reports would flatter the system under test; such a run is flagged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PacingDetails {
+    /// Median lag, ms.
+    pub lag_p50_ms: f64,
+    /// 99th-percentile lag, ms.
+    pub lag_p99_ms: f64,
+    /// Largest lag, ms.
+    pub lag_max_ms: f64,
+    /// Deadlines processed more than the overrun threshold late.
+    pub overruns: u64,
+    /// The threshold on `lag_p99_ms` beyond which the run is flagged, ms.
+    pub limit_p99_ms: f64,
+}
+
+impl PacingDetails {
+    /// Whether the generator kept to its schedule.
+    pub fn kept_up(&self) -> bool {
+        self.lag_p99_ms <= self.limit_p99_ms
+    }
+}
+
+/// CPU time and peak resident memory of the process, as the kernel accounted them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessUsage {
+    /// User-mode CPU seconds.
+    pub cpu_user_s: f64,
+    /// Kernel-mode CPU seconds.
+    pub cpu_system_s: f64,
+    /// Peak resident set size, KiB.
+    pub max_rss_kib: u64,
 }
 
 /// GB/T 27930 session totals.
@@ -217,6 +258,25 @@ impl Report {
                     .insert(name.to_owned(), text);
             }
         }
+    }
+
+    /// Records the pacing of the run and an assertion that the generator kept up, so a
+    /// run whose generator fell behind never passes as fine.
+    pub fn record_pacing(&mut self, pacing: PacingDetails) {
+        self.assertions.push(Assertion {
+            name: "pacing.generator_kept_up".into(),
+            passed: pacing.kept_up(),
+            detail: format!(
+                "scheduler lag p50 {:.2} ms, p99 {:.2} ms (limit {:.0} ms), max {:.2} ms, {} overruns",
+                pacing.lag_p50_ms,
+                pacing.lag_p99_ms,
+                pacing.limit_p99_ms,
+                pacing.lag_max_ms,
+                pacing.overruns
+            ),
+        });
+        self.details.pacing = Some(pacing);
+        self.decide();
     }
 
     /// Sets the verdict from the assertions.

@@ -11,6 +11,7 @@ pub mod report_cmd;
 mod run;
 mod stack;
 pub mod tcec_cmd;
+pub mod usage;
 
 use clap::Parser;
 use std::ffi::OsString;

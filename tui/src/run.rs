@@ -132,6 +132,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     report.details.rerun = rerun.clone();
     report.details.speed = speed.to_string();
+    if let Some(pacing) = crate::usage::pacing(speed, &stats) {
+        report.record_pacing(pacing);
+    }
+    report.details.process = crate::usage::process();
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.report, json + "\n")
         .with_context(|| format!("cannot write report {}", args.report.display()))?;
@@ -329,6 +333,28 @@ fn print_summary(r: &sim_core::report::Report, path: &str) {
             if a.passed { "pass" } else { "FAIL" },
             a.name,
             a.detail
+        );
+    }
+    if let Some(p) = &r.details.pacing {
+        println!(
+            "pacing     lag p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} overruns{}",
+            p.lag_p50_ms,
+            p.lag_p99_ms,
+            p.lag_max_ms,
+            p.overruns,
+            if p.kept_up() {
+                ""
+            } else {
+                " — GENERATOR FELL BEHIND"
+            }
+        );
+    }
+    if let Some(u) = &r.details.process {
+        println!(
+            "process    {:.2} s user + {:.2} s system CPU, peak RSS {} MiB",
+            u.cpu_user_s,
+            u.cpu_system_s,
+            u.max_rss_kib / 1024
         );
     }
     println!("digest     {}", r.digest);

@@ -105,7 +105,11 @@ fn three_shards_side_by_side_merge_into_the_whole_run() {
     let (merged_messages, merged_tokens) = without_token_queries(&merged.messages);
     let (whole_messages, whole_tokens) = without_token_queries(&whole.messages);
     assert_eq!(merged_messages, whole_messages, "message counts");
-    assert_eq!(merged_tokens, 3 * whole_tokens, "one login per shard process");
+    assert_eq!(
+        merged_tokens,
+        3 * whole_tokens,
+        "one login per shard process"
+    );
     assert_eq!(merged.errors, whole.errors);
     assert_eq!(merged.details.gbt, whole.details.gbt, "GB/T session totals");
     assert!(merged.sessions.started > 0 && !merged.messages.is_empty());

@@ -150,6 +150,25 @@ impl Rig {
         false
     }
 
+    /// Runs until no charger holds a record waiting for its confirmation (the backend
+    /// books a StopTransaction before its Conf reaches the charger), or `timeout` passes.
+    pub async fn wait_outboxes_empty(&mut self, timeout: Duration) -> bool {
+        let until = self.clock.now() + sim_core::time::Duration::from_std(timeout);
+        while self.clock.now() < until {
+            let step = self.clock.now() + sim_core::time::Duration::from_millis(250);
+            self.driver.run_until(step.min(until), |_| false).await;
+            if self
+                .driver
+                .clients()
+                .iter()
+                .all(|c| c.outbox().count() == 0)
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Device id of charger `i`.
     pub fn device(&self, i: usize) -> String {
         self.driver

@@ -6,7 +6,7 @@
 use super::{Phase, World};
 use crate::fleet::events::{MqttEvent, StopReason};
 use crate::gbt::charger::ChargerStopCause;
-use crate::metrics::ErrorId;
+use crate::metrics::{ErrorId, LatencyId};
 use crate::mqtt::backend::{Backend, BackendConfig, BackendFaults};
 use crate::mqtt::charger::{
     ChargerClient, ChargerIdentity, ClientConfig, ClientEvent, IdToken, RecordId, Sample,
@@ -98,6 +98,11 @@ pub(super) struct MqttSide {
     ramp_at: Vec<Option<Instant>>,
     /// A connect the client asked for before its ramp time.
     ramp_waiting: Vec<bool>,
+    /// When each charger's pending real connection attempt was due (CONNECT → CONNACK
+    /// latency is measured from it, so a slow ramp shows up, not only a slow broker).
+    connect_due: Vec<Option<Instant>>,
+    /// The `mqtt.CONNECT` latency series (real transports only: in memory it is instant).
+    connect_latency: LatencyId,
     net: Net,
     ids: MqttMetricIds,
     routes: BTreeMap<Arc<str>, usize>,
@@ -185,8 +190,11 @@ impl MqttSide {
             client_api: world.metrics.error_id("mqtt.client_api"),
             unroutable: world.metrics.error_id("mqtt.unroutable"),
         };
+        let connect_latency = world.metrics.latency_id("mqtt.CONNECT");
         Ok(MqttSide {
             ramp_waiting: vec![false; clients.len()],
+            connect_due: vec![None; clients.len()],
+            connect_latency,
             clients,
             global,
             ramp_at,
@@ -474,7 +482,10 @@ impl World {
                 }
                 Err(_) => m.clients[k].handle_connect_failed(now),
             },
-            Net::External { out } => out.push(MqttOut::Connect { charger: k }),
+            Net::External { out } => {
+                out.push(MqttOut::Connect { charger: k });
+                m.connect_due[k] = Some(now);
+            }
         }
     }
 
@@ -909,6 +920,10 @@ impl World {
             && k < m.clients.len()
         {
             m.clients[k].handle_connected(now);
+            if let Some(due) = m.connect_due[k].take() {
+                self.metrics
+                    .record_latency(m.connect_latency, due, due, now);
+            }
             let serial = m.clients[k].identity().serial.clone();
             if let Net::External { out } = &mut m.net {
                 let mut topics = vec![format!("/D/R/{serial}")];
@@ -935,6 +950,8 @@ impl World {
             && k < m.clients.len()
         {
             m.clients[k].handle_connect_failed(now);
+            // A failed attempt is counted as an error by the client, not as a latency.
+            m.connect_due[k] = None;
             self.flush_client(k);
             self.rearm(k);
         }
