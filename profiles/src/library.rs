@@ -65,6 +65,18 @@ pub const BUNDLED: &[(&str, &str)] = &[
         "scenarios/bench/engine-1k.toml",
         include_str!("../scenarios/bench/engine-1k.toml"),
     ),
+    (
+        "scenarios/bench/engine-1k-can.toml",
+        include_str!("../scenarios/bench/engine-1k-can.toml"),
+    ),
+    (
+        "scenarios/bench/engine-100k.toml",
+        include_str!("../scenarios/bench/engine-100k.toml"),
+    ),
+    (
+        "scenarios/bench/mqtt-19k.toml",
+        include_str!("../scenarios/bench/mqtt-19k.toml"),
+    ),
 ];
 
 /// Why profiles could not be loaded.

@@ -36,6 +36,11 @@ pub enum Command {
     Meter(crate::meter_cmd::MeterCommand),
     /// T/CEC 102 / DB4403 envelope tools: sign, verify, encrypt, decrypt.
     Tcec(crate::tcec_cmd::TcecArgs),
+    /// Run the benchmarks and write their figures (BENCHMARKS.md) as Markdown.
+    Bench(crate::bench_cmd::BenchArgs),
+    /// The bare rumqttc publisher `bench` compares the MQTT fleet with.
+    #[command(hide = true)]
+    BenchBaseline(crate::bench_cmd::baseline::BaselineParams),
 }
 
 /// `chargestorm can …`.

@@ -1,6 +1,7 @@
 //! The chargestorm command line as a library: the `chargestorm` binary is a thin wrapper
 //! around [`main_with_args`], and end-to-end tests call the same entry point in-process.
 
+pub mod bench_cmd;
 pub mod can_cmd;
 pub mod cli;
 pub mod dashboard;
@@ -27,6 +28,8 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Conformance(args) => can_cmd::conformance(args),
         cli::Command::Meter(cmd) => meter_cmd::run(cmd),
         cli::Command::Tcec(args) => tcec_cmd::run(args.command),
+        cli::Command::Bench(args) => bench_cmd::run(&args),
+        cli::Command::BenchBaseline(params) => bench_cmd::baseline::main(&params),
     }
 }
 

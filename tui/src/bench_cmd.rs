@@ -1,0 +1,500 @@
+//! `chargestorm bench`: regenerates the figures of `BENCHMARKS.md` with one command.
+//!
+//! Every case runs the real binary as a child process (`chargestorm run …`), so each has
+//! the whole open-file limit and its own CPU and memory accounting, and reads the child's
+//! report: simulated time and wall time, scheduler lag, CPU seconds and peak RSS
+//! (`details.process`, measured by the child itself), latency percentiles and message
+//! counts. MQTT cases run against a Mosquitto the command starts (a missing `mosquitto`
+//! fails the command, naming it); the baseline peer is a bare rumqttc publisher
+//! ([`baseline`]) at the same message rate as the fleet it is compared with.
+
+pub mod baseline;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use sim_core::report::Report;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// `chargestorm bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Shorter runs and smaller fleets (minutes instead of a quarter of an hour).
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these groups, comma separated: engine, realtime, mqtt.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Where to write the results as Markdown (also printed).
+    #[arg(long, default_value = "bench-results.md")]
+    pub out: PathBuf,
+    /// Directory for the cases' reports (default: a temporary directory).
+    #[arg(long)]
+    pub reports: Option<PathBuf>,
+}
+
+/// What a case measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group {
+    /// Simulated time per wall time at `--speed max`.
+    Engine,
+    /// Scheduler lag, CPU and memory in real time.
+    Realtime,
+    /// MQTT chargers against a real broker in real time.
+    Mqtt,
+}
+
+impl Group {
+    fn name(self) -> &'static str {
+        match self {
+            Group::Engine => "engine",
+            Group::Realtime => "realtime",
+            Group::Mqtt => "mqtt",
+        }
+    }
+}
+
+/// One benchmark run.
+#[derive(Debug, Clone)]
+struct Case {
+    id: String,
+    group: Group,
+    scenario: &'static str,
+    speed: &'static str,
+    duration: &'static str,
+    shard: Option<&'static str>,
+}
+
+impl Case {
+    fn new(id: &str, group: Group, scenario: &'static str, duration: &'static str) -> Case {
+        Case {
+            id: id.to_owned(),
+            group,
+            scenario,
+            speed: if group == Group::Engine {
+                "max"
+            } else {
+                "realtime"
+            },
+            duration,
+            shard: None,
+        }
+    }
+
+    fn shard(mut self, shard: &'static str) -> Case {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// The `chargestorm run` arguments of this case (without `--report` and `--broker`).
+    fn run_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "run".to_owned(),
+            self.scenario.to_owned(),
+            "--headless".to_owned(),
+            "--speed".to_owned(),
+            self.speed.to_owned(),
+            "--duration".to_owned(),
+            self.duration.to_owned(),
+        ];
+        if let Some(shard) = self.shard {
+            args.extend(["--shard".to_owned(), shard.to_owned()]);
+        }
+        args
+    }
+}
+
+/// The cases of a full or quick run.
+fn cases(quick: bool) -> Vec<Case> {
+    use Group::{Engine, Mqtt, Realtime};
+    if quick {
+        vec![
+            Case::new("engine-1k", Engine, "engine-1k", "6m"),
+            Case::new("engine-1k-can", Engine, "engine-1k-can", "6m"),
+            Case::new("engine-10k-realtime", Realtime, "engine-100k", "30s").shard("0/10"),
+            Case::new("mqtt-1k", Mqtt, "mqtt-19k", "30s").shard("0/19"),
+        ]
+    } else {
+        vec![
+            Case::new("engine-1k", Engine, "engine-1k", "1h"),
+            Case::new("engine-1k-can", Engine, "engine-1k-can", "1h"),
+            Case::new("engine-10k-realtime", Realtime, "engine-100k", "1m").shard("0/10"),
+            Case::new("engine-25k-realtime", Realtime, "engine-100k", "1m").shard("0/4"),
+            Case::new("engine-100k-realtime", Realtime, "engine-100k", "1m"),
+            Case::new("mqtt-1k", Mqtt, "mqtt-19k", "1m").shard("0/19"),
+            Case::new("mqtt-9.5k", Mqtt, "mqtt-19k", "1m").shard("0/2"),
+            Case::new("mqtt-19k", Mqtt, "mqtt-19k", "1m"),
+        ]
+    }
+}
+
+/// What one case measured.
+#[derive(Debug)]
+struct Outcome {
+    case: Case,
+    report: Report,
+    /// Wall time of the whole child, including building the fleet.
+    child_wall: Duration,
+    /// Whether the child was stopped because it ran far behind real time.
+    cut_short: bool,
+    /// The bare-client baseline at the same rate (MQTT cases).
+    baseline: Option<baseline::BaselineResult>,
+}
+
+/// Runs the benchmarks and writes the Markdown results.
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the chargestorm binary")?;
+    let dir = match &args.reports {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("chargestorm-bench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let selected: Vec<Case> = cases(args.quick)
+        .into_iter()
+        .filter(|c| args.only.is_empty() || args.only.iter().any(|g| g == c.group.name()))
+        .collect();
+    if selected.is_empty() {
+        bail!(
+            "--only {:?} selects no case: use engine, realtime or mqtt",
+            args.only
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut outcomes = Vec::new();
+    for case in selected {
+        eprintln!("bench: {} ({})", case.id, case.run_args().join(" "));
+        let outcome = run_case(&exe, &dir, &runtime, case)?;
+        eprintln!("{}", one_line(&outcome));
+        outcomes.push(outcome);
+    }
+    let markdown = render(&outcomes, args);
+    print!("{markdown}");
+    std::fs::write(&args.out, &markdown)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "bench: results in {} (reports in {})",
+        args.out.display(),
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the benchmark driver times its child processes on the wall clock"
+)]
+fn run_case(
+    exe: &Path,
+    dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+    case: Case,
+) -> Result<Outcome> {
+    let report_path = dir.join(format!("{}.json", case.id));
+    let mut args = case.run_args();
+    args.extend(["--report".to_owned(), report_path.display().to_string()]);
+    let broker = if case.group == Group::Mqtt {
+        let m = runtime
+            .block_on(hil::mqtt::Mosquitto::start())
+            .context("the MQTT benchmarks need mosquitto (apt-get install -y mosquitto)")?;
+        args.extend(["--broker".to_owned(), format!("mqtt://{}", m.addr())]);
+        Some(m)
+    } else {
+        None
+    };
+    let simulated = profiles::HumanDuration::parse(case.duration)?.micros as f64 / 1e6;
+    // A real-time run that cannot keep up would take ever longer: it is stopped (Ctrl-C,
+    // which still writes its report) once it is this far past its simulated duration.
+    let limit = (case.speed != "max").then(|| Duration::from_secs_f64(simulated * 2.0 + 120.0));
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", exe.display()))?;
+    let mut cut_short = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if !cut_short && limit.is_some_and(|l| started.elapsed() > l) {
+            cut_short = true;
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let child_wall = started.elapsed();
+    let text = std::fs::read_to_string(&report_path).with_context(|| {
+        format!(
+            "case {} wrote no report ({status}); rerun: chargestorm {}",
+            case.id,
+            args.join(" ")
+        )
+    })?;
+    let report: Report = serde_json::from_str(&text)
+        .with_context(|| format!("cannot read report {}", report_path.display()))?;
+    let baseline = match &broker {
+        Some(m) => {
+            let (messages, _) = mqtt_publishes(&report);
+            let rate = messages as f64 / report.simulated_s.max(1.0);
+            let clients = report.connectors.total as usize;
+            let params = baseline::BaselineParams {
+                broker: m.addr(),
+                clients,
+                rate_per_s: rate,
+                seconds: report.simulated_s.clamp(5.0, 60.0),
+            };
+            Some(baseline::run_isolated(exe, &params).context("the bare rumqttc baseline failed")?)
+        }
+        None => None,
+    };
+    drop(broker);
+    Ok(Outcome {
+        case,
+        report,
+        child_wall,
+        cut_short,
+        baseline,
+    })
+}
+
+/// MQTT publishes the chargers and the backend sent (topic classes `U/*` and `D/*`; the
+/// message-type counters count the same publishes again by APDU), and the uplink share.
+fn mqtt_publishes(report: &Report) -> (u64, u64) {
+    let Some(mqtt) = report.messages.get("mqtt") else {
+        return (0, 0);
+    };
+    let up: u64 = mqtt
+        .iter()
+        .filter(|(k, _)| k.starts_with("U/"))
+        .map(|(_, n)| n)
+        .sum();
+    let down: u64 = mqtt
+        .iter()
+        .filter(|(k, _)| k.starts_with("D/"))
+        .map(|(_, n)| n)
+        .sum();
+    (up + down, up)
+}
+
+fn cpu_s(report: &Report) -> f64 {
+    report
+        .details
+        .process
+        .as_ref()
+        .map_or(0.0, |p| p.cpu_user_s + p.cpu_system_s)
+}
+
+fn rss_kib(report: &Report) -> u64 {
+    report.details.process.as_ref().map_or(0, |p| p.max_rss_kib)
+}
+
+fn one_line(o: &Outcome) -> String {
+    let r = &o.report;
+    format!(
+        "bench: {} done: {:.0} s simulated in {:.2} s wall ({:.1} s with setup), {:.2} s CPU, peak RSS {} MiB{}",
+        o.case.id,
+        r.simulated_s,
+        r.wall_s,
+        o.child_wall.as_secs_f64(),
+        cpu_s(r),
+        rss_kib(r) / 1024,
+        if o.cut_short {
+            ", stopped: far behind real time"
+        } else {
+            ""
+        }
+    )
+}
+
+fn latency(r: &Report, contains: &str) -> Option<sim_core::report::LatencySummary> {
+    r.latency_ms
+        .iter()
+        .find(|(k, _)| k.contains(contains))
+        .map(|(_, l)| *l)
+}
+
+/// The results as Markdown tables, one per group.
+fn render(outcomes: &[Outcome], args: &BenchArgs) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# chargestorm bench{}\n\nCommand: `chargestorm bench{}`. Every case is a child \
+         `chargestorm run` (its arguments below); CPU and peak RSS are the child's own.\n",
+        if args.quick { " --quick" } else { "" },
+        if args.quick { " --quick" } else { "" }
+    );
+    let of = |g: Group| outcomes.iter().filter(move |o| o.case.group == g);
+    if of(Group::Engine).next().is_some() {
+        md.push_str(
+            "## Engine at `--speed max`\n\n| Case | Connectors | Simulated | Wall | Speed-up | \
+             Connector-s per wall s | Scheduler events | CAN frames | CPU | Peak RSS |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for o in of(Group::Engine) {
+            let r = &o.report;
+            let frames: u64 = r.messages.get("can").map_or(0, |m| m.values().sum());
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} s | {:.2} s | ×{:.0} | {:.0} | {} | {} | {:.2} s | {} MiB |",
+                o.case.id,
+                r.connectors.total,
+                r.simulated_s,
+                r.wall_s,
+                r.simulated_s / r.wall_s.max(1e-9),
+                r.connectors.total as f64 * r.simulated_s / r.wall_s.max(1e-9),
+                r.details.scheduler_events,
+                frames,
+                cpu_s(r),
+                rss_kib(r) / 1024
+            );
+        }
+        md.push('\n');
+    }
+    if of(Group::Realtime).next().is_some() {
+        md.push_str(
+            "## Engine in real time\n\n| Case | Connectors | Simulated | Lag p50 | Lag p99 | \
+             Lag max | Overruns (> 5 ms) | Kept up | CPU (cores) | RSS per connector |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for o in of(Group::Realtime) {
+            let r = &o.report;
+            let (p50, p99, max, overruns, kept) =
+                r.details
+                    .pacing
+                    .as_ref()
+                    .map_or((f64::NAN, f64::NAN, f64::NAN, 0, false), |p| {
+                        (
+                            p.lag_p50_ms,
+                            p.lag_p99_ms,
+                            p.lag_max_ms,
+                            p.overruns,
+                            p.kept_up(),
+                        )
+                    });
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} s{} | {p50:.2} ms | {p99:.2} ms | {max:.1} ms | {overruns} | {} | {:.2} | {:.1} KiB |",
+                o.case.id,
+                r.connectors.total,
+                r.simulated_s,
+                if o.cut_short { " (stopped)" } else { "" },
+                if kept { "yes" } else { "**no**" },
+                cpu_s(r) / r.wall_s.max(1e-9),
+                rss_kib(r) as f64 / r.connectors.total.max(1) as f64
+            );
+        }
+        md.push('\n');
+    }
+    if of(Group::Mqtt).next().is_some() {
+        render_mqtt(&mut md, of(Group::Mqtt));
+    }
+    md.push_str("Cases:\n\n");
+    for o in outcomes {
+        let _ = writeln!(
+            md,
+            "- `{}`: `chargestorm {}`",
+            o.case.id,
+            o.case.run_args().join(" ")
+        );
+    }
+    md
+}
+
+fn render_mqtt<'a>(md: &mut String, outcomes: impl Iterator<Item = &'a Outcome>) {
+    md.push_str(
+        "## MQTT chargers against Mosquitto (loopback, real time)\n\n| Case | Chargers | \
+         Connect p50 / p99 | Boot p99 | Publishes | Rate | CPU per message | RSS per charger | \
+         Baseline CPU per message | Ratio | Errors |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for o in outcomes {
+        let r = &o.report;
+        let (publishes, _) = mqtt_publishes(r);
+        let connect = latency(r, "mqtt.CONNECT");
+        let boot = latency(r, "BootNotification");
+        let cpu_per_msg_us = cpu_s(r) * 1e6 / publishes.max(1) as f64;
+        let errors: u64 = r.errors.values().sum();
+        let (base, ratio) = match &o.baseline {
+            Some(b) => {
+                let per = b.cpu_per_message_us();
+                (
+                    format!("{per:.1} µs"),
+                    format!("{:.2}×", cpu_per_msg_us / per),
+                )
+            }
+            None => ("–".into(), "–".into()),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.0}/s | {:.1} µs | {:.1} KiB | {base} | {ratio} | {errors} |",
+            o.case.id,
+            r.connectors.total,
+            connect.map_or("–".into(), |l| format!("{:.1} / {:.1} ms", l.p50, l.p99)),
+            boot.map_or("–".into(), |l| format!("{:.1} ms", l.p99)),
+            publishes,
+            publishes as f64 / r.simulated_s.max(1.0),
+            cpu_per_msg_us,
+            rss_kib(r) as f64 / r.connectors.total.max(1) as f64,
+        );
+    }
+    md.push_str(
+        "\nCPU per message is the whole simulator process (chargers' physics, protocol \
+         machines, the reference backend's connection, the I/O shell) divided by the \
+         publishes it sent and received; the baseline is a bare rumqttc client per charger \
+         publishing QoS 0 at the same total rate, in its own process.\n\n",
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_cases_are_a_subset_of_bundled_scenarios() {
+        let lib = profiles::Library::bundled().unwrap();
+        for quick in [true, false] {
+            for case in cases(quick) {
+                assert!(
+                    lib.load_scenario(case.scenario).is_ok(),
+                    "{} names {}",
+                    case.id,
+                    case.scenario
+                );
+                assert!(profiles::HumanDuration::parse(case.duration).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn counts_topic_publishes_not_message_types() {
+        let mut r: Report = serde_json::from_str(
+            r#"{"seed":1,"scenario":"x","simulated_s":10,"wall_s":10,
+                "connectors":{"total":2,"dc":0,"ac":2,"final_states":{}},
+                "sessions":{"started":0,"completed":0,"failed":0},
+                "transactions":{"started":0,"confirmed":0,"open":0,"lost":0,"lost_reasons":{}},
+                "energy_kwh":0,"messages":{},"latency_ms":{},"errors":{},"assertions":[],
+                "digest":"","verdict":"pass"}"#,
+        )
+        .unwrap();
+        r.messages.insert(
+            "mqtt".into(),
+            [
+                ("U/M".to_owned(), 10),
+                ("U/C".to_owned(), 3),
+                ("D/C".to_owned(), 2),
+                ("TelemetryReq".to_owned(), 10),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        assert_eq!(mqtt_publishes(&r), (15, 13));
+    }
+}

@@ -1,0 +1,179 @@
+//! The peer the MQTT figures are compared with: a bare rumqttc publisher, one connection
+//! per client, QoS 0 publishes round-robin at a fixed total rate — what a load generator
+//! that simulates nothing costs. It runs in its own process (`chargestorm bench-baseline`)
+//! so its CPU and memory are accounted apart from everything else.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// `chargestorm bench-baseline` (used by `chargestorm bench`).
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct BaselineParams {
+    /// The broker, `HOST:PORT`.
+    #[arg(long)]
+    pub broker: SocketAddr,
+    /// Connections (one client each).
+    #[arg(long)]
+    pub clients: usize,
+    /// Total publishes per second over all clients.
+    #[arg(long)]
+    pub rate_per_s: f64,
+    /// How long to publish, s.
+    #[arg(long)]
+    pub seconds: f64,
+}
+
+/// What the baseline process measured of itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BaselineResult {
+    /// Connections that were up when publishing began.
+    pub connected: usize,
+    /// Publishes handed to the clients.
+    pub published: u64,
+    /// CPU seconds (user + system) of the whole process, connecting included.
+    pub cpu_s: f64,
+    /// Peak resident set size, KiB.
+    pub max_rss_kib: u64,
+}
+
+impl BaselineResult {
+    /// CPU per publish, µs.
+    pub fn cpu_per_message_us(&self) -> f64 {
+        self.cpu_s * 1e6 / self.published.max(1) as f64
+    }
+}
+
+/// Runs the baseline in a child process of `exe` and returns its result.
+pub fn run_isolated(exe: &Path, params: &BaselineParams) -> Result<BaselineResult> {
+    let output = std::process::Command::new(exe)
+        .args([
+            "bench-baseline",
+            "--broker",
+            &params.broker.to_string(),
+            "--clients",
+            &params.clients.to_string(),
+            "--rate-per-s",
+            &params.rate_per_s.to_string(),
+            "--seconds",
+            &params.seconds.to_string(),
+        ])
+        .output()
+        .context("cannot start the baseline process")?;
+    if !output.status.success() {
+        bail!(
+            "the baseline process failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    serde_json::from_slice(&output.stdout).context("the baseline printed no result")
+}
+
+/// The baseline process's body: connect, publish, print a [`BaselineResult`] as JSON.
+pub fn main(params: &BaselineParams) -> Result<ExitCode> {
+    if params.clients == 0
+        || params.rate_per_s.is_nan()
+        || params.rate_per_s < 0.0
+        || params.seconds.is_nan()
+        || params.seconds <= 0.0
+    {
+        bail!("bench-baseline needs --clients > 0, --rate-per-s >= 0 and --seconds > 0");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(publish(params));
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Connects every client (at the fleet scenario's 2,000 connections/s) and returns how
+/// many were up after at most 30 s.
+async fn connect_all(params: &BaselineParams) -> (Vec<AsyncClient>, usize) {
+    let connected = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::with_capacity(params.clients);
+    for i in 0..params.clients {
+        let mut options = MqttOptions::new(
+            format!("baseline-{i}"),
+            params.broker.ip().to_string(),
+            params.broker.port(),
+        );
+        options.set_keep_alive(Duration::from_secs(60));
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        let mut net = NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        eventloop.set_network_options(net);
+        let up = Arc::clone(&connected);
+        tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        up.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        });
+        clients.push(client);
+        if i % 20 == 19 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while (connected.load(Ordering::Relaxed) as usize) < params.clients
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let up = connected.load(Ordering::Relaxed) as usize;
+    (clients, up)
+}
+
+async fn publish(params: &BaselineParams) -> BaselineResult {
+    let (clients, connected) = connect_all(params).await;
+    let payload = vec![0x5a_u8; 80];
+    let topics: Vec<String> = (0..clients.len())
+        .map(|i| format!("/U/M/baseline-{i}"))
+        .collect();
+    let tick = Duration::from_millis(10);
+    let per_tick = params.rate_per_s * tick.as_secs_f64();
+    let ticks = (params.seconds / tick.as_secs_f64()).round() as u64;
+    let mut interval = tokio::time::interval(tick);
+    let mut owed = 0.0;
+    let mut published = 0_u64;
+    let mut next = 0_usize;
+    for _ in 0..ticks {
+        interval.tick().await;
+        owed += per_tick;
+        while owed >= 1.0 {
+            owed -= 1.0;
+            let i = next % clients.len();
+            next += 1;
+            if clients[i]
+                .try_publish(topics[i].clone(), QoS::AtMostOnce, false, payload.clone())
+                .is_ok()
+            {
+                published += 1;
+            }
+        }
+    }
+    // Let the last publishes leave.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let usage = crate::usage::process().unwrap_or_default();
+    BaselineResult {
+        connected,
+        published,
+        cpu_s: usage.cpu_user_s + usage.cpu_system_s,
+        max_rss_kib: usage.max_rss_kib,
+    }
+}
