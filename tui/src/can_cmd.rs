@@ -94,7 +94,10 @@ impl Reassembly {
 
 /// Decodes a whole log into JSON lines on `out`.
 pub fn decode_text(text: &str, out: &mut impl Write) -> Result<()> {
-    let mut tp = Reassembly::new();
+    // One reassembly per interface: a log of a whole fleet interleaves the transport
+    // sessions of many segments.
+    let mut by_interface: std::collections::BTreeMap<String, Reassembly> =
+        std::collections::BTreeMap::new();
     for (line, rec) in parse_log(text) {
         let rec = match rec {
             Ok(r) => r,
@@ -105,7 +108,10 @@ pub fn decode_text(text: &str, out: &mut impl Write) -> Result<()> {
             }
         };
         let time = rec.timestamp_us.map(|us| us as f64 / 1e6);
-        for v in decode_frame(&mut tp, line, time, rec.interface, &rec.frame) {
+        let tp = by_interface
+            .entry(rec.interface.unwrap_or_default().to_owned())
+            .or_insert_with(Reassembly::new);
+        for v in decode_frame(tp, line, time, rec.interface, &rec.frame) {
             writeln!(out, "{v}")?;
         }
     }

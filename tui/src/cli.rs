@@ -73,6 +73,13 @@ pub struct RunArgs {
     /// Write the trace as JSON lines to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Record the GB/T 27930 CAN segments as a candump log (`candump -l` format; one
+    /// interface `gbt<ID>` per connector).
+    #[arg(long)]
+    pub candump: Option<PathBuf>,
+    /// Record only these connectors (global ids, comma separated; default: all).
+    #[arg(long, value_delimiter = ',', requires = "candump")]
+    pub candump_connectors: Vec<u32>,
     /// How much the trace file holds: session, protocol or frame.
     #[arg(long, default_value = "protocol")]
     pub trace_level: String,
@@ -138,6 +145,8 @@ impl DemoArgs {
             headless: self.headless,
             report: self.report.clone(),
             trace: None,
+            candump: None,
+            candump_connectors: Vec::new(),
             trace_level: "protocol".into(),
             shard: None,
             progress_every_s: 5.0,

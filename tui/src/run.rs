@@ -55,6 +55,18 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         http_external: real_http,
     };
     let mut world = World::new(&scenario, config)?;
+    let mut candump_file = match &args.candump {
+        Some(path) => {
+            let only =
+                (!args.candump_connectors.is_empty()).then(|| args.candump_connectors.clone());
+            world.record_can(only);
+            Some(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create candump log {}", path.display()))?,
+            ))
+        }
+        None => None,
+    };
     let rerun = rerun_command(args, seed, &world);
     let options = crate::stack::StackOptions {
         broker: real_mqtt.then(|| crate::stack::broker_choice(args.broker.as_deref(), &scenario)),
@@ -97,6 +109,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
                 return false;
             }
         }
+        if let Some(f) = candump_file.as_mut()
+            && let Err(e) = f.write_all(w.take_candump().as_bytes())
+        {
+            write_error = Some(e);
+            return false;
+        }
         if elapsed >= next_progress {
             eprintln!("{}", progress_line(&w.snapshot(), elapsed));
             next_progress = elapsed + every;
@@ -108,6 +126,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     if let Some(mut f) = trace_file {
         f.write_all(&world.take_trace_lines())?;
+        f.flush()?;
+    }
+    if let Some(mut f) = candump_file {
+        f.write_all(world.take_candump().as_bytes())?;
         f.flush()?;
     }
     let snapshot = world.snapshot();

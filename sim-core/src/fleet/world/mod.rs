@@ -1,5 +1,6 @@
 //! The world: every charger of a run, one scheduler, one trace.
 
+mod candump;
 mod faults;
 mod http;
 mod mqtt;
@@ -253,6 +254,8 @@ pub struct World {
     sampler: Sampler,
     mqtt: Option<mqtt::MqttSide>,
     http: Option<http::HttpSide>,
+    /// The candump recorder, when recording ([`World::record_can`]).
+    can_log: Option<Box<candump::CanLog>>,
 }
 
 impl std::fmt::Debug for World {
@@ -310,6 +313,7 @@ impl World {
             sampler: Sampler::new(duration, sample_every),
             mqtt: None,
             http: None,
+            can_log: None,
         };
         let identities = world.build_fleet(scenario, config.shard)?;
         let spec = &scenario.scenario.mqtt;
@@ -573,7 +577,8 @@ impl World {
                 let energy = c.plant.finish_session(now, ev);
                 self.metrics.energy_wh += energy.meter_wh;
             }
-            if let Some(link) = self.connectors[ci].link.take() {
+            if let Some(mut link) = self.connectors[ci].link.take() {
+                self.can_log_end(self.connectors[ci].global_id, &mut link);
                 self.account_link(&link);
             }
         }

@@ -268,6 +268,11 @@ impl World {
                     rng::session_key(c.global_id, c.sessions),
                 );
                 let mut link = Box::new(GbtLink::new(side, &ev, version, seed));
+                if let Some(log) = &self.can_log
+                    && log.wants(c.global_id)
+                {
+                    link.pair.segment.set_recording(true);
+                }
                 link.plug_in(now);
                 c.link = Some(link);
                 now + HANDSHAKE_LIMIT
@@ -433,6 +438,7 @@ impl World {
         let now = self.now;
         if let Some(mut link) = self.connectors[ci].link.take() {
             link.unplug(now);
+            self.can_log_end(self.connectors[ci].global_id, &mut link);
             self.account_link(&link);
         }
         let c = &mut self.connectors[ci];
