@@ -170,6 +170,22 @@ pub struct ReportDetails {
     /// A merged report's inputs, in shard order, with their digests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardDigest>,
+    /// Faults injected while the run went on (from the dashboard), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub injected_faults: Vec<InjectedFault>,
+}
+
+/// One fault injected into a running fleet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InjectedFault {
+    /// Virtual time of the injection, s.
+    pub at_s: f64,
+    /// The fault's name (`bms_timeout`, `restart_broker`, …).
+    pub fault: String,
+    /// What it was aimed at (`connector 12`, `all`).
+    pub target: String,
+    /// Connectors (or shared components) it reached; 0 when nothing could take it.
+    pub reached: u64,
 }
 
 /// GB/T 27930 session totals.

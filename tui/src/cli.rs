@@ -36,6 +36,9 @@ pub enum Command {
     Meter(crate::meter_cmd::MeterCommand),
     /// T/CEC 102 / DB4403 envelope tools: sign, verify, encrypt, decrypt.
     Tcec(crate::tcec_cmd::TcecArgs),
+    /// Shard reports: merge them, or print one.
+    #[command(subcommand)]
+    Report(crate::report_cmd::ReportCommand),
 }
 
 /// `chargestorm can …`.
@@ -65,6 +68,14 @@ pub struct RunArgs {
     /// Where to write the JSON report.
     #[arg(long, default_value = "chargestorm-report.json")]
     pub report: PathBuf,
+    /// Also write a self-contained HTML report with charts (latency over time per
+    /// message type, throughput, errors, connector states).
+    #[arg(long)]
+    pub report_html: Option<PathBuf>,
+    /// Serve the running metrics in the Prometheus text format on this address
+    /// (e.g. `0.0.0.0:9464`), at `/metrics`.
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Write the trace as JSON lines to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -120,6 +131,15 @@ pub struct DemoArgs {
     /// `embedded` (default) or the URL of another broker.
     #[arg(long, default_value = "embedded")]
     pub broker: String,
+    /// Also write a self-contained HTML report with charts.
+    #[arg(long)]
+    pub report_html: Option<PathBuf>,
+    /// Serve the running metrics in the Prometheus text format on this address.
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Write the trace as JSON lines to this file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
 }
 
 impl DemoArgs {
@@ -132,7 +152,9 @@ impl DemoArgs {
             duration: self.duration.clone(),
             headless: self.headless,
             report: self.report.clone(),
-            trace: None,
+            report_html: self.report_html.clone(),
+            metrics_listen: self.metrics_listen,
+            trace: self.trace.clone(),
             trace_level: "protocol".into(),
             shard: None,
             progress_every_s: 5.0,

@@ -104,6 +104,44 @@ impl World {
         })
     }
 
+    /// The GB/T 27930 messages of the connector's session as the charger last decoded
+    /// them (BMS to charger: BHM, BRM, BCP, BRO, BCL, BCS, BSM, BST, BSD, BEM) and what
+    /// it sends (setpoint, CEM, CST), one formatted line each; empty without a session.
+    pub fn connector_gbt_messages(&self, ci: usize) -> Vec<String> {
+        let Some(link) = self.connectors.get(ci).and_then(|c| c.link.as_ref()) else {
+            return Vec::new();
+        };
+        let charger = &link.pair.charger;
+        let d = charger.bms_data();
+        let mut out = Vec::new();
+        let mut push = |name: &str, text: Option<String>| {
+            if let Some(t) = text {
+                out.push(format!("{name} {t}"));
+            }
+        };
+        push("BHM", d.bhm.as_ref().map(|m| format!("{m:?}")));
+        push("BRM", d.brm.as_ref().map(|m| format!("{m:?}")));
+        push("BCP", d.bcp.as_ref().map(|m| format!("{m:?}")));
+        push("BRO", d.bro.as_ref().map(|m| format!("{m:?}")));
+        push("BCL", d.bcl.as_ref().map(|m| format!("{m:?}")));
+        push("BCS", d.bcs.as_ref().map(|m| format!("{m:?}")));
+        push("BSM", d.bsm.as_ref().map(|m| format!("{m:?}")));
+        push("BST", d.bst.as_ref().map(|m| format!("{m:?}")));
+        push("BSD", d.bsd.as_ref().map(|m| format!("{m:?}")));
+        push("BEM", d.bem.as_ref().map(|m| format!("{m:?}")));
+        push("setpoint", Some(format!("{:?}", charger.setpoint())));
+        push("CEM", Some(format!("{:?}", charger.cem())));
+        push("CST", charger.cst().map(|m| format!("{m:?}")));
+        out
+    }
+
+    /// Whether the MQTT client of local connector `ci`'s charger is logged in (`None`
+    /// when the fleet runs without MQTT).
+    pub fn connector_online(&self, ci: usize) -> Option<bool> {
+        let c = self.connectors.get(ci)?;
+        self.mqtt.as_ref().map(|m| m.online(c.charger))
+    }
+
     /// The local index of the connector with fleet id `id`.
     pub fn connector_index(&self, id: u32) -> Option<usize> {
         self.connectors.iter().position(|c| c.global_id == id)
