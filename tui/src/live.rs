@@ -68,7 +68,13 @@ impl Live {
                 UiCommand::SelectConnector(_) | UiCommand::ConnectorWindow(_) => {}
             }
         }
-        self.adapter.observe(world);
+        match stack.as_deref() {
+            Some(s) if s.has_http() => {
+                let add = |m: &mut sim_core::metrics::Metrics| s.add_http_metrics(m);
+                self.adapter.observe(world, Some(&add));
+            }
+            _ => self.adapter.observe(world, None),
+        }
         if self.sim.wants_model() {
             let model = self.adapter.build(
                 world,

@@ -147,6 +147,20 @@ impl Stack {
         }
     }
 
+    /// The metrics the served operator platform has recorded so far (HTTP messages,
+    /// latency, errors), added to `into`. They join the world's metrics only when the
+    /// run finishes, so a live view adds them itself.
+    pub fn add_http_metrics(&self, into: &mut sim_core::metrics::Metrics) {
+        if let Some(h) = &self.http {
+            into.absorb(&h.operator.shared().lock().metrics);
+        }
+    }
+
+    /// Whether part of the run's metrics live outside the world until it finishes.
+    pub fn has_http(&self) -> bool {
+        self.http.is_some()
+    }
+
     /// Restarts the embedded broker (every connection drops; the chargers reconnect with
     /// back-off). False when the chargers use another broker or the restart failed.
     pub fn restart_broker(&mut self) -> bool {

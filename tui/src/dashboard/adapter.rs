@@ -14,7 +14,7 @@ use super::model::{
 };
 use hdrhistogram::Histogram;
 use sim_core::fleet::{ConnectorView, World};
-use sim_core::metrics::LATENCY_MAX_US;
+use sim_core::metrics::{LATENCY_MAX_US, Metrics};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Seconds of virtual time between two observations.
@@ -52,6 +52,9 @@ pub struct Adapter {
     latency: BTreeMap<String, LatencyTrack>,
     /// Error totals by kind at each observation of the window, oldest first.
     error_history: VecDeque<(f64, BTreeMap<String, u64>)>,
+    /// The world's metrics with those kept outside it (a served HTTP platform), as of
+    /// the last observation; `None` when everything is in the world.
+    merged: Option<Metrics>,
 }
 
 /// A small histogram for the rolling window.
@@ -71,25 +74,41 @@ impl Adapter {
             rates: RateSeries::default(),
             latency: BTreeMap::new(),
             error_history: VecDeque::new(),
+            merged: None,
         }
     }
 
+    /// The metrics the model shows.
+    fn metrics<'a>(&'a self, world: &'a World) -> &'a Metrics {
+        self.merged.as_ref().unwrap_or(world.metrics())
+    }
+
     /// Takes the per-second readings if a second of virtual time has passed since the last.
-    pub fn observe(&mut self, world: &World) {
+    /// `external` adds metrics kept outside the world (a served HTTP platform's).
+    pub fn observe(&mut self, world: &World, external: Option<&dyn Fn(&mut Metrics)>) {
         let now_s = world.now().as_secs_f64();
         if now_s < self.next_observe_s {
             return;
         }
+        let merged = external.map(|add| {
+            let mut m = Metrics::new();
+            m.absorb(world.metrics());
+            add(&mut m);
+            m
+        });
+        let metrics = merged.as_ref().unwrap_or(world.metrics());
         let dt = (now_s - self.last_observe_s).max(1e-6);
-        self.observe_rates(world, dt);
-        self.observe_latency(world, now_s);
-        self.observe_errors(world, now_s);
+        self.observe_rates(metrics, world.can_frames_in_progress(), dt);
+        self.observe_latency(metrics, now_s);
+        self.observe_errors(metrics, now_s);
+        self.merged = merged;
         self.last_observe_s = now_s;
         self.next_observe_s = now_s + OBSERVE_EVERY_S;
     }
 
-    fn observe_rates(&mut self, world: &World, dt: f64) {
-        let totals = world.metrics().message_totals_by_protocol();
+    fn observe_rates(&mut self, metrics: &Metrics, can_in_progress: u64, dt: f64) {
+        let mut totals = metrics.message_totals_by_protocol();
+        *totals.entry("can").or_default() += can_in_progress;
         let per_s = |name: &str, last: &BTreeMap<&'static str, u64>| {
             let now = totals.get(name).copied().unwrap_or(0);
             let before = last.get(name).copied().unwrap_or(0);
@@ -118,8 +137,8 @@ impl Adapter {
         self.last_totals = totals;
     }
 
-    fn observe_latency(&mut self, world: &World, now_s: f64) {
-        for (name, series) in world.metrics().latency_series() {
+    fn observe_latency(&mut self, metrics: &Metrics, now_s: f64) {
+        for (name, series) in metrics.latency_series() {
             let current = &series.corrected_us;
             let track = self
                 .latency
@@ -159,9 +178,8 @@ impl Adapter {
         }
     }
 
-    fn observe_errors(&mut self, world: &World, now_s: f64) {
-        let totals = world
-            .metrics()
+    fn observe_errors(&mut self, metrics: &Metrics, now_s: f64) {
+        let totals = metrics
             .errors()
             .into_iter()
             .map(|(k, s)| (k, s.count))
@@ -223,8 +241,7 @@ impl Adapter {
     }
 
     fn latency_rows(&self, world: &World) -> Vec<LatencyRow> {
-        world
-            .metrics()
+        self.metrics(world)
             .latency_series()
             .map(|(name, series)| {
                 let whole = &series.corrected_us;
@@ -253,8 +270,7 @@ impl Adapter {
 
     fn error_rows(&self, world: &World) -> Vec<ErrorRow> {
         let oldest = self.error_history.front();
-        world
-            .metrics()
+        self.metrics(world)
             .errors()
             .into_iter()
             .map(|(kind, stat)| {
@@ -293,7 +309,7 @@ impl Adapter {
             .filter(|r| r.last_10s.count > 0)
             .map(|r| r.last_10s.p99)
             .fold(0.0, f64::max);
-        let error_rate: f64 = errors.iter().map(|e| e.rate_per_s).sum();
+        let error_rate = errors.iter().map(|e| e.rate_per_s).fold(0.0, |a, b| a + b);
         let status = if clients > 0 && online == 0 && now_s > 30.0 {
             HealthStatus::Down
         } else if p99 > DEGRADED_P99_MS || error_rate > 0.0 {
@@ -302,9 +318,9 @@ impl Adapter {
             HealthStatus::Ok
         };
         let text = if clients > 0 {
-            format!("p99 {p99:.0} ms (10 s), {error_rate:.1} errors/s, {online}/{clients} online")
+            format!("p99 {p99:.0} ms, {error_rate:.1} err/s, {online}/{clients} up")
         } else {
-            format!("p99 {p99:.0} ms (10 s), {error_rate:.1} errors/s")
+            format!("p99 {p99:.0} ms, {error_rate:.1} err/s")
         };
         BackendHealth { status, text }
     }
@@ -424,7 +440,7 @@ mod tests {
         let mut a = Adapter::new(Title::default());
         for s in 1..=120 {
             w.run_until(Instant::from_secs(s));
-            a.observe(&w);
+            a.observe(&w, None);
         }
         let q = ConnectorQuery {
             len: 4,
@@ -436,7 +452,10 @@ mod tests {
         assert!(m.energy_kwh > 0.0);
         assert!(m.rates.mqtt_msgs_per_s.iter().any(|&r| r > 0));
         // CAN frames are counted when a GB/T session ends, so their rate comes in bursts.
-        assert_eq!(m.rates.can_frames_per_s.len(), m.rates.mqtt_msgs_per_s.len());
+        assert_eq!(
+            m.rates.can_frames_per_s.len(),
+            m.rates.mqtt_msgs_per_s.len()
+        );
         assert!(m.latency.iter().any(|r| r.name.starts_with("mqtt.")));
         assert!(m.latency.iter().any(|r| r.name.starts_with("http.")));
         for row in &m.latency {
@@ -457,7 +476,7 @@ mod tests {
         let mut a = Adapter::new(Title::default());
         for s in 1..=60 {
             w.run_until(Instant::from_secs(s));
-            a.observe(&w);
+            a.observe(&w, None);
         }
         for track in a.latency.values() {
             let oldest = track.window.front().map_or(60.0, |(t, _)| *t);
