@@ -56,7 +56,7 @@ impl Drop for Session {
 fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("chargestorm-tmux-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
     dir
 }
 
