@@ -116,7 +116,8 @@ pub struct DemoArgs {
     /// Root seed (default: a random one that is printed).
     #[arg(long, env = "CHARGESTORM_SEED")]
     pub seed: Option<u64>,
-    /// `realtime`, a factor such as `60`, or `max`.
+    /// `realtime` (real broker and HTTP ports), or a factor such as `60` or `max`
+    /// (everything in-process on virtual time).
     #[arg(long, default_value = "realtime")]
     pub speed: String,
     /// Simulated duration (default: the demo scenario's 8 h; Ctrl-C ends it early).
@@ -143,8 +144,11 @@ pub struct DemoArgs {
 }
 
 impl DemoArgs {
-    /// The equivalent `run` arguments.
+    /// The equivalent `run` arguments. In real time the chargers use the embedded (or
+    /// given) broker and the reference platform on real ports; at any other speed real
+    /// peers could not keep up, so everything stays in-process on virtual time.
     pub fn to_run_args(&self) -> RunArgs {
+        let realtime = hil::pace::Speed::parse(&self.speed) == Ok(hil::pace::Speed::REALTIME);
         RunArgs {
             scenario: "demo".into(),
             seed: self.seed,
@@ -158,10 +162,10 @@ impl DemoArgs {
             trace_level: "protocol".into(),
             shard: None,
             progress_every_s: 5.0,
-            broker: Some(self.broker.clone()),
-            transport: None,
+            broker: realtime.then(|| self.broker.clone()),
+            transport: (!realtime).then(|| "memory".to_owned()),
             ca_file: None,
-            platform: Some("reference".into()),
+            platform: realtime.then(|| "reference".to_owned()),
             tcec_keys: None,
         }
     }
