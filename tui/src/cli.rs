@@ -108,6 +108,10 @@ pub struct RunArgs {
     /// PEM file of the CA that signed the broker's certificate (for `mqtts://`).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Turn on MQTT and HTTP even if the scenario leaves them off (set by `demo`, whose
+    /// fleet runs every protocol; `run demo` keeps the lighter scenario as written).
+    #[arg(skip)]
+    pub all_protocols: bool,
 }
 
 /// `chargestorm demo`.
@@ -166,6 +170,7 @@ impl DemoArgs {
             transport: (!realtime).then(|| "memory".to_owned()),
             ca_file: None,
             platform: realtime.then(|| "reference".to_owned()),
+            all_protocols: true,
             tcec_keys: None,
         }
     }

@@ -108,6 +108,10 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
     let lib = Library::bundled().context("the bundled profiles are broken")?;
     let mut scenario = lib.load_scenario(&args.scenario)?;
     let speed = Speed::parse(&args.speed).map_err(anyhow::Error::msg)?;
+    if args.all_protocols {
+        scenario.scenario.mqtt.enabled = true;
+        scenario.scenario.http.enabled = true;
+    }
     apply_transport(args, &mut scenario)?;
     let real_mqtt = scenario.scenario.mqtt.enabled
         && scenario.scenario.mqtt.transport == profiles::scenario::MqttTransport::Broker;
