@@ -36,6 +36,10 @@ pub enum Command {
     Meter(crate::meter_cmd::MeterCommand),
     /// T/CEC 102 / DB4403 envelope tools: sign, verify, encrypt, decrypt.
     Tcec(crate::tcec_cmd::TcecArgs),
+    /// Serve chargestorm's reference MQTT backend on a broker until Ctrl-C.
+    Backend(crate::serve_cmd::BackendArgs),
+    /// Serve chargestorm's reference T/CEC monitoring platform on an address until Ctrl-C.
+    Platform(crate::serve_cmd::PlatformArgs),
     /// Shard reports: merge them, or print one.
     #[command(subcommand)]
     Report(crate::report_cmd::ReportCommand),

@@ -10,6 +10,7 @@ pub mod meter_cmd;
 mod profiles_cmd;
 pub mod report_cmd;
 mod run;
+pub mod serve_cmd;
 mod stack;
 pub mod tcec_cmd;
 
@@ -28,6 +29,8 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Meter(cmd) => meter_cmd::run(cmd),
         cli::Command::Tcec(args) => tcec_cmd::run(args.command),
         cli::Command::Report(cmd) => report_cmd::run(cmd),
+        cli::Command::Backend(args) => serve_cmd::backend(&args),
+        cli::Command::Platform(args) => serve_cmd::platform(&args),
     }
 }
 

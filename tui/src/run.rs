@@ -408,7 +408,7 @@ fn write_html(
 
 /// A flag set by Ctrl-C (SIGINT/SIGTERM): the run stops at the next chunk and still
 /// writes its report. A second Ctrl-C exits at once.
-fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+pub(crate) fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     use std::sync::atomic::{AtomicBool, Ordering};
     static FLAG: std::sync::OnceLock<std::sync::Arc<AtomicBool>> = std::sync::OnceLock::new();
     let flag = FLAG.get_or_init(|| {
