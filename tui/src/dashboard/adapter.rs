@@ -373,12 +373,7 @@ fn connector_window(world: &World, query: &ConnectorQuery) -> (Vec<ConnectorRow>
 fn connector_detail(world: &World, id: u32) -> Option<ConnectorDetail> {
     let ci = world.connector_index(id)?;
     let v = world.connector_view(ci)?;
-    let mut last_messages = Vec::new();
-    match world.connector_online(ci) {
-        Some(true) => last_messages.push("MQTT client logged in".to_owned()),
-        Some(false) => last_messages.push("MQTT client offline".to_owned()),
-        None => {}
-    }
+    let mut last_messages = world.connector_mqtt_summary(ci);
     if let Some(vin) = &v.vin {
         last_messages.push(format!("vehicle VIN {vin}"));
     }

@@ -144,6 +144,37 @@ impl World {
         out
     }
 
+    /// The MQTT client of local connector `ci`'s charger as a few formatted lines: its
+    /// protocol phase, APDUs sent and received, logins, the connector's last reported
+    /// status and the transaction outbox; empty when the fleet runs without MQTT.
+    pub fn connector_mqtt_summary(&self, ci: usize) -> Vec<String> {
+        let Some(c) = self.connectors.get(ci) else {
+            return Vec::new();
+        };
+        let Some(client) = self.mqtt.as_ref().and_then(|m| m.client(c.charger)) else {
+            return Vec::new();
+        };
+        let stats = client.stats();
+        let outbox = client.outbox_stats();
+        let mut out = vec![
+            format!("MQTT {:?}, {} logins", client.phase(), stats.logins),
+            format!(
+                "APDUs {} sent, {} received ({} telemetry, {} charging info)",
+                stats.published, stats.received, stats.telemetries, stats.charging_infos
+            ),
+            format!(
+                "transactions {} started, {} confirmed, {} pending in the outbox",
+                outbox.created,
+                outbox.confirmed,
+                client.outbox().count()
+            ),
+        ];
+        if let Some(status) = client.connector_status(self.connectors[ci].gun) {
+            out.push(format!("last status sent: {status:?}"));
+        }
+        out
+    }
+
     /// Whether the MQTT client of local connector `ci`'s charger is logged in (`None`
     /// when the fleet runs without MQTT).
     pub fn connector_online(&self, ci: usize) -> Option<bool> {
@@ -224,6 +255,12 @@ mod tests {
         assert!(lines.iter().any(|l| l.starts_with("BCS ")), "{lines:?}");
         assert!(w.can_frames_in_progress() > 0);
         assert_eq!(w.connector_online(charging_dc), Some(true));
+        let mqtt = w.connector_mqtt_summary(charging_dc);
+        assert!(mqtt[0].starts_with("MQTT Online"), "{mqtt:?}");
+        assert!(
+            mqtt.iter().any(|l| l.contains("last status sent")),
+            "{mqtt:?}"
+        );
         assert!(w.connector_gbt_messages(usize::MAX).is_empty());
     }
 }
