@@ -147,7 +147,9 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
         duration,
         trace_level: trace_file.as_ref().map(|_| trace_level),
         shard,
-        sample_interval: None,
+        // The HTML report's charts want fine samples even if the run is cut short (the
+        // sampler still widens them to keep at most 2,000 per run).
+        sample_interval: args.report_html.as_ref().map(|_| Duration::SECOND),
         http_external: real_http,
     };
     let mut world = World::new(&scenario, config)?;
@@ -285,9 +287,7 @@ fn drive(
         if let Some((endpoint, labels)) = metrics.as_ref()
             && elapsed >= next_metrics
         {
-            endpoint.publish(hil::metrics_http::MetricsSnapshot::from_world(
-                w, labels, None,
-            ));
+            endpoint.publish(metrics_snapshot(w, stack.as_ref(), labels));
             next_metrics = elapsed + std::time::Duration::from_secs(1);
         }
         let mut go_on = !stop.load(std::sync::atomic::Ordering::Relaxed);
@@ -305,6 +305,32 @@ fn drive(
         bail!("writing the trace failed: {e}");
     }
     Ok(stats)
+}
+
+/// What `/metrics` shows of a running world, with the served operator platform's HTTP
+/// metrics (they join the world's only when the run finishes).
+fn metrics_snapshot(
+    world: &World,
+    stack: Option<&crate::stack::Stack>,
+    labels: &hil::metrics_http::RunLabels,
+) -> hil::metrics_http::MetricsSnapshot {
+    match stack {
+        Some(s) if s.has_http() => {
+            let mut merged = sim_core::metrics::Metrics::new();
+            merged.absorb(world.metrics());
+            s.add_http_metrics(&mut merged);
+            let snap = world.snapshot();
+            hil::metrics_http::snapshot::snapshot_from_metrics(
+                &merged,
+                &snap.states,
+                snap.energy_kwh,
+                snap.now.as_secs_f64(),
+                None,
+                labels,
+            )
+        }
+        _ => hil::metrics_http::MetricsSnapshot::from_world(world, labels, None),
+    }
 }
 
 /// Stops the stack, finishes the world and writes the JSON (and HTML) report.

@@ -72,6 +72,10 @@ fn headless_demo_passes_with_sessions_energy_and_mqtt_and_http_latency() {
     assert!(metrics.contains("200 OK"), "{metrics}");
     assert!(metrics.contains("chargestorm_run_info{scenario=\"demo\",seed=\"7\",shard=\"0/1\"} 1"));
     assert!(metrics.contains("protocol=\"mqtt\""), "{metrics}");
+    assert!(
+        metrics.contains("protocol=\"http\""),
+        "live HTTP counts: {metrics}"
+    );
     let mut stdout = String::new();
     child
         .stdout
