@@ -13,7 +13,7 @@
 mod series;
 mod svg;
 
-pub use series::{SeriesRecorder, interval_percentiles};
+pub use series::{SeriesRecorder, interval_percentiles, series_from_samples};
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
@@ -42,53 +42,6 @@ pub struct ReportSeries {
     pub errors_per_s: Vec<f64>,
     /// Latency percentiles by message type, per interval (`count == 0`: no sample).
     pub latency: BTreeMap<String, Vec<Percentiles>>,
-}
-
-/// The report series of a world's samples ([`sim_core::fleet::World::series`]):
-/// cumulative message and error counts become rates per interval, and each interval's
-/// latency percentiles carry over (types absent from an interval get an empty entry).
-pub fn series_from_samples(s: &sim_core::series::Series) -> ReportSeries {
-    let mut out = ReportSeries {
-        interval_s: s.interval_s,
-        ..ReportSeries::default()
-    };
-    let names: BTreeSet<&String> = s.samples.iter().flat_map(|x| x.latency.keys()).collect();
-    let protocols: BTreeSet<&String> = s.samples.iter().flat_map(|x| x.messages.keys()).collect();
-    let mut last_t = 0.0;
-    let mut last_errors = 0;
-    for (i, sample) in s.samples.iter().enumerate() {
-        let dt = (sample.t_s - last_t).max(1e-9);
-        let before = i.checked_sub(1).and_then(|j| s.samples.get(j));
-        out.t_s.push(sample.t_s);
-        out.states.push(sample.states);
-        for p in &protocols {
-            let now = sample.messages.get(*p).copied().unwrap_or(0);
-            let then = before
-                .and_then(|b| b.messages.get(*p))
-                .copied()
-                .unwrap_or(0);
-            out.messages_per_s
-                .entry((*p).clone())
-                .or_default()
-                .push(now.saturating_sub(then) as f64 / dt);
-        }
-        out.errors_per_s
-            .push(sample.errors.saturating_sub(last_errors) as f64 / dt);
-        for name in &names {
-            let p = sample.latency.get(*name).copied().unwrap_or(Percentiles {
-                count: 0,
-                p50: 0.0,
-                p90: 0.0,
-                p99: 0.0,
-                p999: 0.0,
-                max: 0.0,
-            });
-            out.latency.entry((*name).clone()).or_default().push(p);
-        }
-        last_t = sample.t_s;
-        last_errors = sample.errors;
-    }
-    out
 }
 
 /// What the page is made of.
