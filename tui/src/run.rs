@@ -113,10 +113,7 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
         scenario.scenario.http.enabled = true;
     }
     apply_transport(args, &mut scenario)?;
-    let real_mqtt = scenario.scenario.mqtt.enabled
-        && scenario.scenario.mqtt.transport == profiles::scenario::MqttTransport::Broker;
-    let real_http = scenario.scenario.http.enabled
-        && scenario.scenario.http.transport == profiles::scenario::HttpTransport::Network;
+    let (real_mqtt, real_http) = real_transports(&scenario);
     if real_mqtt || real_http {
         crate::stack::check_speed_for_real_io(speed)?;
         set_start_to_now(&mut scenario);
@@ -133,15 +130,7 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
         .unwrap_or_else(random_seed);
     let shard = parse_shard(args.shard.as_deref())?;
     let trace_level = parse_level(&args.trace_level)?;
-    let trace_file = args
-        .trace
-        .as_ref()
-        .map(|p| {
-            std::fs::File::create(p)
-                .map(std::io::BufWriter::new)
-                .with_context(|| format!("cannot create trace file {}", p.display()))
-        })
-        .transpose()?;
+    let trace_file = create_trace(args.trace.as_deref())?;
     let config = WorldConfig {
         seed,
         duration,
@@ -180,6 +169,27 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
         trace_file,
         metrics,
     })
+}
+
+/// Whether MQTT and HTTP run over real sockets.
+fn real_transports(scenario: &profiles::ResolvedScenario) -> (bool, bool) {
+    let s = &scenario.scenario;
+    (
+        s.mqtt.enabled && s.mqtt.transport == profiles::scenario::MqttTransport::Broker,
+        s.http.enabled && s.http.transport == profiles::scenario::HttpTransport::Network,
+    )
+}
+
+/// `--trace FILE`, created before the run starts.
+fn create_trace(
+    path: Option<&std::path::Path>,
+) -> Result<Option<std::io::BufWriter<std::fs::File>>> {
+    path.map(|p| {
+        std::fs::File::create(p)
+            .map(std::io::BufWriter::new)
+            .with_context(|| format!("cannot create trace file {}", p.display()))
+    })
+    .transpose()
 }
 
 /// `--metrics-listen`: the Prometheus endpoint, bound before the run starts.
