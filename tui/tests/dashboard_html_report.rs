@@ -274,7 +274,15 @@ fn params() -> Vec<(String, String)> {
 
 #[test]
 fn the_report_is_well_formed_and_self_contained() {
-    let (r, s, p) = (report(), series(), params());
+    let (mut r, s, p) = (report(), series(), params());
+    r.details
+        .injected_faults
+        .push(sim_core::report::InjectedFault {
+            at_s: 12.5,
+            fault: "bms_timeout".into(),
+            target: "connector <7>".into(),
+            reached: 1,
+        });
     let html = render(&HtmlReportInput {
         report: &r,
         series: &s,
@@ -312,6 +320,8 @@ fn the_report_is_well_formed_and_self_contained() {
     assert!(doc.text.contains("no answer <from> \"backend\" & co"));
     assert!(doc.text.contains("seed 42"));
     assert!(doc.text.contains("FAIL"));
+    assert!(doc.text.contains("Injected faults"));
+    assert!(doc.text.contains("connector <7>"));
 }
 
 #[test]
