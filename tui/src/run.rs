@@ -554,9 +554,14 @@ fn random_seed() -> u64 {
 }
 
 fn rerun_command(args: &RunArgs, seed: u64, world: &World) -> String {
+    // `demo` turns on protocols the scenario leaves off: it reruns as `demo`.
+    let what = if args.all_protocols {
+        "demo".to_owned()
+    } else {
+        format!("run {}", args.scenario)
+    };
     let mut cmd = format!(
-        "chargestorm run {} --seed {seed} --speed {} --duration {}",
-        args.scenario,
+        "chargestorm {what} --seed {seed} --speed {} --duration {}",
         args.speed,
         HumanDuration {
             micros: world.end().as_micros()
