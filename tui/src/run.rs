@@ -77,6 +77,11 @@ fn run_with_dashboard(args: &RunArgs) -> Result<Outcome> {
         return join(handle);
     }
     let ended = terminal::run(terminal::DEFAULT_FPS, |commands| ui.feed(commands));
+    if matches!(ended, Ok(LoopEnd::Quit)) {
+        // The simulation stops at the end of its current chunk, which can take a moment
+        // when it runs behind: say so on the restored terminal.
+        eprintln!("chargestorm: stopping, then writing the report");
+    }
     // Whatever ended the screen ends the run (a no-op if it already has).
     let _ = ui.feed(&[UiCommand::Quit]);
     let outcome = join(handle);

@@ -97,7 +97,9 @@ impl Adapter {
             m
         });
         let metrics = merged.as_ref().unwrap_or(world.metrics());
-        let dt = (now_s - self.last_observe_s).max(1e-6);
+        // Observations are at least a second apart, except the first (at time zero, after
+        // the start-up burst): that one counts as the first second's rate.
+        let dt = (now_s - self.last_observe_s).max(OBSERVE_EVERY_S);
         self.observe_rates(metrics, world.can_frames_in_progress(), dt);
         self.observe_latency(metrics, now_s);
         self.observe_errors(metrics, now_s);
