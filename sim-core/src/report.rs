@@ -176,6 +176,9 @@ pub struct ReportDetails {
     /// What the run cost the process that ran it (CPU and peak memory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessUsage>,
+    /// Faults injected while the run went on (from the dashboard), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub injected_faults: Vec<InjectedFault>,
 }
 
 /// The generator's lag behind its schedule in a paced run: how late deadlines were
@@ -211,6 +214,19 @@ pub struct ProcessUsage {
     pub cpu_system_s: f64,
     /// Peak resident set size, KiB.
     pub max_rss_kib: u64,
+}
+
+/// One fault injected into a running fleet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InjectedFault {
+    /// Virtual time of the injection, s.
+    pub at_s: f64,
+    /// The fault's name (`bms_timeout`, `restart_broker`, …).
+    pub fault: String,
+    /// What it was aimed at (`connector 12`, `all`).
+    pub target: String,
+    /// Connectors (or shared components) it reached; 0 when nothing could take it.
+    pub reached: u64,
 }
 
 /// GB/T 27930 session totals.

@@ -20,9 +20,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and write a report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The demo: the bundled mixed fleet in real time until `--duration` or Ctrl-C.
-    Demo(DemoArgs),
+    Demo(Box<DemoArgs>),
     /// Validate or list profiles.
     #[command(subcommand)]
     Profiles(ProfilesCommand),
@@ -41,6 +41,13 @@ pub enum Command {
     /// The bare rumqttc publisher `bench` compares the MQTT fleet with.
     #[command(hide = true)]
     BenchBaseline(crate::bench_cmd::baseline::BaselineParams),
+    /// Serve chargestorm's reference MQTT backend on a broker until Ctrl-C.
+    Backend(crate::serve_cmd::BackendArgs),
+    /// Serve chargestorm's reference T/CEC monitoring platform on an address until Ctrl-C.
+    Platform(crate::serve_cmd::PlatformArgs),
+    /// Shard reports: merge them, or print one.
+    #[command(subcommand)]
+    Report(crate::report_cmd::ReportCommand),
 }
 
 /// `chargestorm can …`.
@@ -70,6 +77,14 @@ pub struct RunArgs {
     /// Where to write the JSON report.
     #[arg(long, default_value = "chargestorm-report.json")]
     pub report: PathBuf,
+    /// Also write a self-contained HTML report with charts (latency over time per
+    /// message type, throughput, errors, connector states).
+    #[arg(long)]
+    pub report_html: Option<PathBuf>,
+    /// Serve the running metrics in the Prometheus text format on this address
+    /// (e.g. `0.0.0.0:9464`), at `/metrics`.
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Write the trace as JSON lines to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -109,6 +124,10 @@ pub struct RunArgs {
     /// PEM file of the CA that signed the broker's certificate (for `mqtts://`).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Turn on MQTT and HTTP even if the scenario leaves them off (set by `demo`, whose
+    /// fleet runs every protocol; `run demo` keeps the lighter scenario as written).
+    #[arg(skip)]
+    pub all_protocols: bool,
 }
 
 /// `chargestorm demo`.
@@ -117,7 +136,8 @@ pub struct DemoArgs {
     /// Root seed (default: a random one that is printed).
     #[arg(long, env = "CHARGESTORM_SEED")]
     pub seed: Option<u64>,
-    /// `realtime`, a factor such as `60`, or `max`.
+    /// `realtime` (real broker and HTTP ports), or a factor such as `60` or `max`
+    /// (everything in-process on virtual time).
     #[arg(long, default_value = "realtime")]
     pub speed: String,
     /// Simulated duration (default: the demo scenario's 8 h; Ctrl-C ends it early).
@@ -132,11 +152,23 @@ pub struct DemoArgs {
     /// `embedded` (default) or the URL of another broker.
     #[arg(long, default_value = "embedded")]
     pub broker: String,
+    /// Also write a self-contained HTML report with charts.
+    #[arg(long)]
+    pub report_html: Option<PathBuf>,
+    /// Serve the running metrics in the Prometheus text format on this address.
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Write the trace as JSON lines to this file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
 }
 
 impl DemoArgs {
-    /// The equivalent `run` arguments.
+    /// The equivalent `run` arguments. In real time the chargers use the embedded (or
+    /// given) broker and the reference platform on real ports; at any other speed real
+    /// peers could not keep up, so everything stays in-process on virtual time.
     pub fn to_run_args(&self) -> RunArgs {
+        let realtime = hil::pace::Speed::parse(&self.speed) == Ok(hil::pace::Speed::REALTIME);
         RunArgs {
             scenario: "demo".into(),
             seed: self.seed,
@@ -144,16 +176,19 @@ impl DemoArgs {
             duration: self.duration.clone(),
             headless: self.headless,
             report: self.report.clone(),
-            trace: None,
             candump: None,
             candump_connectors: Vec::new(),
+            report_html: self.report_html.clone(),
+            metrics_listen: self.metrics_listen,
+            trace: self.trace.clone(),
             trace_level: "protocol".into(),
             shard: None,
             progress_every_s: 5.0,
-            broker: Some(self.broker.clone()),
-            transport: None,
+            broker: realtime.then(|| self.broker.clone()),
+            transport: (!realtime).then(|| "memory".to_owned()),
             ca_file: None,
-            platform: Some("reference".into()),
+            platform: realtime.then(|| "reference".to_owned()),
+            all_protocols: true,
             tcec_keys: None,
         }
     }

@@ -13,7 +13,7 @@
 mod series;
 mod svg;
 
-pub use series::{SeriesRecorder, interval_percentiles};
+pub use series::{SeriesRecorder, interval_percentiles, series_from_samples};
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
@@ -81,6 +81,7 @@ pub fn render(input: &HtmlReportInput) -> String {
     render_header(&mut out, r);
     render_parameters(&mut out, input);
     render_summary(&mut out, r);
+    render_faults(&mut out, r);
     render_latency(&mut out, input);
     render_throughput(&mut out, input.series);
     render_errors(&mut out, input);
@@ -148,6 +149,27 @@ fn render_parameters(out: &mut String, input: &HtmlReportInput) {
         kv_row(out, "rerun", &r.details.rerun);
     }
     kv_row(out, "trace digest", &r.digest);
+    table_close(out);
+}
+
+/// The faults injected during the run (from the dashboard), if any.
+fn render_faults(out: &mut String, r: &Report) {
+    let faults = &r.details.injected_faults;
+    if faults.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Injected faults</h2>");
+    table_open(out, &["time (s)", "fault", "target", "reached"]);
+    for f in faults {
+        let _ = write!(
+            out,
+            "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+            num(f.at_s),
+            esc(&f.fault),
+            esc(&f.target),
+            f.reached
+        );
+    }
     table_close(out);
 }
 

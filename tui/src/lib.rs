@@ -6,10 +6,12 @@ pub mod can_cmd;
 pub mod cli;
 pub mod dashboard;
 pub mod html_report;
+mod live;
 pub mod meter_cmd;
 mod profiles_cmd;
 pub mod report_cmd;
 mod run;
+pub mod serve_cmd;
 mod stack;
 pub mod tcec_cmd;
 pub mod usage;
@@ -30,6 +32,9 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Tcec(args) => tcec_cmd::run(args.command),
         cli::Command::Bench(args) => bench_cmd::run(&args),
         cli::Command::BenchBaseline(params) => bench_cmd::baseline::main(&params),
+        cli::Command::Report(cmd) => report_cmd::run(cmd),
+        cli::Command::Backend(args) => serve_cmd::backend(&args),
+        cli::Command::Platform(args) => serve_cmd::platform(&args),
     }
 }
 

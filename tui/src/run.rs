@@ -1,26 +1,125 @@
-//! `chargestorm run`: build the world, pace it, write trace and report.
+//! `chargestorm run` and `demo`: build the world, pace it (with the dashboard on a
+//! terminal, progress lines otherwise), write trace and reports.
+//!
+//! Threads: headless, everything runs on the calling thread. With the dashboard the
+//! simulation (world, network stack, pacing loop) runs on its own thread and the screen on
+//! the calling thread, joined by [`crate::dashboard::bridge`]; the simulation never waits
+//! for the screen.
 
 use crate::cli::RunArgs;
+use crate::dashboard::UiCommand;
+use crate::dashboard::bridge::{SimEnd, bridge};
+use crate::dashboard::model::Title;
+use crate::dashboard::terminal::{self, LoopEnd};
+use crate::live::Live;
 use anyhow::{Context, Result, bail};
 use hil::pace::{self, Speed};
 use profiles::{HumanDuration, Library};
 use sim_core::fleet::{ConnectorState, Shard, Snapshot, World, WorldConfig};
-use sim_core::report::Verdict;
+use sim_core::report::{Report, Verdict};
 use sim_core::time::Duration;
 use sim_core::trace::TraceLevel;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-/// Runs a scenario headless and writes its report; exit code 0 only on a passing verdict.
+/// What a finished run hands back for the summary.
+struct Outcome {
+    report: Report,
+    snapshot: Snapshot,
+    wall: std::time::Duration,
+    interrupted: bool,
+}
+
+/// Runs a scenario (dashboard on a terminal unless `--headless`) and writes its report;
+/// exit code 0 only on a passing verdict.
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    let dashboard = !args.headless && std::io::stdout().is_terminal();
+    let outcome = if dashboard {
+        run_with_dashboard(args)?
+    } else {
+        execute(args, None, None)?
+    };
+    let r = &outcome.report;
+    eprintln!("{}", progress_line(&outcome.snapshot, outcome.wall));
+    print_summary(r, &args.report.display().to_string());
+    if let Some(html) = &args.report_html {
+        println!("html       {}", html.display());
+    }
+    if outcome.interrupted {
+        eprintln!("run interrupted before its end");
+    }
+    if r.verdict == Verdict::Fail {
+        eprintln!(
+            "FAILED with seed {}; reproduce with:\n  {}",
+            r.seed, r.details.rerun
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The simulation on its own thread, the dashboard on this one. The screen is taken only
+/// once the world and its network stack are up, so setup errors print normally.
+fn run_with_dashboard(args: &RunArgs) -> Result<Outcome> {
+    let (sim, ui) = bridge();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let thread_args = args.clone();
+    let handle = std::thread::Builder::new()
+        .name("chargestorm-sim".into())
+        .spawn(move || execute(&thread_args, Some(sim), Some(ready_tx)))
+        .context("cannot start the simulation thread")?;
+    let join = |h: std::thread::JoinHandle<Result<Outcome>>| match h.join() {
+        Ok(result) => result,
+        Err(_) => bail!("the simulation thread panicked"),
+    };
+    if ready_rx.recv().is_err() {
+        // The thread ended before it was ready: its error says why.
+        return join(handle);
+    }
+    let ended = terminal::run(terminal::DEFAULT_FPS, |commands| ui.feed(commands));
+    if matches!(ended, Ok(LoopEnd::Quit)) {
+        // The simulation stops at the end of its current chunk, which can take a moment
+        // when it runs behind: say so on the restored terminal.
+        eprintln!("chargestorm: stopping, then writing the report");
+    }
+    // Whatever ended the screen ends the run (a no-op if it already has).
+    let _ = ui.feed(&[UiCommand::Quit]);
+    let outcome = join(handle);
+    match ended {
+        Ok(LoopEnd::Quit | LoopEnd::Finished) => {}
+        Err(e) => eprintln!("the dashboard stopped: {e}"),
+    }
+    outcome
+}
+
+/// A world ready to run, with what surrounds it.
+struct Setup {
+    scenario: profiles::ResolvedScenario,
+    world: World,
+    stack: Option<crate::stack::Stack>,
+    speed: Speed,
+    seed: u64,
+    shard: Shard,
+    rerun: String,
+    trace_file: Option<std::io::BufWriter<std::fs::File>>,
+    candump_file: Option<std::io::BufWriter<std::fs::File>>,
+    metrics: Option<(
+        hil::metrics_http::MetricsEndpoint,
+        hil::metrics_http::RunLabels,
+    )>,
+}
+
+/// Builds the world, starts the network stack and the metrics endpoint.
+fn prepare(args: &RunArgs) -> Result<Setup> {
     let lib = Library::bundled().context("the bundled profiles are broken")?;
     let mut scenario = lib.load_scenario(&args.scenario)?;
     let speed = Speed::parse(&args.speed).map_err(anyhow::Error::msg)?;
+    if args.all_protocols {
+        scenario.scenario.mqtt.enabled = true;
+        scenario.scenario.http.enabled = true;
+    }
     apply_transport(args, &mut scenario)?;
-    let real_mqtt = scenario.scenario.mqtt.enabled
-        && scenario.scenario.mqtt.transport == profiles::scenario::MqttTransport::Broker;
-    let real_http = scenario.scenario.http.enabled
-        && scenario.scenario.http.transport == profiles::scenario::HttpTransport::Network;
+    let (real_mqtt, real_http) = real_transports(&scenario);
     if real_mqtt || real_http {
         crate::stack::check_speed_for_real_io(speed)?;
         set_start_to_now(&mut scenario);
@@ -37,25 +136,19 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         .unwrap_or_else(random_seed);
     let shard = parse_shard(args.shard.as_deref())?;
     let trace_level = parse_level(&args.trace_level)?;
-    let mut trace_file = args
-        .trace
-        .as_ref()
-        .map(|p| {
-            std::fs::File::create(p)
-                .map(std::io::BufWriter::new)
-                .with_context(|| format!("cannot create trace file {}", p.display()))
-        })
-        .transpose()?;
+    let trace_file = create_trace(args.trace.as_deref())?;
     let config = WorldConfig {
         seed,
         duration,
         trace_level: trace_file.as_ref().map(|_| trace_level),
         shard,
-        sample_interval: None,
+        // The HTML report's charts want fine samples even if the run is cut short (the
+        // sampler still widens them to keep at most 2,000 per run).
+        sample_interval: args.report_html.as_ref().map(|_| Duration::SECOND),
         http_external: real_http,
     };
     let mut world = World::new(&scenario, config)?;
-    let mut candump_file = match &args.candump {
+    let candump_file = match &args.candump {
         Some(path) => {
             let only =
                 (!args.candump_connectors.is_empty()).then(|| args.candump_connectors.clone());
@@ -75,30 +168,142 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             .then(|| crate::stack::platform_choice(args.platform.as_deref(), &scenario)),
         tcec_keys: args.tcec_keys.clone(),
     };
-    let mut stack = if real_mqtt || real_http {
+    let stack = if real_mqtt || real_http {
         let stack = crate::stack::Stack::start(&options, &scenario, &mut world)?;
         eprintln!("chargestorm: {}", stack.describe());
         Some(stack)
     } else {
         None
     };
-    let mut waiter = match &stack {
-        Some(s) => s.waiter(),
-        None => crate::stack::AnyWaiter::Sleep(hil::pace::Sleep),
+    let metrics = start_metrics(args, &scenario, seed, shard)?;
+    Ok(Setup {
+        scenario,
+        world,
+        stack,
+        speed,
+        seed,
+        shard,
+        rerun,
+        trace_file,
+        candump_file,
+        metrics,
+    })
+}
+
+/// Whether MQTT and HTTP run over real sockets.
+fn real_transports(scenario: &profiles::ResolvedScenario) -> (bool, bool) {
+    let s = &scenario.scenario;
+    (
+        s.mqtt.enabled && s.mqtt.transport == profiles::scenario::MqttTransport::Broker,
+        s.http.enabled && s.http.transport == profiles::scenario::HttpTransport::Network,
+    )
+}
+
+/// `--trace FILE`, created before the run starts.
+fn create_trace(
+    path: Option<&std::path::Path>,
+) -> Result<Option<std::io::BufWriter<std::fs::File>>> {
+    path.map(|p| {
+        std::fs::File::create(p)
+            .map(std::io::BufWriter::new)
+            .with_context(|| format!("cannot create trace file {}", p.display()))
+    })
+    .transpose()
+}
+
+/// `--metrics-listen`: the Prometheus endpoint, bound before the run starts.
+fn start_metrics(
+    args: &RunArgs,
+    scenario: &profiles::ResolvedScenario,
+    seed: u64,
+    shard: Shard,
+) -> Result<
+    Option<(
+        hil::metrics_http::MetricsEndpoint,
+        hil::metrics_http::RunLabels,
+    )>,
+> {
+    let Some(addr) = args.metrics_listen else {
+        return Ok(None);
     };
+    let endpoint = hil::metrics_http::MetricsEndpoint::start(addr)
+        .with_context(|| format!("cannot serve metrics on {addr}"))?;
     eprintln!(
-        "chargestorm: scenario {} ({}), seed {seed}, speed {speed}, {} simulated",
+        "chargestorm: metrics on http://{}/metrics",
+        endpoint.local_addr()
+    );
+    let labels = hil::metrics_http::RunLabels {
+        scenario: scenario.scenario.scenario.name.clone(),
+        seed,
+        shard: shard_text(shard),
+    };
+    Ok(Some((endpoint, labels)))
+}
+
+fn shard_text(shard: Shard) -> String {
+    format!("{}/{}", shard.index, shard.count)
+}
+
+/// Runs the whole scenario: setup, pacing loop (`sim` set: the dashboard's commands and
+/// models; unset: progress lines), then reports. `ready` is told once setup succeeded.
+fn execute(
+    args: &RunArgs,
+    sim: Option<SimEnd>,
+    ready: Option<std::sync::mpsc::Sender<()>>,
+) -> Result<Outcome> {
+    let mut setup = prepare(args)?;
+    let Setup {
+        scenario, world, ..
+    } = &setup;
+    eprintln!(
+        "chargestorm: scenario {} ({}), seed {}, speed {}, {} simulated",
         scenario.scenario.scenario.name,
         scenario.source,
+        world.seed(),
+        setup.speed,
         HumanDuration {
             micros: world.end().as_micros()
         },
     );
+    let title = Title {
+        scenario: scenario.scenario.scenario.name.clone(),
+        seed: setup.seed,
+        speed: args.speed.clone(),
+    };
+    let mut live = sim.map(|s| Live::new(s, title));
+    if let Some(r) = ready {
+        let _ = r.send(());
+    }
+    let stats = drive(args, &mut setup, live.as_mut())?;
+    let faults = live.map(Live::into_faults).unwrap_or_default();
+    conclude(args, setup, stats, faults)
+}
+
+/// The pacing loop with everything that runs between chunks.
+fn drive(
+    args: &RunArgs,
+    setup: &mut Setup,
+    mut live: Option<&mut Live>,
+) -> Result<pace::PaceStats> {
+    let mut waiter = match &setup.stack {
+        Some(s) => s.waiter(),
+        None => crate::stack::AnyWaiter::Sleep(hil::pace::Sleep),
+    };
     let stop = interrupt_flag();
     let every = std::time::Duration::from_secs_f64(args.progress_every_s.max(0.1));
     let mut next_progress = every;
+    let mut next_metrics = std::time::Duration::ZERO;
     let mut write_error = None;
-    let stats = pace::run_with(&mut world, speed, &mut waiter, |w, elapsed| {
+    let Setup {
+        world,
+        stack,
+        trace_file,
+        candump_file,
+        metrics,
+        speed,
+        ..
+    } = setup;
+    let stats = pace::run_with(world, *speed, &mut waiter, |w, elapsed| {
         if let Some(s) = stack.as_mut() {
             s.pump(w);
         }
@@ -115,15 +320,74 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             write_error = Some(e);
             return false;
         }
-        if elapsed >= next_progress {
-            eprintln!("{}", progress_line(&w.snapshot(), elapsed));
-            next_progress = elapsed + every;
+        if let Some((endpoint, labels)) = metrics.as_ref()
+            && elapsed >= next_metrics
+        {
+            endpoint.publish(metrics_snapshot(w, stack.as_ref(), labels));
+            next_metrics = elapsed + std::time::Duration::from_secs(1);
         }
-        !stop.load(std::sync::atomic::Ordering::Relaxed)
+        let mut go_on = !stop.load(std::sync::atomic::Ordering::Relaxed);
+        match live.as_deref_mut() {
+            Some(l) => go_on &= l.tick(w, stack.as_mut(), elapsed.as_secs_f64()),
+            None if elapsed >= next_progress => {
+                eprintln!("{}", progress_line(&w.snapshot(), elapsed));
+                next_progress = elapsed + every;
+            }
+            None => {}
+        }
+        go_on
     });
     if let Some(e) = write_error {
         bail!("writing the trace failed: {e}");
     }
+    Ok(stats)
+}
+
+/// What `/metrics` shows of a running world, with the served operator platform's HTTP
+/// metrics (they join the world's only when the run finishes).
+fn metrics_snapshot(
+    world: &World,
+    stack: Option<&crate::stack::Stack>,
+    labels: &hil::metrics_http::RunLabels,
+) -> hil::metrics_http::MetricsSnapshot {
+    match stack {
+        Some(s) if s.has_http() => {
+            let mut merged = sim_core::metrics::Metrics::new();
+            merged.absorb(world.metrics());
+            s.add_http_metrics(&mut merged);
+            let snap = world.snapshot();
+            hil::metrics_http::snapshot::snapshot_from_metrics(
+                &merged,
+                &snap.states,
+                snap.energy_kwh,
+                snap.now.as_secs_f64(),
+                None,
+                labels,
+            )
+        }
+        _ => hil::metrics_http::MetricsSnapshot::from_world(world, labels, None),
+    }
+}
+
+/// Stops the stack, finishes the world and writes the JSON (and HTML) report.
+fn conclude(
+    args: &RunArgs,
+    setup: Setup,
+    stats: pace::PaceStats,
+    faults: crate::live::FaultLog,
+) -> Result<Outcome> {
+    let Setup {
+        scenario,
+        mut world,
+        stack,
+        speed,
+        shard,
+        rerun,
+        trace_file,
+        candump_file,
+        metrics,
+        ..
+    } = setup;
     if let Some(mut f) = trace_file {
         f.write_all(&world.take_trace_lines())?;
         f.flush()?;
@@ -132,12 +396,18 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         f.write_all(world.take_candump().as_bytes())?;
         f.flush()?;
     }
+    if let Some((endpoint, labels)) = &metrics {
+        endpoint.publish(hil::metrics_http::MetricsSnapshot::from_world(
+            &world, labels, None,
+        ));
+    }
     let snapshot = world.snapshot();
-    let backend = match stack.take() {
+    let backend = match stack {
         Some(s) => s.finish(&mut world)?,
         None => None,
     };
     let confirmed = world.metrics().transactions.confirmed;
+    let series = args.report_html.as_ref().map(|_| world.series().clone());
     let mut report = world.finish(stats.wall.as_secs_f64());
     if let Some((backend, runner)) = backend {
         let booked = backend.ledger().len() as u64;
@@ -152,30 +422,64 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         });
         report.decide();
     }
-    report.details.rerun = rerun.clone();
+    report.details.rerun = rerun;
     report.details.speed = speed.to_string();
     if let Some(pacing) = crate::usage::pacing(speed, &stats) {
         report.record_pacing(pacing);
     }
     report.details.process = crate::usage::process();
+    report.details.shard = shard_text(shard);
+    report.details.injected_faults = faults;
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.report, json + "\n")
         .with_context(|| format!("cannot write report {}", args.report.display()))?;
-    eprintln!("{}", progress_line(&snapshot, stats.wall));
-    print_summary(&report, &args.report.display().to_string());
-    if stats.interrupted {
-        eprintln!("run interrupted before its end");
+    if let (Some(path), Some(series)) = (&args.report_html, series) {
+        write_html(path, &report, &series, args, &scenario)?;
     }
-    if report.verdict == Verdict::Fail {
-        eprintln!("FAILED with seed {seed}; reproduce with:\n  {rerun}");
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome {
+        report,
+        snapshot,
+        wall: stats.wall,
+        interrupted: stats.interrupted,
+    })
+}
+
+/// `--report-html`: the report with the run's sampled series as charts.
+fn write_html(
+    path: &std::path::Path,
+    report: &Report,
+    series: &sim_core::series::Series,
+    args: &RunArgs,
+    scenario: &profiles::ResolvedScenario,
+) -> Result<()> {
+    let series = crate::html_report::series_from_samples(series);
+    let parameters = vec![
+        ("scenario".to_owned(), args.scenario.clone()),
+        ("source".to_owned(), scenario.source.to_string()),
+        ("seed".to_owned(), report.seed.to_string()),
+        ("speed".to_owned(), args.speed.clone()),
+        (
+            "duration".to_owned(),
+            HumanDuration {
+                micros: (report.simulated_s * 1e6) as u64,
+            }
+            .to_string(),
+        ),
+        ("shard".to_owned(), report.details.shard.clone()),
+        ("rerun".to_owned(), report.details.rerun.clone()),
+    ];
+    let html = crate::html_report::render(&crate::html_report::HtmlReportInput {
+        report,
+        series: &series,
+        parameters: &parameters,
+    });
+    std::fs::write(path, html)
+        .with_context(|| format!("cannot write HTML report {}", path.display()))
 }
 
 /// A flag set by Ctrl-C (SIGINT/SIGTERM): the run stops at the next chunk and still
 /// writes its report. A second Ctrl-C exits at once.
-fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+pub(crate) fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     use std::sync::atomic::{AtomicBool, Ordering};
     static FLAG: std::sync::OnceLock<std::sync::Arc<AtomicBool>> = std::sync::OnceLock::new();
     let flag = FLAG.get_or_init(|| {
@@ -285,9 +589,14 @@ fn random_seed() -> u64 {
 }
 
 fn rerun_command(args: &RunArgs, seed: u64, world: &World) -> String {
+    // `demo` turns on protocols the scenario leaves off: it reruns as `demo`.
+    let what = if args.all_protocols {
+        "demo".to_owned()
+    } else {
+        format!("run {}", args.scenario)
+    };
     let mut cmd = format!(
-        "chargestorm run {} --seed {seed} --speed {} --duration {}",
-        args.scenario,
+        "chargestorm {what} --seed {seed} --speed {} --duration {}",
         args.speed,
         HumanDuration {
             micros: world.end().as_micros()

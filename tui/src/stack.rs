@@ -147,6 +147,45 @@ impl Stack {
         }
     }
 
+    /// The metrics the served operator platform has recorded so far (HTTP messages,
+    /// latency, errors), added to `into`. They join the world's metrics only when the
+    /// run finishes, so a live view adds them itself.
+    pub fn add_http_metrics(&self, into: &mut sim_core::metrics::Metrics) {
+        if let Some(h) = &self.http {
+            into.absorb(&h.operator.shared().lock().metrics);
+        }
+    }
+
+    /// Whether part of the run's metrics live outside the world until it finishes.
+    pub fn has_http(&self) -> bool {
+        self.http.is_some()
+    }
+
+    /// Restarts the embedded broker (every connection drops; the chargers reconnect with
+    /// back-off). False when the chargers use another broker or the restart failed.
+    pub fn restart_broker(&mut self) -> bool {
+        let Some(broker) = self.mqtt.as_mut().and_then(|m| m.broker.as_mut()) else {
+            return false;
+        };
+        self.runtime.block_on(broker.restart()).is_ok()
+    }
+
+    /// Delays every answer of the reference backend by `delay`. False when the chargers
+    /// talk to an external backend.
+    pub fn slow_down_backend(&mut self, delay: std::time::Duration) -> bool {
+        let Some(runner) = self.mqtt.as_ref().and_then(|m| m.backend.as_ref()) else {
+            return false;
+        };
+        let delay = sim_core::time::Duration::from_micros(delay.as_micros() as u64);
+        self.runtime
+            .block_on(runner.call(move |backend, _now| {
+                let mut faults = backend.faults().clone();
+                faults.response_delay = delay;
+                backend.set_faults(faults);
+            }))
+            .is_some()
+    }
+
     /// Stops everything; adds the served operator's metrics to the world; returns the
     /// reference backend with its counters.
     pub fn finish(self, world: &mut World) -> Result<Option<(Backend, RunnerStats)>> {

@@ -133,3 +133,54 @@ fn errors_exit_2_and_say_what_is_wrong() {
     let out = chargestorm(&["run", "ci-smoke", "--speed", "warp"], &dir);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn report_show_and_merge_are_subcommands_of_the_binary() {
+    let dir = tempdir("report-cmd");
+    let run = chargestorm(
+        &[
+            "run",
+            "ci-smoke",
+            "--duration",
+            "10m",
+            "--shard",
+            "0/2",
+            "--report",
+            "a.json",
+        ],
+        &dir,
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    let run = chargestorm(
+        &[
+            "run",
+            "ci-smoke",
+            "--duration",
+            "10m",
+            "--shard",
+            "1/2",
+            "--report",
+            "b.json",
+        ],
+        &dir,
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("a.json")).unwrap()).unwrap();
+    assert_eq!(a["details"]["shard"], "0/2");
+    let show = chargestorm(&["report", "show", "a.json"], &dir);
+    assert!(show.status.success(), "{}", text(&show));
+    assert!(String::from_utf8_lossy(&show.stdout).contains("verdict"));
+    let merge = chargestorm(&["report", "merge", "all.json", "a.json", "b.json"], &dir);
+    assert!(merge.status.success(), "{}", text(&merge));
+    let all: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("all.json")).unwrap()).unwrap();
+    let b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("b.json")).unwrap()).unwrap();
+    assert_eq!(
+        all["connectors"]["total"].as_u64().unwrap(),
+        a["connectors"]["total"].as_u64().unwrap() + b["connectors"]["total"].as_u64().unwrap()
+    );
+    let missing = chargestorm(&["report", "show", "nope.json"], &dir);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+}

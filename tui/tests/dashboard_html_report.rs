@@ -274,7 +274,15 @@ fn params() -> Vec<(String, String)> {
 
 #[test]
 fn the_report_is_well_formed_and_self_contained() {
-    let (r, s, p) = (report(), series(), params());
+    let (mut r, s, p) = (report(), series(), params());
+    r.details
+        .injected_faults
+        .push(sim_core::report::InjectedFault {
+            at_s: 12.5,
+            fault: "bms_timeout".into(),
+            target: "connector <7>".into(),
+            reached: 1,
+        });
     let html = render(&HtmlReportInput {
         report: &r,
         series: &s,
@@ -312,6 +320,8 @@ fn the_report_is_well_formed_and_self_contained() {
     assert!(doc.text.contains("no answer <from> \"backend\" & co"));
     assert!(doc.text.contains("seed 42"));
     assert!(doc.text.contains("FAIL"));
+    assert!(doc.text.contains("Injected faults"));
+    assert!(doc.text.contains("connector <7>"));
 }
 
 #[test]
@@ -424,4 +434,57 @@ fn the_checker_rejects_broken_markup() {
         assert!(parse(bad).is_err(), "accepted {bad}");
     }
     assert!(parse("<!DOCTYPE html><html><p a=\"&lt;\">x &amp; y</p><br/></html>").is_ok());
+}
+
+/// A real run's `--report-html`: well-formed, and a latency-over-time chart and a
+/// percentile-distribution chart for every message type the JSON report has.
+#[test]
+fn a_real_run_writes_a_chart_for_every_message_type_it_saw() {
+    let dir = std::env::temp_dir().join(format!("chargestorm-html-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargestorm"))
+        .args([
+            "run",
+            "ci-smoke",
+            "--headless",
+            "--duration",
+            "15m",
+            "--report",
+            "r.json",
+            "--report-html",
+            "r.html",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: Report =
+        serde_json::from_slice(&std::fs::read(dir.join("r.json")).unwrap()).unwrap();
+    let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
+    let doc = parse(&html).unwrap_or_else(|e| panic!("not well-formed: {e}"));
+    assert!(report.latency_ms.keys().any(|k| k.starts_with("mqtt.")));
+    assert!(report.latency_ms.keys().any(|k| k.starts_with("http.")));
+    for t in report.latency_ms.keys() {
+        let section = doc
+            .elements
+            .iter()
+            .position(|e| e.name == "section" && e.attr("data-type") == Some(t.as_str()))
+            .unwrap_or_else(|| panic!("no section for {t}"));
+        let depth = doc.elements[section].ancestors.len();
+        let titles: Vec<&str> = doc.elements[section + 1..]
+            .iter()
+            .take_while(|e| e.ancestors.len() > depth)
+            .filter(|e| e.name == "svg")
+            .filter_map(|e| e.attr("aria-label"))
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                format!("{t}: latency over time"),
+                format!("{t}: percentile distribution")
+            ]
+        );
+    }
+    assert!(doc.text.contains(&format!("seed {}", report.seed)));
 }

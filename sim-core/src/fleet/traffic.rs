@@ -52,6 +52,8 @@ impl CivilClock {
 #[derive(Debug, Clone)]
 pub struct Traffic {
     rate_per_us: f64,
+    /// The scenario's rate, before [`Traffic::set_rate_factor`].
+    base_rate_per_us: f64,
     /// Weights normalised to mean 1, and their maximum.
     hour_weights: [f64; 24],
     peak_weight: f64,
@@ -108,6 +110,7 @@ impl Traffic {
         let peak_weight = hour_weights.iter().copied().fold(0.0, f64::max);
         Traffic {
             rate_per_us: rate_per_h.max(0.0) / 3.6e9,
+            base_rate_per_us: rate_per_h.max(0.0) / 3.6e9,
             hour_weights,
             peak_weight,
             vehicle_cdf: cdf(vehicle_weights),
@@ -118,6 +121,27 @@ impl Traffic {
             stop_to_unplug_s: spec.stop_to_unplug_s,
             start_cdf: start_cdf(&spec.start_methods),
             initial_occupancy: spec.initial_occupancy,
+        }
+    }
+
+    /// Scales the scenario's arrival rate by `factor` (1.0 = as configured, 0.0 = no
+    /// arrivals); negative or non-finite factors count as 0. Arrivals already drawn keep
+    /// their times: the caller redraws them if the change must act at once.
+    pub fn set_rate_factor(&mut self, factor: f64) {
+        let factor = if factor.is_finite() {
+            factor.max(0.0)
+        } else {
+            0.0
+        };
+        self.rate_per_us = self.base_rate_per_us * factor;
+    }
+
+    /// The factor last set with [`Traffic::set_rate_factor`] (1.0 when never set).
+    pub fn rate_factor(&self) -> f64 {
+        if self.base_rate_per_us > 0.0 {
+            self.rate_per_us / self.base_rate_per_us
+        } else {
+            1.0
         }
     }
 
@@ -221,6 +245,31 @@ mod tests {
         let c = clock();
         assert!((c.local_hour(Instant::ZERO) - 8.0).abs() < 1e-9);
         assert!((c.local_hour(Instant::from_secs(17 * 3600)) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_rate_factor_scales_and_zero_stops_arrivals() {
+        let spec = TrafficSpec::default();
+        let mut t = Traffic::new(&spec, 2.0, &[1.0]);
+        assert_eq!(t.rate_factor(), 1.0);
+        t.set_rate_factor(0.0);
+        let mut rng = stream(1, Domain::ConnectorUsers, 0);
+        assert_eq!(t.next_arrival(Instant::ZERO, &clock(), &mut rng), None);
+        t.set_rate_factor(4.0);
+        assert!((t.rate_factor() - 4.0).abs() < 1e-12);
+        let mut now = Instant::ZERO;
+        let mut n = 0u32;
+        while let Some(next) = t.next_arrival(now, &clock(), &mut rng) {
+            if next > Instant::from_secs(100 * 3600) {
+                break;
+            }
+            now = next;
+            n += 1;
+        }
+        // 8 arrivals per hour over 100 h: 800 expected, Poisson spread about 28.
+        assert!((700..900).contains(&n), "{n} arrivals");
+        t.set_rate_factor(f64::NAN);
+        assert_eq!(t.rate_factor(), 0.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::{Percentiles, ReportSeries};
 use hdrhistogram::Histogram;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Percentiles (ms) of what `now` recorded since `before` (both cumulative, µs). Falls
 /// back to all of `now` if `before` is not a prefix of it (a histogram that was reset).
@@ -121,6 +121,46 @@ impl SeriesRecorder {
     }
 }
 
+/// The report series of a world's samples ([`sim_core::fleet::World::series`]):
+/// cumulative message and error counts become rates per interval, and each interval's
+/// latency percentiles carry over (types absent from an interval get an empty entry).
+pub fn series_from_samples(s: &sim_core::series::Series) -> ReportSeries {
+    let mut out = ReportSeries {
+        interval_s: s.interval_s,
+        ..ReportSeries::default()
+    };
+    let names: BTreeSet<&String> = s.samples.iter().flat_map(|x| x.latency.keys()).collect();
+    let protocols: BTreeSet<&String> = s.samples.iter().flat_map(|x| x.messages.keys()).collect();
+    let mut last_t = 0.0;
+    let mut last_errors = 0;
+    for (i, sample) in s.samples.iter().enumerate() {
+        let dt = (sample.t_s - last_t).max(1e-9);
+        let before = i.checked_sub(1).and_then(|j| s.samples.get(j));
+        out.t_s.push(sample.t_s);
+        out.states.push(sample.states);
+        for p in &protocols {
+            let now = sample.messages.get(*p).copied().unwrap_or(0);
+            let then = before
+                .and_then(|b| b.messages.get(*p))
+                .copied()
+                .unwrap_or(0);
+            out.messages_per_s
+                .entry((*p).clone())
+                .or_default()
+                .push(now.saturating_sub(then) as f64 / dt);
+        }
+        out.errors_per_s
+            .push(sample.errors.saturating_sub(last_errors) as f64 / dt);
+        for name in &names {
+            let p = sample.latency.get(*name).copied().unwrap_or(empty());
+            out.latency.entry((*name).clone()).or_default().push(p);
+        }
+        last_t = sample.t_s;
+        last_errors = sample.errors;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +171,44 @@ mod tests {
             h.record(v * 1000).unwrap();
         }
         h
+    }
+
+    #[test]
+    fn world_samples_become_rates_and_aligned_latency() {
+        use sim_core::series::{Sample, Series};
+        let p = |n: u64, p50: f64| Percentiles {
+            count: n,
+            p50,
+            p90: p50,
+            p99: p50,
+            p999: p50,
+            max: p50,
+        };
+        let sample = |t_s: f64, mqtt: u64, errors: u64, lat: Option<Percentiles>| Sample {
+            t_s,
+            states: [0, 1, 0, 0, 0, 0],
+            messages: BTreeMap::from([("mqtt".to_owned(), mqtt)]),
+            errors,
+            energy_kwh: 0.0,
+            latency: lat
+                .map(|l| BTreeMap::from([("mqtt.Boot".to_owned(), l)]))
+                .unwrap_or_default(),
+        };
+        let s = Series {
+            interval_s: 2.0,
+            samples: vec![
+                sample(2.0, 10, 0, Some(p(3, 5.0))),
+                sample(4.0, 30, 4, None),
+                sample(6.0, 30, 4, Some(p(1, 7.0))),
+            ],
+        };
+        let r = series_from_samples(&s);
+        assert_eq!(r.t_s, [2.0, 4.0, 6.0]);
+        assert_eq!(r.messages_per_s["mqtt"], [5.0, 10.0, 0.0]);
+        assert_eq!(r.errors_per_s, [0.0, 2.0, 0.0]);
+        let boot = &r.latency["mqtt.Boot"];
+        assert_eq!(boot.iter().map(|x| x.count).collect::<Vec<_>>(), [3, 0, 1]);
+        assert_eq!(boot[2].p50, 7.0);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The world: every charger of a run, one scheduler, one trace.
 
 mod candump;
+mod control;
 mod faults;
 mod http;
 mod mqtt;
 mod session;
 mod view;
 
+pub use control::ControlEvent;
 pub use faults::{Fault, FaultEvent, FaultTarget};
 pub use http::{ExternalOperator, http_configs, operator_config};
 pub use mqtt::{MqttOut, driver_cards, reference_backend, reference_tariff, vehicle_vins};

@@ -224,6 +224,11 @@ impl MqttSide {
         self.clients[k].phase() == crate::mqtt::charger::Phase::Online
     }
 
+    /// Charger `k`'s protocol client, for read-only views.
+    pub(super) fn client(&self, k: usize) -> Option<&ChargerClient> {
+        self.clients.get(k)
+    }
+
     /// A VIN the backend knows, for a vehicle drawn with `u`.
     pub(super) fn vin(&self, u: f64) -> String {
         pick(&self.vins, u)

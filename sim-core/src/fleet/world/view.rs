@@ -41,6 +41,15 @@ pub struct ConnectorView {
     pub vin: Option<String>,
 }
 
+/// `Bcl { voltage_v: 1.0 }` → `voltage_v: 1.0`: the line already starts with the
+/// message's name, so the Debug text's type name and braces only take room.
+fn strip_type_name(debug: &str) -> &str {
+    match debug.split_once(" { ") {
+        Some((name, rest)) if !name.contains(' ') => rest.strip_suffix(" }").unwrap_or(rest),
+        _ => debug,
+    }
+}
+
 impl World {
     /// Number of connectors in this world.
     pub fn connector_count(&self) -> usize {
@@ -104,6 +113,85 @@ impl World {
         })
     }
 
+    /// The GB/T 27930 messages of the connector's session as the charger last decoded
+    /// them (BMS to charger: BHM, BRM, BCP, BRO, BCL, BCS, BSM, BST, BSD, BEM) and what
+    /// it sends (setpoint, CEM, CST), one formatted line each; empty without a session.
+    pub fn connector_gbt_messages(&self, ci: usize) -> Vec<String> {
+        let Some(link) = self.connectors.get(ci).and_then(|c| c.link.as_ref()) else {
+            return Vec::new();
+        };
+        let charger = &link.pair.charger;
+        let d = charger.bms_data();
+        let mut out = Vec::new();
+        let mut push = |name: &str, text: Option<String>| {
+            if let Some(t) = text {
+                out.push(format!("{name} {}", strip_type_name(&t)));
+            }
+        };
+        push("BHM", d.bhm.as_ref().map(|m| format!("{m:?}")));
+        push("BRM", d.brm.as_ref().map(|m| format!("{m:?}")));
+        push("BCP", d.bcp.as_ref().map(|m| format!("{m:?}")));
+        push("BRO", d.bro.as_ref().map(|m| format!("{m:?}")));
+        push("BCL", d.bcl.as_ref().map(|m| format!("{m:?}")));
+        push("BCS", d.bcs.as_ref().map(|m| format!("{m:?}")));
+        push("BSM", d.bsm.as_ref().map(|m| format!("{m:?}")));
+        push("BST", d.bst.as_ref().map(|m| format!("{m:?}")));
+        push("BSD", d.bsd.as_ref().map(|m| format!("{m:?}")));
+        push("BEM", d.bem.as_ref().map(|m| format!("{m:?}")));
+        push("setpoint", Some(format!("{:?}", charger.setpoint())));
+        push("CEM", Some(format!("{:?}", charger.cem())));
+        push("CST", charger.cst().map(|m| format!("{m:?}")));
+        out
+    }
+
+    /// The MQTT client of local connector `ci`'s charger as a few formatted lines: its
+    /// protocol phase, APDUs sent and received, logins, the connector's last reported
+    /// status and the transaction outbox; empty when the fleet runs without MQTT.
+    pub fn connector_mqtt_summary(&self, ci: usize) -> Vec<String> {
+        let Some(c) = self.connectors.get(ci) else {
+            return Vec::new();
+        };
+        let Some(client) = self.mqtt.as_ref().and_then(|m| m.client(c.charger)) else {
+            return Vec::new();
+        };
+        let stats = client.stats();
+        let outbox = client.outbox_stats();
+        let mut out = vec![
+            format!("MQTT {:?}, {} logins", client.phase(), stats.logins),
+            format!(
+                "APDUs {} sent, {} received ({} telemetry, {} charging info)",
+                stats.published, stats.received, stats.telemetries, stats.charging_infos
+            ),
+            format!(
+                "transactions {} started, {} confirmed, {} pending in the outbox",
+                outbox.created,
+                outbox.confirmed,
+                client.outbox().count()
+            ),
+        ];
+        if let Some(status) = client.connector_status(self.connectors[ci].gun) {
+            out.push(format!("last status sent: {status:?}"));
+        }
+        out
+    }
+
+    /// Whether the MQTT client of local connector `ci`'s charger is logged in (`None`
+    /// when the fleet runs without MQTT).
+    pub fn connector_online(&self, ci: usize) -> Option<bool> {
+        let c = self.connectors.get(ci)?;
+        self.mqtt.as_ref().map(|m| m.online(c.charger))
+    }
+
+    /// CAN frames of the GB/T sessions still running (both directions). The run's metrics
+    /// count a session's frames when it ends; a live frame rate adds these.
+    pub fn can_frames_in_progress(&self) -> u64 {
+        self.connectors
+            .iter()
+            .filter_map(|c| c.link.as_ref())
+            .map(|l| l.frame_counts().iter().map(|p| p.total()).sum::<u64>())
+            .sum()
+    }
+
     /// The local index of the connector with fleet id `id`.
     pub fn connector_index(&self, id: u32) -> Option<usize> {
         self.connectors.iter().position(|c| c.global_id == id)
@@ -123,5 +211,56 @@ impl World {
     /// Virtual time at which the current run reached `now` (for rate computations).
     pub fn virtual_now(&self) -> Instant {
         self.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::{Shard, WorldConfig};
+    use crate::time::Duration;
+
+    #[test]
+    fn type_names_are_stripped_only_from_struct_debug_text() {
+        assert_eq!(strip_type_name("Bcl { voltage_v: 1.0 }"), "voltage_v: 1.0");
+        assert_eq!(strip_type_name("Ready"), "Ready");
+        assert_eq!(strip_type_name("a b { c }"), "a b { c }");
+    }
+
+    #[test]
+    fn charging_dc_connectors_show_their_gbt_messages_and_live_frames() {
+        let lib = profiles::Library::bundled().unwrap();
+        let scenario = lib.load_scenario("ci-smoke").unwrap();
+        let mut w = World::new(
+            &scenario,
+            WorldConfig {
+                seed: 3,
+                duration: Some(Duration::from_secs(3600)),
+                trace_level: None,
+                shard: Shard::WHOLE,
+                sample_interval: None,
+                http_external: false,
+            },
+        )
+        .unwrap();
+        w.run_until(Instant::from_secs(300));
+        let charging_dc = (0..w.connector_count())
+            .find(|&ci| {
+                w.connector_view(ci)
+                    .is_some_and(|v| v.dc && v.state == ConnectorState::Charging)
+            })
+            .expect("ci-smoke has DC connectors charging after 5 minutes");
+        let lines = w.connector_gbt_messages(charging_dc);
+        assert!(lines.iter().any(|l| l.starts_with("BCL ")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("BCS ")), "{lines:?}");
+        assert!(w.can_frames_in_progress() > 0);
+        assert_eq!(w.connector_online(charging_dc), Some(true));
+        let mqtt = w.connector_mqtt_summary(charging_dc);
+        assert!(mqtt[0].starts_with("MQTT Online"), "{mqtt:?}");
+        assert!(
+            mqtt.iter().any(|l| l.contains("last status sent")),
+            "{mqtt:?}"
+        );
+        assert!(w.connector_gbt_messages(usize::MAX).is_empty());
     }
 }
