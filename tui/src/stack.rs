@@ -309,6 +309,7 @@ fn start_http(
     let mut operator = world
         .take_http_operator()
         .context("the scenario has no [http] enabled = true")?;
+    operator.start_clock(clock.now());
     if let Some(path) = keys {
         let peer = keys_file(path)?;
         operator.set_peer_keys(PeerId(0), peer.0, peer.1);

@@ -197,6 +197,18 @@ enum Verdict {
 }
 
 impl<T> Outbox<T> {
+    /// Moves every queued push's intended send time up to `now` at the latest: pushes
+    /// queued before the outbox's clock started (a fleet built before its real-time run
+    /// begins) were not late when the run started, and measuring them from their queueing
+    /// time would charge the setup to the platform's latency.
+    pub fn rebase(&mut self, now: Instant) {
+        for lane in self.lanes.values_mut() {
+            for push in &mut lane.queue {
+                push.intended = push.intended.max(now);
+            }
+        }
+    }
+
     /// Replaces the peer's keys (before anything was sent: queued requests are sealed with
     /// the new keys when they go out; a token obtained with the old ones is dropped).
     pub fn set_keys(&mut self, inbound: proto::tcec::TcecKeys, outbound: proto::tcec::TcecKeys) {

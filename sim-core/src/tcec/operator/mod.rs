@@ -263,6 +263,17 @@ impl OperatorPlatform {
         })
     }
 
+    /// Starts the platform's clock at `now`: a platform built ahead of a real-time run
+    /// (its stations mirrored, pushes queued) is handed to a wall clock that reads `now`.
+    /// Its time and the intended send times of queued pushes move up to `now`, so the
+    /// first requests are neither stamped with a stale time nor charged the setup.
+    pub fn start_clock(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        for outbox in &mut self.outboxes {
+            outbox.rebase(now);
+        }
+    }
+
     /// The civil time at `now`.
     pub fn civil(&self, now: Instant) -> CivilTime {
         self.config.epoch.civil_at(now).unwrap_or(self.civil_zero)
