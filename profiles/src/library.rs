@@ -65,6 +65,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         "scenarios/bench/engine-1k.toml",
         include_str!("../scenarios/bench/engine-1k.toml"),
     ),
+    (
+        "scenarios/faults/insulation-fault.toml",
+        include_str!("../scenarios/faults/insulation-fault.toml"),
+    ),
 ];
 
 /// Why profiles could not be loaded.
@@ -192,6 +196,11 @@ impl Library {
                 .to_owned();
             match detect_kind(path, text)? {
                 ProfileKind::Scenario => {
+                    // Fault scenarios keep their folder: `faults/broker-restart`.
+                    let name = match path.strip_prefix("scenarios/faults/") {
+                        Some(_) => format!("faults/{name}"),
+                        None => name,
+                    };
                     lib.scenarios.insert(name, text);
                 }
                 ProfileKind::Fleet => {

@@ -53,7 +53,8 @@ pub enum Action {
     /// A share `ratio` of a GB/T 27930 `message`'s frames has a data byte flipped.
     CanCorrupt,
     /// The chargers of the targeted connectors lose their broker connection (they
-    /// reconnect with back-off); `all = true` is a blackout followed by a reconnect storm.
+    /// reconnect with back-off); with `duration` they cannot reach it for that long (a
+    /// partition); `all = true` is a blackout followed by a reconnect storm.
     MqttDisconnect,
     /// The backend resets the targeted chargers (they reboot and log in again).
     Reboot,
@@ -194,6 +195,7 @@ impl Action {
             A::CanDrop | A::CanCorrupt => (&[P::Message, P::Ratio], &[P::Message]),
             A::CanDelay => (&[P::Message, P::DelayMs], &[P::Message, P::DelayMs]),
             A::FirmwareUpdate => (&[P::Fail], &[]),
+            A::MqttDisconnect => (&[P::Duration], &[]),
             A::RestartBroker => (&[P::Duration], &[]),
             A::BackendSlowdown | A::PlatformTimeout => (&[P::DelayMs, P::Duration], &[P::DelayMs]),
             A::BackendDropResponses | A::BackendMalformed | A::InvalidCard => {

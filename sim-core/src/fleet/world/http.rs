@@ -303,6 +303,9 @@ impl World {
             net.run_until(now, &mut nodes, &mut self.metrics, MAX_EVENTS_PER_WAKE);
             let next = net.next_due(&nodes);
             self.sched.arm(HTTP, next.map(|t| t.max(now)));
+            if let Some(t) = self.timeline.as_mut() {
+                t.journal.alarms_arrived(now, platform.store());
+            }
         }
         let mut commands = Vec::new();
         h.op(&mut self.metrics, now, |op, _| {
@@ -482,6 +485,25 @@ impl World {
             Mode::External(_) | Mode::Detached | Mode::Held(_) => None,
         };
         crate::tcec::indicators::assertions(&self.metrics, correctness.as_ref())
+    }
+
+    /// The reference platform's faults, when it runs in-process.
+    pub(super) fn platform_faults(&self) -> Option<PlatformFaults> {
+        match &self.http.as_ref()?.mode {
+            Mode::Memory { platform, .. } => Some(*platform.faults()),
+            _ => None,
+        }
+    }
+
+    /// Replaces the in-process reference platform's faults; false without one.
+    pub(super) fn set_platform_faults(&mut self, faults: PlatformFaults) -> bool {
+        match self.http.as_mut().map(|h| &mut h.mode) {
+            Some(Mode::Memory { platform, .. }) => {
+                platform.set_faults(faults);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes the operator platform out of a world built with `http_external`, with every
