@@ -66,6 +66,38 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../scenarios/bench/engine-1k.toml"),
     ),
     (
+        "scenarios/faults/blackout-reconnect-storm.toml",
+        include_str!("../scenarios/faults/blackout-reconnect-storm.toml"),
+    ),
+    (
+        "scenarios/faults/bms-comm-loss.toml",
+        include_str!("../scenarios/faults/bms-comm-loss.toml"),
+    ),
+    (
+        "scenarios/faults/broker-restart.toml",
+        include_str!("../scenarios/faults/broker-restart.toml"),
+    ),
+    (
+        "scenarios/faults/firmware-update-storm.toml",
+        include_str!("../scenarios/faults/firmware-update-storm.toml"),
+    ),
+    (
+        "scenarios/faults/meter-failure.toml",
+        include_str!("../scenarios/faults/meter-failure.toml"),
+    ),
+    (
+        "scenarios/faults/network-partition.toml",
+        include_str!("../scenarios/faults/network-partition.toml"),
+    ),
+    (
+        "scenarios/faults/platform-outage.toml",
+        include_str!("../scenarios/faults/platform-outage.toml"),
+    ),
+    (
+        "scenarios/faults/slow-backend.toml",
+        include_str!("../scenarios/faults/slow-backend.toml"),
+    ),
+    (
         "scenarios/faults/insulation-fault.toml",
         include_str!("../scenarios/faults/insulation-fault.toml"),
     ),

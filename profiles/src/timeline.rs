@@ -72,6 +72,7 @@ pub enum Action {
     /// The reference backend never answers `message` (e.g. `StopTransactionReq`).
     BackendNeverAnswer,
     /// The reference platform answers a share `ratio` (default 1) with HTTP 500.
+    #[serde(rename = "platform_500")]
     Platform500,
     /// The reference platform answers `delay_ms` late (timeouts at the operator).
     PlatformTimeout,

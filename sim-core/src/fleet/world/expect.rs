@@ -349,7 +349,12 @@ impl World {
                 } else {
                     1
                 };
-                (fired, need, format!("{label} at {}", secs(fired)))
+                let reached = if per_connector {
+                    format!(" (it reached connectors {:?})", entry.hits)
+                } else {
+                    String::new()
+                };
+                (fired, need, format!("{label} at {}{reached}", secs(fired)))
             }
         };
         let seen: Vec<Instant> = t
@@ -364,12 +369,17 @@ impl World {
             .map(|a| format!(", the first after {:.1} s", (*a - from).as_secs_f64()))
             .unwrap_or_default();
         let total = t.journal.alarms.iter().filter(|a| a.code == code).count();
+        let mut codes: Vec<u32> = t.journal.alarms.iter().map(|a| a.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
         (
             seen.len() >= need,
             format!(
-                "expected: {need} notification_alarmInfo with AlarmCode {code} at the platform within {:.0} s of {what}; seen: {} in time{first} ({total} with that code in the whole run)",
+                "expected: {need} notification_alarmInfo with AlarmCode {code} at the platform within {:.0} s of {what}; seen: {} in time{first} ({total} with that code in the whole run; codes seen: [{}])",
                 within.as_secs_f64(),
-                seen.len()
+                seen.len(),
+                codes.join(", ")
             ),
         )
     }
