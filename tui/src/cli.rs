@@ -97,6 +97,13 @@ pub struct RunArgs {
     /// PEM file of the CA that signed the broker's certificate (for `mqtts://`).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Also write the verdict as JUnit XML (one test case per assertion).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Run once per seed (`1..50`, `3,5,9`) and report which seeds fail, each with the
+    /// command that reproduces it; reports go to `<report>-seed-N.json`.
+    #[arg(long)]
+    pub seeds: Option<String>,
 }
 
 /// `chargestorm demo`.
@@ -141,6 +148,8 @@ impl DemoArgs {
             ca_file: None,
             platform: Some("reference".into()),
             tcec_keys: None,
+            junit: None,
+            seeds: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod report_cmd;
 mod run;
 mod stack;
 pub mod tcec_cmd;
+pub mod verdict;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 /// Runs one parsed command; errors are for the caller to print.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        cli::Command::Run(args) => run::run(&args),
+        cli::Command::Run(args) => verdict::sweep(&args),
         cli::Command::Demo(args) => run::run(&args.to_run_args()),
         cli::Command::Profiles(cmd) => profiles_cmd::run(cmd),
         cli::Command::Can(cli::CanCommand::Decode(args)) => can_cmd::decode(args),

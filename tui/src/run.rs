@@ -135,6 +135,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.report, json + "\n")
         .with_context(|| format!("cannot write report {}", args.report.display()))?;
+    crate::verdict::after_run(args, &report)?;
     eprintln!("{}", progress_line(&snapshot, stats.wall));
     print_summary(&report, &args.report.display().to_string());
     if stats.interrupted {
