@@ -198,3 +198,30 @@ after = "emergency_stop"
     let bad_action = "[scenario]\nname = \"t\"\n[fleet]\nuse = \"x\"\n[[timeline]]\nat = \"1s\"\naction = \"explode\"\n";
     assert!(toml::from_str::<Scenario>(bad_action).is_err());
 }
+
+#[test]
+fn bundled_fault_scenarios_keep_their_folder_in_the_name_and_expect_something() {
+    let lib = crate::Library::bundled().unwrap();
+    let faults: Vec<&String> = lib
+        .scenarios
+        .keys()
+        .filter(|k| k.starts_with("faults/"))
+        .collect();
+    for name in [
+        "faults/broker-restart",
+        "faults/network-partition",
+        "faults/bms-comm-loss",
+        "faults/insulation-fault",
+        "faults/meter-failure",
+        "faults/firmware-update-storm",
+        "faults/blackout-reconnect-storm",
+        "faults/platform-outage",
+        "faults/slow-backend",
+    ] {
+        assert!(faults.iter().any(|k| *k == name), "{name} is not bundled");
+        let s = lib.load_scenario(name).unwrap().scenario;
+        assert_eq!(s.scenario.name, name);
+        assert!(!s.timeline.is_empty() && !s.expect.is_empty(), "{name}");
+    }
+    assert!(lib.scenarios.contains_key("ci-smoke"));
+}

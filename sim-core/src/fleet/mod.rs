@@ -32,3 +32,5 @@ pub use world::{
 mod fault_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timeline_tests;
