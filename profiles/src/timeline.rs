@@ -533,6 +533,11 @@ pub struct Expectation {
 impl Expectation {
     /// Every problem in this expectation; `labels` are the timeline's labels.
     pub fn validate(&self, e: &mut Errors, labels: &[&str]) {
+        self.validate_required(e);
+        self.validate_values(e, labels);
+    }
+
+    fn validate_required(&self, e: &mut Errors) {
         use ExpectKind as K;
         let need = |e: &mut Errors, key: &str, present: bool| {
             if !present {
@@ -560,6 +565,9 @@ impl Expectation {
                 need(e, "max_s", self.max_s.is_some());
             }
         }
+    }
+
+    fn validate_values(&self, e: &mut Errors, labels: &[&str]) {
         if let Some(r) = &self.reason
             && !STOP_REASONS.contains(&r.as_str())
         {

@@ -495,6 +495,14 @@ impl World {
         }
     }
 
+    /// Whether the reference platform runs in-process (its received alarms are visible).
+    pub(super) fn http_in_memory(&self) -> bool {
+        matches!(
+            self.http.as_ref().map(|h| &h.mode),
+            Some(Mode::Memory { .. })
+        )
+    }
+
     /// Replaces the in-process reference platform's faults; false without one.
     pub(super) fn set_platform_faults(&mut self, faults: PlatformFaults) -> bool {
         match self.http.as_mut().map(|h| &mut h.mode) {
