@@ -153,3 +153,34 @@ fn a_seeded_fraction_picks_the_same_chargers_and_differs_by_seed() {
     let picks: Vec<Vec<String>> = (1..=6).map(reached).collect();
     assert!(picks.iter().any(|p| p != &picks[0]), "{picks:?}");
 }
+
+#[test]
+fn an_alarm_raised_early_in_a_platform_outage_arrives_after_the_back_off() {
+    use profiles::HumanDuration;
+    use profiles::scenario::Dur;
+    let mut s = load("faults/platform-outage");
+    s.scenario.timeline[1].at = Some(Dur(HumanDuration {
+        micros: 122_000_000,
+    }));
+    s.scenario.expect[0].within_s = Some(30.0);
+    let r = run(&s);
+    let alarm = r
+        .assertions
+        .iter()
+        .find(|a| a.name == "outage.alarm_delivered_later")
+        .unwrap();
+    // Attempts at +0, +1, +3 and +7 s fall in the outage; the one at +15 s gets through.
+    assert!(alarm.passed, "{}", alarm.detail);
+    assert!(
+        alarm.detail.contains("the first after 15."),
+        "{}",
+        alarm.detail
+    );
+    // Meanwhile the platform's view of the connector was stale for longer than it allows.
+    let correct = r
+        .assertions
+        .iter()
+        .find(|a| a.name == "tcec.data_correctness")
+        .unwrap();
+    assert!(!correct.passed, "{}", correct.detail);
+}

@@ -300,6 +300,10 @@ impl World {
         } = &mut h.mode
         {
             let mut nodes: [&mut dyn HttpMachine; 2] = [operator.as_mut(), platform.as_mut()];
+            // Pushes queued since the last wake (alarms, statuses) leave now, not at the
+            // time the network last ran: otherwise their retries' back-off is computed
+            // from a stale clock and several attempts fire at once.
+            net.advance_to(now);
             net.run_until(now, &mut nodes, &mut self.metrics, MAX_EVENTS_PER_WAKE);
             let next = net.next_due(&nodes);
             self.sched.arm(HTTP, next.map(|t| t.max(now)));
