@@ -16,6 +16,7 @@ pub mod civil;
 pub mod duration;
 pub mod library;
 pub mod scenario;
+pub mod timeline;
 pub mod validate;
 pub mod vehicle;
 

@@ -77,6 +77,42 @@ pub const BUNDLED: &[(&str, &str)] = &[
         "scenarios/bench/mqtt-19k.toml",
         include_str!("../scenarios/bench/mqtt-19k.toml"),
     ),
+    (
+        "scenarios/faults/blackout-reconnect-storm.toml",
+        include_str!("../scenarios/faults/blackout-reconnect-storm.toml"),
+    ),
+    (
+        "scenarios/faults/bms-comm-loss.toml",
+        include_str!("../scenarios/faults/bms-comm-loss.toml"),
+    ),
+    (
+        "scenarios/faults/broker-restart.toml",
+        include_str!("../scenarios/faults/broker-restart.toml"),
+    ),
+    (
+        "scenarios/faults/firmware-update-storm.toml",
+        include_str!("../scenarios/faults/firmware-update-storm.toml"),
+    ),
+    (
+        "scenarios/faults/meter-failure.toml",
+        include_str!("../scenarios/faults/meter-failure.toml"),
+    ),
+    (
+        "scenarios/faults/network-partition.toml",
+        include_str!("../scenarios/faults/network-partition.toml"),
+    ),
+    (
+        "scenarios/faults/platform-outage.toml",
+        include_str!("../scenarios/faults/platform-outage.toml"),
+    ),
+    (
+        "scenarios/faults/slow-backend.toml",
+        include_str!("../scenarios/faults/slow-backend.toml"),
+    ),
+    (
+        "scenarios/faults/insulation-fault.toml",
+        include_str!("../scenarios/faults/insulation-fault.toml"),
+    ),
 ];
 
 /// Why profiles could not be loaded.
@@ -204,6 +240,11 @@ impl Library {
                 .to_owned();
             match detect_kind(path, text)? {
                 ProfileKind::Scenario => {
+                    // Fault scenarios keep their folder: `faults/broker-restart`.
+                    let name = match path.strip_prefix("scenarios/faults/") {
+                        Some(_) => format!("faults/{name}"),
+                        None => name,
+                    };
                     lib.scenarios.insert(name, text);
                 }
                 ProfileKind::Fleet => {

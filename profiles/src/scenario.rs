@@ -24,6 +24,12 @@ pub struct Scenario {
     /// The operator-to-platform HTTP protocol (T/CEC 102 / DB4403/T 77).
     #[serde(default)]
     pub http: HttpSpec,
+    /// Faults and load changes at times or on conditions (`[[timeline]]`).
+    #[serde(default)]
+    pub timeline: Vec<crate::timeline::TimelineEntry>,
+    /// What the backend and platform must show (`[[expect]]`); each is a report assertion.
+    #[serde(default)]
+    pub expect: Vec<crate::timeline::Expectation>,
 }
 
 /// Where the operator platform's HTTP traffic goes.
@@ -741,6 +747,7 @@ impl Scenario {
                 e.range("wrong_signature_ratio", f.wrong_signature_ratio, 0.0, 1.0);
             });
         });
+        crate::timeline::validate(&self.timeline, &self.expect, e);
         e.nested("can", |e| {
             if ![50_000, 125_000, 250_000, 500_000].contains(&self.can.bitrate_bps) {
                 e.push(

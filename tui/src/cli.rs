@@ -128,6 +128,13 @@ pub struct RunArgs {
     /// fleet runs every protocol; `run demo` keeps the lighter scenario as written).
     #[arg(skip)]
     pub all_protocols: bool,
+    /// Also write the verdict as JUnit XML (one test case per assertion).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Run once per seed (`1..50`, `3,5,9`) and report which seeds fail, each with the
+    /// command that reproduces it; reports go to `<report>-seed-N.json`.
+    #[arg(long)]
+    pub seeds: Option<String>,
 }
 
 /// `chargestorm demo`.
@@ -190,6 +197,8 @@ impl DemoArgs {
             platform: realtime.then(|| "reference".to_owned()),
             all_protocols: true,
             tcec_keys: None,
+            junit: None,
+            seeds: None,
         }
     }
 }

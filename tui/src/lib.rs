@@ -15,6 +15,7 @@ pub mod serve_cmd;
 mod stack;
 pub mod tcec_cmd;
 pub mod usage;
+pub mod verdict;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 /// Runs one parsed command; errors are for the caller to print.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        cli::Command::Run(args) => run::run(&args),
+        cli::Command::Run(args) => verdict::sweep(&args),
         cli::Command::Demo(args) => run::run(&args.to_run_args()),
         cli::Command::Profiles(cmd) => profiles_cmd::run(cmd),
         cli::Command::Can(cli::CanCommand::Decode(args)) => can_cmd::decode(args),

@@ -436,6 +436,7 @@ fn conclude(
     if let (Some(path), Some(series)) = (&args.report_html, series) {
         write_html(path, &report, &series, args, &scenario)?;
     }
+    crate::verdict::after_run(args, &report)?;
     Ok(Outcome {
         report,
         snapshot,

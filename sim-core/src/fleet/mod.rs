@@ -24,9 +24,13 @@ mod world;
 pub use events::{ConnectorState, FleetEvent, StopReason};
 pub use world::{
     BuildError, ConnectorView, ControlEvent, ExternalOperator, Fault, FaultEvent, FaultTarget,
-    MqttOut, Shard, Snapshot, World, WorldConfig, driver_cards, http_configs, operator_config,
-    reference_backend, reference_tariff, vehicle_vins,
+    MqttOut, Shard, Snapshot, TimelineEvent, World, WorldConfig, driver_cards, http_configs,
+    operator_config, reference_backend, reference_tariff, vehicle_vins,
 };
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timeline_tests;

@@ -67,6 +67,8 @@ pub struct Traffic {
     start_cdf: [f64; 3],
     /// Fraction of connectors occupied at time zero.
     pub initial_occupancy: f64,
+    /// Multiplier of the arrival rate set by the scenario's load shape (1: as configured).
+    load_factor: f64,
 }
 
 /// Everything drawn for one arriving driver.
@@ -121,6 +123,7 @@ impl Traffic {
             stop_to_unplug_s: spec.stop_to_unplug_s,
             start_cdf: start_cdf(&spec.start_methods),
             initial_occupancy: spec.initial_occupancy,
+            load_factor: 1.0,
         }
     }
 
@@ -152,7 +155,7 @@ impl Traffic {
         clock: &CivilClock,
         rng: &mut EntityRng,
     ) -> Option<Instant> {
-        let peak = self.rate_per_us * self.peak_weight;
+        let peak = self.rate_per_us * self.peak_weight * self.load_factor;
         if peak <= 0.0 {
             return None;
         }
@@ -168,6 +171,13 @@ impl Traffic {
             }
         }
         Some(t)
+    }
+
+    /// Multiplies the arrival rate by `factor` from now on (load steps, ramps, spikes);
+    /// arrivals already drawn are not changed, so the caller re-draws them (Poisson arrivals
+    /// are memoryless, so a re-draw from now is exact).
+    pub fn set_load_factor(&mut self, factor: f64) {
+        self.load_factor = factor.max(0.0);
     }
 
     /// Draws the driver of one arrival.

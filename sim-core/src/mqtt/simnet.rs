@@ -116,6 +116,14 @@ pub enum SimNetError {
         /// When it will accept connections again.
         until: Instant,
     },
+    /// The link is partitioned from the broker.
+    #[error("link {link} cannot reach the broker until {until}")]
+    Unreachable {
+        /// The link.
+        link: LinkId,
+        /// When the partition ends.
+        until: Instant,
+    },
     /// No such link.
     #[error("no link {link}")]
     NoSuchLink {
@@ -154,6 +162,8 @@ struct Link {
     model: LinkModel,
     last_at: [Instant; 2],
     session: Vec<(TopicClass, Vec<u8>)>,
+    /// A network partition: connects fail until then.
+    unreachable_until: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -236,6 +246,7 @@ impl SimBroker {
             model: self.config.link.clone(),
             last_at: [Instant::ZERO; 2],
             session: Vec::new(),
+            unreachable_until: None,
         });
         id
     }
@@ -272,6 +283,9 @@ impl SimBroker {
             .links
             .get_mut(link as usize)
             .ok_or(SimNetError::NoSuchLink { link })?;
+        if let Some(until) = l.unreachable_until.filter(|&t| t > now) {
+            return Err(SimNetError::Unreachable { link, until });
+        }
         l.connected = true;
         let stored = std::mem::take(&mut l.session);
         for (class, payload) in stored {
@@ -301,6 +315,14 @@ impl SimBroker {
             l.epoch = l.epoch.wrapping_add(1);
             self.link_events.push_back(LinkDown { link, at: now });
         }
+    }
+
+    /// A network partition: `link` is cut now and cannot connect again before `until`.
+    pub fn partition(&mut self, now: Instant, link: LinkId, until: Instant) {
+        if let Some(l) = self.links.get_mut(link as usize) {
+            l.unreachable_until = Some(until);
+        }
+        self.cut(now, link);
     }
 
     /// The broker is killed and restarted without persistence, accepting connections again

@@ -150,6 +150,13 @@ impl SimNet {
         self.queue.insert((at, self.sequence), event);
     }
 
+    /// Moves the clock forward to `now` (never back). A driver whose nodes receive input
+    /// between runs calls it first, so requests queued since the last run leave at `now`
+    /// rather than at the time the previous run ended.
+    pub fn advance_to(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
     /// Takes every node's pending requests and puts them on the wire at the current time.
     pub fn collect(&mut self, nodes: &mut [&mut dyn HttpMachine]) {
         let now = self.now;

@@ -4,6 +4,7 @@
 
 use super::{Phase, World};
 use crate::fleet::events::StopReason;
+use crate::gbt::charger::{InsulationLevel, InsulationOutcome};
 use crate::gbt::faults::{BmsFault, ChargerFault, GbtFault, WireFault};
 use crate::rng::{self, Domain};
 use crate::time::Duration;
@@ -34,6 +35,9 @@ pub enum Fault {
     ContactorStuck,
     /// A power module fails.
     ModuleFailure,
+    /// The energy meter stops answering: the charger cannot bill and ends the session as a
+    /// charger fault.
+    MeterFailure,
     /// The driver pulls the plug during the session.
     UnplugMidSession,
     /// The charger's network link to the broker is cut (it reconnects with back-off).
@@ -61,6 +65,7 @@ impl Fault {
             Fault::EmergencyStop => "emergency_stop",
             Fault::ContactorStuck => "contactor_stuck",
             Fault::ModuleFailure => "module_failure",
+            Fault::MeterFailure => "meter_failure",
             Fault::UnplugMidSession => "unplug_mid_session",
             Fault::CutNetwork => "cut_network",
             Fault::RestartBroker { .. } => "restart_broker",
@@ -129,24 +134,30 @@ impl World {
         }
         let mut hit = 0;
         for ci in 0..self.connectors.len() {
-            if !self.selects(target, ci) {
-                continue;
-            }
-            if self.inject_connector(ci, fault) {
+            if self.selects(target, ci) && self.inject_at(ci, fault) {
                 hit += 1;
-                let id = self.connectors[ci].global_id;
-                self.trace.record(
-                    now,
-                    Entity::Connector(id),
-                    &FaultEvent::FaultInjected {
-                        fault: fault.clone(),
-                    },
-                );
-                let k = self.connectors[ci].charger;
-                self.rearm(k);
             }
         }
         hit
+    }
+
+    /// Injects a per-connector `fault` into local connector `ci`, traced; false when it
+    /// does not apply there.
+    pub(super) fn inject_at(&mut self, ci: usize, fault: &Fault) -> bool {
+        if !self.inject_connector(ci, fault) {
+            return false;
+        }
+        let id = self.connectors[ci].global_id;
+        self.trace.record(
+            self.now,
+            Entity::Connector(id),
+            &FaultEvent::FaultInjected {
+                fault: fault.clone(),
+            },
+        );
+        let k = self.connectors[ci].charger;
+        self.rearm(k);
+        true
     }
 
     fn selects(&self, target: &FaultTarget, ci: usize) -> bool {
@@ -210,12 +221,33 @@ impl World {
                 self.connectors[ci]
                     .plant
                     .set_insulation_ohm(resistance_kohm * 1000.0);
+                let volts = self.connectors[ci].last_tick.0.max(200.0);
+                let outcome = InsulationOutcome::classify(resistance_kohm * 1000.0, volts).level;
                 if let Some(link) = self.connectors[ci].link.as_mut() {
+                    // Below 100 Ω/V the charger's own insulation monitor trips (CST
+                    // insulation fault); the BMS reports the fault in BSM either way.
+                    if outcome == InsulationLevel::Fault {
+                        link.apply_fault(now, GbtFault::Charger(ChargerFault::InsulationFault));
+                    }
                     link.apply_fault(now, GbtFault::Bms(BmsFault::Insulation { stop: false }));
+                } else if outcome == InsulationLevel::Fault
+                    && matches!(self.connectors[ci].phase, Phase::Charging { .. })
+                {
+                    self.stop_charging(ci, StopReason::InsulationFault);
                 }
                 return true;
             }
             Fault::UnplugMidSession => return self.unplug_now(ci),
+            Fault::MeterFailure => {
+                let active = matches!(
+                    self.connectors[ci].phase,
+                    Phase::Charging { .. } | Phase::Starting { .. } | Phase::Authorizing { .. }
+                );
+                if active {
+                    self.request_session_stop(ci, StopReason::ChargerFault);
+                }
+                return active;
+            }
             Fault::CutNetwork => {
                 let g = self.chargers[self.connectors[ci].charger].global_index;
                 return self.cut_charger_link(g);

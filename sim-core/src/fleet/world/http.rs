@@ -300,9 +300,16 @@ impl World {
         } = &mut h.mode
         {
             let mut nodes: [&mut dyn HttpMachine; 2] = [operator.as_mut(), platform.as_mut()];
+            // Pushes queued since the last wake (alarms, statuses) leave now, not at the
+            // time the network last ran: otherwise their retries' back-off is computed
+            // from a stale clock and several attempts fire at once.
+            net.advance_to(now);
             net.run_until(now, &mut nodes, &mut self.metrics, MAX_EVENTS_PER_WAKE);
             let next = net.next_due(&nodes);
             self.sched.arm(HTTP, next.map(|t| t.max(now)));
+            if let Some(t) = self.timeline.as_mut() {
+                t.journal.alarms_arrived(now, platform.store());
+            }
         }
         let mut commands = Vec::new();
         h.op(&mut self.metrics, now, |op, _| {
@@ -482,6 +489,33 @@ impl World {
             Mode::External(_) | Mode::Detached | Mode::Held(_) => None,
         };
         crate::tcec::indicators::assertions(&self.metrics, correctness.as_ref())
+    }
+
+    /// The reference platform's faults, when it runs in-process.
+    pub(super) fn platform_faults(&self) -> Option<PlatformFaults> {
+        match &self.http.as_ref()?.mode {
+            Mode::Memory { platform, .. } => Some(*platform.faults()),
+            _ => None,
+        }
+    }
+
+    /// Whether the reference platform runs in-process (its received alarms are visible).
+    pub(super) fn http_in_memory(&self) -> bool {
+        matches!(
+            self.http.as_ref().map(|h| &h.mode),
+            Some(Mode::Memory { .. })
+        )
+    }
+
+    /// Replaces the in-process reference platform's faults; false without one.
+    pub(super) fn set_platform_faults(&mut self, faults: PlatformFaults) -> bool {
+        match self.http.as_mut().map(|h| &mut h.mode) {
+            Some(Mode::Memory { platform, .. }) => {
+                platform.set_faults(faults);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes the operator platform out of a world built with `http_external`, with every

@@ -2,16 +2,19 @@
 
 mod candump;
 mod control;
+mod expect;
 mod faults;
 mod http;
 mod mqtt;
 mod session;
+mod timeline;
 mod view;
 
 pub use control::ControlEvent;
 pub use faults::{Fault, FaultEvent, FaultTarget};
 pub use http::{ExternalOperator, http_configs, operator_config};
 pub use mqtt::{MqttOut, driver_cards, reference_backend, reference_tariff, vehicle_vins};
+pub use timeline::TimelineEvent;
 pub use view::ConnectorView;
 
 use super::events::{ConnectorState, FleetEvent};
@@ -258,6 +261,8 @@ pub struct World {
     http: Option<http::HttpSide>,
     /// The candump recorder, when recording ([`World::record_can`]).
     can_log: Option<Box<candump::CanLog>>,
+    /// The scenario's `[[timeline]]` and `[[expect]]`, when it has any.
+    timeline: Option<Box<timeline::TimelineSide>>,
 }
 
 impl std::fmt::Debug for World {
@@ -316,6 +321,7 @@ impl World {
             mqtt: None,
             http: None,
             can_log: None,
+            timeline: None,
         };
         let identities = world.build_fleet(scenario, config.shard)?;
         let spec = &scenario.scenario.mqtt;
@@ -362,6 +368,13 @@ impl World {
             },
         );
         world.start_connectors(scenario.scenario.traffic.initial_occupancy);
+        world.timeline = timeline::TimelineSide::new(&scenario.scenario, world.connectors.len())
+            .map_err(|message| BuildError::Model {
+                profile: "[[timeline]]".into(),
+                message,
+            })?
+            .map(Box::new);
+        world.arm_timeline();
         Ok(world)
     }
 
@@ -509,7 +522,7 @@ impl World {
                 EntityKind::Network => self.wake_network(),
                 EntityKind::Server if key.index == 1 => self.wake_http(),
                 EntityKind::Server => self.wake_server(),
-                EntityKind::Timeline => {}
+                EntityKind::Timeline => self.wake_timeline(),
             }
         }
         self.now = self.now.max(limit);
@@ -584,6 +597,7 @@ impl World {
                 self.account_link(&link);
             }
         }
+        let expectations = self.timeline_assertions();
         self.mqtt_close();
         let mut connectors = ConnectorCounts {
             total: self.connectors.len() as u64,
@@ -621,6 +635,7 @@ impl World {
                 ..Default::default()
             },
         };
+        report.assertions.extend(expectations);
         report.fill_from_metrics(&self.metrics);
         report.decide();
         report

@@ -108,7 +108,7 @@ pub(super) struct MqttSide {
     routes: BTreeMap<Arc<str>, usize>,
     cards: Vec<String>,
     vins: Vec<String>,
-    invalid_card_ratio: f64,
+    pub(super) invalid_card_ratio: f64,
     errors: MqttErrors,
     /// Transactions confirmed by the backend.
     pub(super) confirmed: u64,
@@ -240,6 +240,21 @@ impl MqttSide {
             Net::Memory { backend, .. } => Some(backend),
             Net::External { .. } => None,
         }
+    }
+
+    /// The reference backend to act on, when it runs in-process.
+    pub(super) fn backend_mut(&mut self) -> Option<&mut Backend> {
+        match &mut self.net {
+            Net::Memory { backend, .. } => Some(backend),
+            Net::External { .. } => None,
+        }
+    }
+
+    /// Charger `k`'s device id (its command topic id), once registered.
+    pub(super) fn device_id(&self, k: usize) -> Option<String> {
+        self.clients[k]
+            .topic_id(TopicClass::Command)
+            .map(str::to_owned)
     }
 }
 
@@ -430,7 +445,7 @@ impl World {
     }
 
     /// Sends the backend's downlinks and drains its metrics.
-    fn flush_backend(&mut self) {
+    pub(super) fn flush_backend(&mut self) {
         let now = self.now;
         let Some(m) = self.mqtt.as_mut() else { return };
         let Net::Memory { broker, backend } = &mut m.net else {
@@ -630,7 +645,8 @@ impl World {
                     self.request_session_stop(ci, StopReason::Reset);
                 }
             }
-            ClientEvent::TransactionConfirmed { .. } => {
+            ClientEvent::TransactionConfirmed { record_id, .. } => {
+                self.timeline_tx_confirmed(k, record_id);
                 self.metrics.transactions.confirmed += 1;
                 if let Some(m) = self.mqtt.as_mut() {
                     m.confirmed += 1;
@@ -803,12 +819,13 @@ impl World {
     pub(super) fn mqtt_end_transaction(&mut self, ci: usize, meter_wh: f64, reason: StopReason) {
         let now = self.now;
         let k = self.connectors[ci].charger;
-        if let (Some(m), Some(tx)) = (self.mqtt.as_mut(), self.connectors[ci].tx.take())
-            && let Err(e) =
-                m.clients[k].stop_transaction(now, tx.record, meter_wh, pb_stop_reason(reason))
-        {
-            self.metrics
-                .count_error(m.errors.client_api, now, &e.to_string());
+        if let (Some(m), Some(tx)) = (self.mqtt.as_mut(), self.connectors[ci].tx.take()) {
+            match m.clients[k].stop_transaction(now, tx.record, meter_wh, pb_stop_reason(reason)) {
+                Ok(_) => self.timeline_tx_stop(ci, tx.record, reason),
+                Err(e) => self
+                    .metrics
+                    .count_error(m.errors.client_api, now, &e.to_string()),
+            }
         }
         if self.mqtt.is_some() {
             self.report_status(ci, pb::ConnectorStatus::Finishing);
@@ -1061,6 +1078,27 @@ impl World {
             return false;
         }
         broker.cut(now, charger);
+        self.wake_network();
+        true
+    }
+
+    /// Partitions the charger with global index `charger` from the in-process broker for
+    /// `duration`: its link is cut and reconnects fail until the partition ends. Returns
+    /// false when the charger is not in this world or uses a real broker.
+    pub fn partition_charger(&mut self, charger: u32, duration: Duration) -> bool {
+        let now = self.now;
+        let Some(MqttSide {
+            net: Net::Memory { broker, .. },
+            global,
+            ..
+        }) = self.mqtt.as_mut()
+        else {
+            return false;
+        };
+        if global.binary_search(&charger).is_err() {
+            return false;
+        }
+        broker.partition(now, charger, now + duration);
         self.wake_network();
         true
     }

@@ -399,6 +399,7 @@ impl World {
         let unplug_at = now + ev.arrival.stop_to_unplug;
         let meter_wh = c.plant.meter_energy_wh();
         c.phase = Phase::Finishing { ev, unplug_at };
+        self.timeline_stop(ci, reason, false);
         if self.mqtt.is_some() {
             self.mqtt_end_transaction(ci, meter_wh, reason);
         }
@@ -425,6 +426,7 @@ impl World {
         );
         let unplug_at = now + ev.arrival.stop_to_unplug;
         c.phase = Phase::Finishing { ev, unplug_at };
+        self.timeline_stop(ci, reason, true);
         if self.mqtt.is_some() {
             self.report_status(ci, proto::mqtt::pb::ConnectorStatus::Finishing);
         }

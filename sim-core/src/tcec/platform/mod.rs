@@ -294,6 +294,11 @@ impl MonitoringPlatform {
             .get(&(usize::from(peer.0), connector_id.to_owned()))
     }
 
+    /// The injected faults in effect.
+    pub fn faults(&self) -> &PlatformFaults {
+        &self.config.faults
+    }
+
     /// Changes the injected faults (takes effect for the next request).
     pub fn set_faults(&mut self, faults: PlatformFaults) {
         self.config.faults = faults;

@@ -1,0 +1,186 @@
+//! The bundled fault scenarios (`profiles/scenarios/faults/`): each passes against the
+//! reference backend, a backend bug makes the matching one fail with a clear detail, and a
+//! fault scenario's trace is the same in every run.
+
+use super::{Shard, World, WorldConfig};
+use crate::report::{Report, Verdict};
+use crate::trace::TraceLevel;
+use profiles::{Library, ResolvedScenario};
+
+fn load(name: &str) -> ResolvedScenario {
+    Library::bundled().unwrap().load_scenario(name).unwrap()
+}
+
+fn run(s: &ResolvedScenario) -> Report {
+    let seed = s.scenario.scenario.seed.unwrap_or(1);
+    let mut w = World::new(
+        s,
+        WorldConfig {
+            seed,
+            duration: None,
+            trace_level: Some(TraceLevel::Session),
+            shard: Shard::WHOLE,
+            sample_interval: None,
+            http_external: false,
+        },
+    )
+    .unwrap();
+    let end = w.end();
+    w.run_until(end);
+    w.finish(0.0)
+}
+
+fn fault_scenarios() -> Vec<String> {
+    let lib = Library::bundled().unwrap();
+    lib.scenarios
+        .keys()
+        .filter(|k| k.starts_with("faults/"))
+        .cloned()
+        .collect()
+}
+
+fn failures(r: &Report) -> Vec<String> {
+    r.assertions
+        .iter()
+        .filter(|a| !a.passed)
+        .map(|a| format!("{}: {}", a.name, a.detail))
+        .collect()
+}
+
+#[test]
+fn every_bundled_fault_scenario_passes() {
+    let names = fault_scenarios();
+    assert!(!names.is_empty());
+    let mut failed = Vec::new();
+    for name in names {
+        let r = run(&load(&name));
+        for a in &r.assertions {
+            eprintln!("{name}: {} {} — {}", a.name, a.passed, a.detail);
+        }
+        if r.verdict != Verdict::Pass {
+            failed.push((name, failures(&r)));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
+fn a_backend_that_never_confirms_stops_fails_the_insulation_scenario_clearly() {
+    let mut s = load("faults/insulation-fault");
+    s.scenario.mqtt.backend_faults.never_answer = vec!["StopTransactionReq".into()];
+    let r = run(&s);
+    assert_eq!(r.verdict, Verdict::Fail);
+    let stop = r
+        .assertions
+        .iter()
+        .find(|a| a.name == "insulation.stop_transaction")
+        .unwrap();
+    assert!(!stop.passed);
+    assert!(
+        stop.detail
+            .contains("connector 1 stopped with insulation_fault")
+            && stop.detail.contains("which the backend never confirmed"),
+        "{}",
+        stop.detail
+    );
+    let once = r
+        .assertions
+        .iter()
+        .find(|a| a.name.ends_with("transactions_confirmed_once"))
+        .unwrap();
+    assert!(!once.passed, "{}", once.detail);
+    // The alarm still reached the platform: only the backend's answer is missing.
+    assert!(
+        r.assertions
+            .iter()
+            .any(|a| a.name == "insulation.alarm" && a.passed)
+    );
+}
+
+#[test]
+fn a_fault_scenario_replays_to_the_same_trace() {
+    let s = load("faults/broker-restart");
+    let (a, b) = (run(&s), run(&s));
+    assert_eq!(a.digest, b.digest);
+    assert_eq!(a.assertions, b.assertions);
+    // Running in chunks (as a paced run does) changes nothing.
+    let mut w = World::new(
+        &s,
+        WorldConfig {
+            seed: s.scenario.scenario.seed.unwrap_or(1),
+            duration: None,
+            trace_level: Some(TraceLevel::Session),
+            shard: Shard::WHOLE,
+            sample_interval: None,
+            http_external: false,
+        },
+    )
+    .unwrap();
+    let step = crate::time::Duration::from_millis(700);
+    while !w.is_finished() {
+        let next = w.now() + step;
+        w.run_until(next);
+    }
+    assert_eq!(w.finish(0.0).digest, a.digest);
+}
+
+#[test]
+fn a_seeded_fraction_picks_the_same_chargers_and_differs_by_seed() {
+    let s = load("faults/network-partition");
+    let reached = |seed: u64| {
+        let mut w = World::new(
+            &s,
+            WorldConfig {
+                seed,
+                duration: Some(crate::time::Duration::from_secs(150)),
+                trace_level: Some(TraceLevel::Session),
+                shard: Shard::WHOLE,
+                sample_interval: None,
+                http_external: false,
+            },
+        )
+        .unwrap();
+        let end = w.end();
+        w.run_until(end);
+        let lines = String::from_utf8(w.take_trace_lines()).unwrap();
+        lines
+            .lines()
+            .filter(|l| l.contains("\"action_fired\""))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reached(7003), reached(7003));
+    let picks: Vec<Vec<String>> = (1..=6).map(reached).collect();
+    assert!(picks.iter().any(|p| p != &picks[0]), "{picks:?}");
+}
+
+#[test]
+fn an_alarm_raised_early_in_a_platform_outage_arrives_after_the_back_off() {
+    use profiles::HumanDuration;
+    use profiles::scenario::Dur;
+    let mut s = load("faults/platform-outage");
+    s.scenario.timeline[1].at = Some(Dur(HumanDuration {
+        micros: 122_000_000,
+    }));
+    s.scenario.expect[0].within_s = Some(30.0);
+    let r = run(&s);
+    let alarm = r
+        .assertions
+        .iter()
+        .find(|a| a.name == "outage.alarm_delivered_later")
+        .unwrap();
+    // Attempts at +0, +1, +3 and +7 s fall in the outage; the one at +15 s gets through.
+    assert!(alarm.passed, "{}", alarm.detail);
+    assert!(
+        alarm.detail.contains("the first after 15."),
+        "{}",
+        alarm.detail
+    );
+    // Meanwhile the platform's view of the connector was stale for longer than it allows.
+    let correct = r
+        .assertions
+        .iter()
+        .find(|a| a.name == "tcec.data_correctness")
+        .unwrap();
+    assert!(!correct.passed, "{}", correct.detail);
+}

@@ -1,0 +1,547 @@
+//! The scenario's `[[expect]]` entries as report assertions: a journal of what the fleet,
+//! the backend and the platform did (stops, StopTransaction confirmations, alarms at the
+//! platform, time spent in each connector state), and an evaluator that compares it with
+//! every expectation and says in words what was expected and what was seen.
+
+use super::World;
+use crate::fleet::events::{ConnectorState, StopReason};
+use crate::report::Assertion;
+use crate::tcec::platform::Store;
+use crate::time::{Duration, Instant};
+use profiles::timeline::{ExpectKind, Expectation, Scope};
+use std::collections::BTreeMap;
+
+/// A session end.
+#[derive(Debug, Clone, Copy)]
+struct StopSeen {
+    at: Instant,
+    connector: u32,
+    reason: StopReason,
+    /// Ended before energy flowed (no transaction to stop).
+    aborted: bool,
+}
+
+/// A StopTransaction a charger sent, and when the backend confirmed it.
+#[derive(Debug, Clone)]
+struct TxSeen {
+    connector: u32,
+    sent: Instant,
+    confirmed: Vec<Instant>,
+}
+
+/// An alarm the platform accepted.
+#[derive(Debug, Clone, Copy)]
+struct AlarmSeen {
+    at: Instant,
+    code: u32,
+}
+
+/// The longest stay seen in one state.
+#[derive(Debug, Clone, Copy)]
+struct Stay {
+    length: Duration,
+    connector: u32,
+    since: Instant,
+}
+
+/// What the expectations are checked against.
+#[derive(Debug, Default)]
+pub(super) struct Journal {
+    stops: Vec<StopSeen>,
+    /// By (local charger, record id).
+    tx: BTreeMap<(usize, u32), TxSeen>,
+    alarms: Vec<AlarmSeen>,
+    alarms_counted: u64,
+    /// Per local connector: its state and since when (only with a `no_stuck_state`).
+    states: Option<Vec<(ConnectorState, Instant)>>,
+    worst: BTreeMap<&'static str, Stay>,
+    /// StopTransactions sent this close to the end need not be confirmed yet.
+    pub(super) settle: Duration,
+}
+
+impl Journal {
+    /// A journal for `connectors` local connectors; `watch_states` samples their states.
+    pub(super) fn new(connectors: usize, watch_states: bool) -> Self {
+        Journal {
+            states: watch_states.then(|| vec![(ConnectorState::Idle, Instant::ZERO); connectors]),
+            ..Journal::default()
+        }
+    }
+
+    /// Whether connector states are sampled.
+    pub(super) fn watches_states(&self) -> bool {
+        self.states.is_some()
+    }
+
+    /// Connector `ci` (fleet id `id`) is in `state` at `now`.
+    pub(super) fn state_seen(&mut self, now: Instant, ci: usize, id: u32, state: ConnectorState) {
+        let Some(states) = self.states.as_mut() else {
+            return;
+        };
+        let (was, since) = states[ci];
+        if was != state {
+            states[ci] = (state, now);
+            self.close(was, id, since, now);
+        }
+    }
+
+    fn close(&mut self, state: ConnectorState, connector: u32, since: Instant, now: Instant) {
+        let length = now - since;
+        let worst = self.worst.entry(state.name()).or_insert(Stay {
+            length: Duration::ZERO,
+            connector,
+            since,
+        });
+        if length > worst.length {
+            *worst = Stay {
+                length,
+                connector,
+                since,
+            };
+        }
+    }
+
+    /// New alarms in the platform's store arrived at `now`.
+    pub(super) fn alarms_arrived(&mut self, now: Instant, store: &Store) {
+        let new = store.counts.alarms.saturating_sub(self.alarms_counted);
+        self.alarms_counted = store.counts.alarms;
+        let kept = (new as usize).min(store.alarms.len());
+        for a in store.alarms.iter().skip(store.alarms.len() - kept) {
+            self.alarms.push(AlarmSeen {
+                at: now,
+                code: u32::try_from(a.alarm_code.code()).unwrap_or(0),
+            });
+        }
+    }
+}
+
+fn secs(t: Instant) -> String {
+    format!("t={:.1} s", t.as_secs_f64())
+}
+
+fn reason_name(r: StopReason) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl World {
+    /// A session of connector `ci` ended for `reason` (`aborted`: before energy flowed).
+    pub(super) fn timeline_stop(&mut self, ci: usize, reason: StopReason, aborted: bool) {
+        let (now, connector) = (self.now, self.connectors[ci].global_id);
+        if let Some(t) = self.timeline.as_mut() {
+            t.journal.stops.push(StopSeen {
+                at: now,
+                connector,
+                reason,
+                aborted,
+            });
+        }
+    }
+
+    /// Connector `ci`'s charger sent StopTransaction for `record`.
+    pub(super) fn timeline_tx_stop(&mut self, ci: usize, record: u32, _reason: StopReason) {
+        let (now, connector, k) = (
+            self.now,
+            self.connectors[ci].global_id,
+            self.connectors[ci].charger,
+        );
+        if let Some(t) = self.timeline.as_mut() {
+            t.journal.tx.insert(
+                (k, record),
+                TxSeen {
+                    connector,
+                    sent: now,
+                    confirmed: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// The backend confirmed charger `k`'s transaction `record`.
+    pub(super) fn timeline_tx_confirmed(&mut self, k: usize, record: u32) {
+        let now = self.now;
+        if let Some(tx) = self
+            .timeline
+            .as_mut()
+            .and_then(|t| t.journal.tx.get_mut(&(k, record)))
+        {
+            tx.confirmed.push(now);
+        }
+    }
+
+    /// Every expectation as an assertion (closing the state watch at the run's end).
+    pub(super) fn timeline_assertions(&mut self) -> Vec<Assertion> {
+        let now = self.now;
+        let Some(mut t) = self.timeline.take() else {
+            return Vec::new();
+        };
+        if let Some(states) = t.journal.states.take() {
+            for (ci, (state, since)) in states.into_iter().enumerate() {
+                t.journal
+                    .close(state, self.connectors[ci].global_id, since, now);
+            }
+        }
+        let out = t
+            .expects
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let kind = serde_json::to_value(x.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let (passed, detail) = self.evaluate(&t, x);
+                Assertion {
+                    name: x
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| format!("expect.{i}.{kind}")),
+                    passed,
+                    detail,
+                }
+            })
+            .collect();
+        self.timeline = Some(t);
+        out
+    }
+
+    fn evaluate(&self, t: &super::timeline::TimelineSide, x: &Expectation) -> (bool, String) {
+        match x.kind {
+            ExpectKind::StopTransaction => self.expect_stop(t, x),
+            ExpectKind::Alarm => self.expect_alarm(t, x),
+            ExpectKind::TransactionsConfirmedOnce => self.expect_confirmed(t),
+            ExpectKind::Latency => self.expect_latency(x),
+            ExpectKind::ErrorRate => self.expect_error_rate(x),
+            ExpectKind::NoStuckState => expect_not_stuck(t, x),
+        }
+    }
+
+    fn expect_stop(&self, t: &super::timeline::TimelineSide, x: &Expectation) -> (bool, String) {
+        let label = x.after.as_deref().unwrap_or_default();
+        let want = x.reason.as_deref().unwrap_or_default();
+        let within = Duration::from_secs_f64(x.within_s.unwrap_or(0.0));
+        let Some(entry) = t.entries.iter().find(|e| e.spec.label() == label) else {
+            return (false, format!("no timeline entry {label:?}"));
+        };
+        let Some(fired) = entry.fired else {
+            return (false, never_fired(label, entry.spec.when.as_deref()));
+        };
+        if entry.hits.is_empty() {
+            return (
+                false,
+                format!(
+                    "{label} fired at {} but reached no connector, so nothing could stop",
+                    secs(fired)
+                ),
+            );
+        }
+        let mut ok = true;
+        let mut lines = Vec::new();
+        for &id in &entry.hits {
+            let (good, line) = self.one_stop(t, id, fired, want, within);
+            ok &= good;
+            lines.push(line);
+        }
+        let head = format!(
+            "expected: every connector {label} hit at {} stops with {want} and the backend confirms its StopTransaction within {:.0} s",
+            secs(fired),
+            within.as_secs_f64()
+        );
+        (ok, format!("{head}; seen: {}", lines.join("; ")))
+    }
+
+    fn one_stop(
+        &self,
+        t: &super::timeline::TimelineSide,
+        id: u32,
+        fired: Instant,
+        want: &str,
+        within: Duration,
+    ) -> (bool, String) {
+        let Some(stop) = t
+            .journal
+            .stops
+            .iter()
+            .find(|s| s.connector == id && s.at >= fired)
+        else {
+            return (false, format!("connector {id} never stopped"));
+        };
+        let got = reason_name(stop.reason);
+        let after = (stop.at - fired).as_secs_f64();
+        if got != want {
+            return (
+                false,
+                format!("connector {id} stopped with {got} after {after:.1} s, not {want}"),
+            );
+        }
+        if stop.at - fired > within {
+            return (
+                false,
+                format!("connector {id} stopped with {got} only after {after:.1} s"),
+            );
+        }
+        if self.mqtt.is_none() || stop.aborted {
+            return (
+                true,
+                format!(
+                    "connector {id} stopped with {got} after {after:.1} s (no transaction to confirm)"
+                ),
+            );
+        }
+        let stopped = format!("connector {id} stopped with {got} after {after:.1} s");
+        match t
+            .journal
+            .tx
+            .values()
+            .find(|tx| tx.connector == id && tx.sent >= fired)
+        {
+            None => (false, format!("{stopped} but sent no StopTransactionReq")),
+            Some(tx) => confirmation(tx, &stopped, fired, within),
+        }
+    }
+
+    fn expect_alarm(&self, t: &super::timeline::TimelineSide, x: &Expectation) -> (bool, String) {
+        let code = x.code.unwrap_or(0);
+        let within = Duration::from_secs_f64(x.within_s.unwrap_or(0.0));
+        if self.http.is_none() {
+            return (false, "the platform protocol is off ([http] enabled = false): no notification_alarmInfo can arrive".into());
+        }
+        if !self.http_in_memory() {
+            return (false, "cannot be checked: alarms are seen only at chargestorm's in-process reference platform, and this run pushes to a platform over HTTP".into());
+        }
+        let (from, need, what) = match x.after.as_deref() {
+            None => (Instant::ZERO, 1, "the run's start".to_owned()),
+            Some(label) => {
+                let Some(entry) = t.entries.iter().find(|e| e.spec.label() == label) else {
+                    return (false, format!("no timeline entry {label:?}"));
+                };
+                let Some(fired) = entry.fired else {
+                    return (false, never_fired(label, entry.spec.when.as_deref()));
+                };
+                let per_connector = entry.spec.action.scope() != Scope::Fleet;
+                let need = if per_connector {
+                    entry.hits.len().max(1)
+                } else {
+                    1
+                };
+                let reached = if per_connector {
+                    format!(" (it reached connectors {:?})", entry.hits)
+                } else {
+                    String::new()
+                };
+                (fired, need, format!("{label} at {}{reached}", secs(fired)))
+            }
+        };
+        let seen: Vec<Instant> = t
+            .journal
+            .alarms
+            .iter()
+            .filter(|a| a.code == code && a.at >= from && a.at - from <= within)
+            .map(|a| a.at)
+            .collect();
+        let first = seen
+            .first()
+            .map(|a| format!(", the first after {:.1} s", (*a - from).as_secs_f64()))
+            .unwrap_or_default();
+        let total = t.journal.alarms.iter().filter(|a| a.code == code).count();
+        let mut codes: Vec<u32> = t.journal.alarms.iter().map(|a| a.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
+        (
+            seen.len() >= need,
+            format!(
+                "expected: {need} notification_alarmInfo with AlarmCode {code} at the platform within {:.0} s of {what}; seen: {} in time{first} ({total} with that code in the whole run; codes seen: [{}])",
+                within.as_secs_f64(),
+                seen.len(),
+                codes.join(", ")
+            ),
+        )
+    }
+
+    fn expect_confirmed(&self, t: &super::timeline::TimelineSide) -> (bool, String) {
+        if self.mqtt.is_none() {
+            return (
+                false,
+                "the charger protocol is off ([mqtt] enabled = false): no transactions".into(),
+            );
+        }
+        let cutoff = self.now - t.journal.settle;
+        let due: Vec<&TxSeen> = t
+            .journal
+            .tx
+            .values()
+            .filter(|tx| tx.sent <= cutoff)
+            .collect();
+        let missing: Vec<&&TxSeen> = due.iter().filter(|tx| tx.confirmed.is_empty()).collect();
+        let twice = t
+            .journal
+            .tx
+            .values()
+            .filter(|tx| tx.confirmed.len() > 1)
+            .count();
+        let ledger = self.mqtt_ledger();
+        let confirmed = self.mqtt.as_ref().map_or(0, |m| m.confirmed);
+        let booked_ok = ledger.is_none_or(|(booked, _)| booked == confirmed);
+        let example = missing
+            .first()
+            .map(|tx| {
+                format!(
+                    " (first: connector {} sent at {})",
+                    tx.connector,
+                    secs(tx.sent)
+                )
+            })
+            .unwrap_or_default();
+        let ledger_text = ledger.map_or_else(
+            || "ledger not visible (external backend)".to_owned(),
+            |(booked, dup)| {
+                format!("{booked} booked in the ledger, {dup} re-sent copies not booked again")
+            },
+        );
+        (
+            missing.is_empty() && twice == 0 && booked_ok,
+            format!(
+                "expected: every StopTransaction sent before the last {:.0} s confirmed exactly once; seen: {} sent, {} unconfirmed{example}, {twice} confirmed more than once; {confirmed} confirmations, {ledger_text}",
+                t.journal.settle.as_secs_f64(),
+                due.len(),
+                missing.len()
+            ),
+        )
+    }
+
+    fn expect_latency(&self, x: &Expectation) -> (bool, String) {
+        let message = x.message.as_deref().unwrap_or_default();
+        let limit = x.p99_ms.unwrap_or(0.0);
+        let matches = |name: &str| {
+            name == message
+                || name.rsplit('.').next().is_some_and(|tail| {
+                    tail == message || tail.strip_suffix("Req") == Some(message)
+                })
+        };
+        let mut names = Vec::new();
+        for (name, series) in self.metrics.latency_series() {
+            if matches(name) {
+                let h = &series.corrected_us;
+                let p99 = h.value_at_quantile(0.99) as f64 / 1000.0;
+                return (
+                    p99 <= limit,
+                    format!(
+                        "expected: p99 of {name} at most {limit} ms; seen: p99 {p99:.1} ms over {} samples (max {:.1} ms)",
+                        h.len(),
+                        h.max() as f64 / 1000.0
+                    ),
+                );
+            }
+            names.push(name.to_owned());
+        }
+        (
+            false,
+            format!(
+                "no latency samples of {message:?}; measured: {}",
+                names.join(", ")
+            ),
+        )
+    }
+
+    fn expect_error_rate(&self, x: &Expectation) -> (bool, String) {
+        let limit = x.max_percent.unwrap_or(0.0);
+        let protocol = x.protocol.as_deref();
+        let errors = self.metrics.errors();
+        let counted: Vec<(&String, u64)> = errors
+            .iter()
+            .filter(|(k, _)| {
+                protocol.is_none_or(|p| {
+                    k.starts_with(&format!("{p}.")) || (p == "can" && k.starts_with("gbt."))
+                })
+            })
+            .map(|(k, v)| (k, v.count))
+            .collect();
+        let n_errors: u64 = counted.iter().map(|(_, n)| n).sum();
+        let n_messages: u64 = self
+            .metrics
+            .messages_by_protocol()
+            .iter()
+            .filter(|(p, _)| protocol.is_none_or(|want| want == p.as_str()))
+            .flat_map(|(_, m)| m.values())
+            .sum();
+        let rate = if n_messages == 0 {
+            0.0
+        } else {
+            n_errors as f64 * 100.0 / n_messages as f64
+        };
+        let kinds: Vec<String> = counted.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let scope = protocol.map_or("all protocols".to_owned(), str::to_owned);
+        (
+            rate <= limit,
+            format!(
+                "expected: errors at most {limit} % of messages ({scope}); seen: {n_errors} errors / {n_messages} messages = {rate:.4} %{}",
+                if kinds.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", kinds.join(", "))
+                }
+            ),
+        )
+    }
+}
+
+/// Whether `tx` was confirmed within `within` of `fired`, in words.
+fn confirmation(tx: &TxSeen, stopped: &str, fired: Instant, within: Duration) -> (bool, String) {
+    match tx.confirmed.first() {
+        None => (
+            false,
+            format!(
+                "{stopped} and sent StopTransactionReq at {}, which the backend never confirmed",
+                secs(tx.sent)
+            ),
+        ),
+        Some(&c) if c - fired > within => (
+            false,
+            format!(
+                "{stopped}; the backend confirmed its StopTransaction only after {:.1} s",
+                (c - fired).as_secs_f64()
+            ),
+        ),
+        Some(&c) => (
+            true,
+            format!(
+                "{stopped}, StopTransaction confirmed after {:.1} s",
+                (c - fired).as_secs_f64()
+            ),
+        ),
+    }
+}
+
+fn never_fired(label: &str, when: Option<&str>) -> String {
+    match when {
+        Some(w) => format!("timeline entry {label} never fired: its condition `{w}` never held"),
+        None => format!("timeline entry {label} never fired: the run ended before its time"),
+    }
+}
+
+fn expect_not_stuck(t: &super::timeline::TimelineSide, x: &Expectation) -> (bool, String) {
+    let state = x.state.as_deref().unwrap_or_default();
+    let limit = x.max_s.unwrap_or(0.0);
+    match t.journal.worst.get(state) {
+        None => (
+            true,
+            format!(
+                "no connector was ever {state} (sampled every {:.0} s)",
+                super::timeline::POLL.as_secs_f64()
+            ),
+        ),
+        Some(w) => (
+            w.length.as_secs_f64() <= limit,
+            format!(
+                "expected: no connector {state} longer than {limit} s; seen: longest {:.0} s, connector {} from {} (sampled every {:.0} s)",
+                w.length.as_secs_f64(),
+                w.connector,
+                secs(w.since),
+                super::timeline::POLL.as_secs_f64()
+            ),
+        ),
+    }
+}
