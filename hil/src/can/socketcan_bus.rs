@@ -6,15 +6,17 @@
 //! names the interface, the OS error and what it means.
 
 use proto::can::CanFrame;
-use socketcan::{EmbeddedFrame, ExtendedId, Id, StandardId};
+use socketcan::{EmbeddedFrame, ErrorCause, ExtendedId, Id, SocketOptions, StandardId};
 
-use super::{CanBus, CanError};
+use super::{BusErrors, CanBus, CanError};
 
 /// A SocketCAN interface (`can0`, `vcan0`).
 #[derive(Debug)]
 pub struct SocketCanBus {
     iface: String,
     socket: socketcan::tokio::CanSocket,
+    error_frames: u64,
+    last_error: Option<String>,
 }
 
 /// What an errno from opening a CAN socket means.
@@ -34,16 +36,25 @@ fn hint(err: &std::io::Error) -> &'static str {
 impl SocketCanBus {
     /// Opens interface `iface`. Must be called inside a tokio runtime.
     pub fn open(iface: &str) -> Result<SocketCanBus, CanError> {
-        socketcan::tokio::CanSocket::open(iface)
-            .map(|socket| SocketCanBus {
-                iface: iface.to_string(),
-                socket,
-            })
+        let socket = socketcan::tokio::CanSocket::open(iface).map_err(|source| CanError::Open {
+            iface: iface.to_string(),
+            hint: hint(&source),
+            source,
+        })?;
+        // Error frames (bus errors, bus-off) are delivered only when asked for.
+        socket
+            .set_error_filter_accept_all()
             .map_err(|source| CanError::Open {
                 iface: iface.to_string(),
-                hint: hint(&source),
+                hint: " (cannot enable error frames)",
                 source,
-            })
+            })?;
+        Ok(SocketCanBus {
+            iface: iface.to_string(),
+            socket,
+            error_frames: 0,
+            last_error: None,
+        })
     }
 
     /// Opens the interface with kernel index `index` (skips the name lookup, so on a
@@ -53,6 +64,8 @@ impl SocketCanBus {
             .map(|socket| SocketCanBus {
                 iface: format!("#{index}"),
                 socket,
+                error_frames: 0,
+                last_error: None,
             })
             .map_err(|source| CanError::Open {
                 iface: format!("#{index}"),
@@ -64,6 +77,20 @@ impl SocketCanBus {
     /// The interface name.
     pub fn iface(&self) -> &str {
         &self.iface
+    }
+
+    /// Notes an error frame; bus-off ends the bus with an error naming the interface.
+    fn on_error_frame(&mut self, frame: socketcan::CanErrorFrame) -> Result<(), CanError> {
+        self.error_frames += 1;
+        let error = socketcan::CanError::from(frame);
+        self.last_error = Some(format!("{error:?}"));
+        if error.causes().any(|c| *c == ErrorCause::BusOff) {
+            return Err(CanError::BusOff {
+                iface: self.iface.clone(),
+                error_frames: self.error_frames,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -122,10 +149,21 @@ impl CanBus for SocketCanBus {
                     what: self.iface.clone(),
                     source,
                 })?;
-            // Remote and error frames are bus noise to a GB/T node: skip them.
+            if let socketcan::CanFrame::Error(e) = f {
+                self.on_error_frame(e)?;
+                continue;
+            }
+            // Remote frames are bus noise to a GB/T node: skip them.
             if let Ok(frame) = from_socketcan(&f) {
                 return Ok(frame);
             }
+        }
+    }
+
+    fn bus_errors(&self) -> BusErrors {
+        BusErrors {
+            error_frames: self.error_frames,
+            last: self.last_error.clone(),
         }
     }
 }
