@@ -312,6 +312,12 @@ impl MeterSpec {
         if let Some(path) = &self.serial {
             e.non_empty("serial", path);
         }
+        if self.model != MeterModel::Djsf1352 {
+            e.push(
+                "model",
+                "a GB/T 27930 connector is DC: its meter is a djsf1352 (AC meters have no CAN session)",
+            );
+        }
         if !(300..=115_200).contains(&self.baud) {
             e.push(
                 "baud",

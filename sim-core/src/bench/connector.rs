@@ -639,3 +639,44 @@ impl BenchConnector {
         }
     }
 }
+
+/// A BMS for a vehicle profile: its chemistry, pack limits and a nominal voltage of
+/// 3.2 V (LFP) or 3.65 V (NCM) per cell, arriving at 20 % SOC.
+pub fn bms_config_for(vehicle: &profiles::VehicleProfile) -> BmsConfig {
+    let b = &vehicle.battery;
+    let (mut cfg, battery_type, cell_nominal_v) = match b.chemistry {
+        profiles::Chemistry::Lfp => (
+            BmsConfig::lfp(),
+            proto::gbt27930::msg::BatteryType::LithiumIronPhosphate,
+            3.2,
+        ),
+        profiles::Chemistry::Ncm => (
+            BmsConfig::ncm(),
+            proto::gbt27930::msg::BatteryType::Ternary,
+            3.65,
+        ),
+    };
+    let series = f64::from(b.cells_series.max(1));
+    let capacity_ah = b.cell_capacity_ah * f64::from(b.cells_parallel.max(1));
+    let rated_v = series * cell_nominal_v;
+    cfg.brm = crate::gbt::bms::identity(battery_type, capacity_ah, rated_v, "LCSBENCH000000001");
+    cfg.bcp.max_cell_voltage_v = vehicle.bms.max_cell_voltage_v;
+    cfg.bcp.max_current_a = vehicle.bms.max_charge_current_a.min(400.0);
+    cfg.bcp.max_total_voltage_v = vehicle.max_pack_voltage_v();
+    cfg.bcp.nominal_energy_kwh = vehicle.nominal_energy_kwh();
+    cfg.bcp.max_temperature_c = vehicle.bms.max_temperature_c.round() as i16;
+    cfg.bcp.soc_pct = 20.0;
+    cfg.bcp.battery_voltage_v = rated_v * 0.95;
+    cfg.cells = b.cells_series.clamp(1, 256) as u16;
+    cfg.temperature_probes = b.temperature_probes.clamp(1, 128) as u8;
+    cfg
+}
+
+/// A charger for a DC charger profile: its output limits (CML). `None` for AC profiles.
+pub fn charger_config_for(charger: &profiles::ChargerProfile) -> Option<ChargerConfig> {
+    let dc = charger.dc.as_ref()?;
+    Some(ChargerConfig {
+        limits: crate::fleet::gbt_link::output_limits(dc),
+        ..ChargerConfig::default()
+    })
+}

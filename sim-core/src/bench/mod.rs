@@ -13,5 +13,6 @@ mod tests;
 
 pub use connector::{
     BenchConnector, BenchConnectorConfig, BenchConnectorReport, BenchPlan, LATCH_TIME,
+    bms_config_for, charger_config_for,
 };
 pub use signals::{BenchEvent, BenchRole, BenchSignals, Cc1State, HEALTHY_INSULATION_OHM};

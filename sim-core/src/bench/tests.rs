@@ -164,3 +164,28 @@ fn a_stuck_meter_freezes_what_the_connector_serves() {
     assert_eq!(at_end, again);
     assert!(at_end.import_energy_wh < c.report().meter_energy_wh - 1.0);
 }
+
+#[test]
+fn profiles_map_onto_session_configs() {
+    let lib = profiles::Library::bundled().unwrap();
+    let v = &lib.vehicles["ncm-800v-90kwh"];
+    let bms = bms_config_for(v);
+    assert_eq!(bms.bcp.max_total_voltage_v, v.max_pack_voltage_v());
+    assert!(bms.bcp.battery_voltage_v < bms.bcp.max_total_voltage_v);
+    let c = charger_config_for(&lib.chargers["dc-60kw-single"]).unwrap();
+    assert!(c.limits.max_current_a > 0.0 && c.limits.max_current_a <= 400.0);
+    assert!(charger_config_for(&lib.chargers["ac-7kw-1ph"]).is_none());
+    // A session between the two completes.
+    let mut cc = BenchConnectorConfig::new(BenchRole::Charger);
+    cc.charger = c;
+    cc.plan.stop_after_charging = Some(Duration::from_secs(2));
+    let mut bc = BenchConnectorConfig::new(BenchRole::Bms);
+    bc.bms = bms;
+    let (mut charger, mut b) = (
+        BenchConnector::new(cc).unwrap(),
+        BenchConnector::new(bc).unwrap(),
+    );
+    run(&mut charger, &mut b, Duration::from_secs(60));
+    assert!(charger.report().completed, "{:?}", charger.report());
+    assert!(b.report().completed, "{:?}", b.report());
+}
