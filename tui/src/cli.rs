@@ -36,6 +36,8 @@ pub enum Command {
     Meter(crate::meter_cmd::MeterCommand),
     /// T/CEC 102 / DB4403 envelope tools: sign, verify, encrypt, decrypt.
     Tcec(crate::tcec_cmd::TcecArgs),
+    /// Run a hardware-in-the-loop bench file (real CAN boards, meters, backend).
+    Hil(crate::hil_cmd::HilArgs),
 }
 
 /// `chargestorm can …`.

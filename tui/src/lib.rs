@@ -4,6 +4,7 @@
 pub mod can_cmd;
 pub mod cli;
 pub mod dashboard;
+pub mod hil_cmd;
 pub mod html_report;
 pub mod meter_cmd;
 mod profiles_cmd;
@@ -26,6 +27,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Conformance(args) => can_cmd::conformance(args),
         cli::Command::Meter(cmd) => meter_cmd::run(cmd),
         cli::Command::Tcec(args) => tcec_cmd::run(args.command),
+        cli::Command::Hil(args) => hil_cmd::run(&args),
     }
 }
 
