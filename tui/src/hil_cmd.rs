@@ -48,6 +48,9 @@ use tokio::sync::watch;
 /// The longest run when `--duration` is not given.
 const DEFAULT_LIMIT: Duration = Duration::from_secs(30 * 60);
 
+/// How long the simulated peer of a virtual bus may go on after chargestorm's side ends.
+const PEER_GRACE: Duration = Duration::from_secs(3);
+
 /// `chargestorm hil`.
 #[derive(Debug, Args, Clone)]
 pub struct HilArgs {
@@ -367,8 +370,13 @@ async fn run_connector(p: Prepared, opts: BenchRunOptions, sink: TraceSink) -> C
     for (i, h) in handles.into_iter().enumerate() {
         let result = h.await;
         if i == 0 {
-            // The simulated peer of a virtual bus unplugs with chargestorm's side.
-            peer_stop.send_replace(true);
+            // The simulated peer of a virtual bus unplugs with chargestorm's side, after
+            // the grace its last messages need (the charger repeats CSD after BSD).
+            let stop = Arc::clone(&peer_stop);
+            tokio::spawn(async move {
+                tokio::time::sleep(PEER_GRACE).await;
+                stop.send_replace(true);
+            });
         }
         match result {
             Ok(Ok(run)) => outcome.runs.push(run),
@@ -457,88 +465,95 @@ fn framing(parity: Parity) -> Framing {
     }
 }
 
+/// A meter's links, its emulator if served, and what the report says about it.
+type OpenedMeter = (MeterLinks, Option<MeterServerHandle>, serde_json::Value);
+
+/// Where a served or read meter is.
+enum Wire {
+    Tcp(std::net::SocketAddr),
+    Serial(SerialSettings),
+}
+
 /// Serves or reads the connector's meter as its spec says.
-async fn open_meter(
-    spec: &ConnectorSpec,
-) -> Result<(MeterLinks, Option<MeterServerHandle>, serde_json::Value)> {
+async fn open_meter(spec: &ConnectorSpec) -> Result<OpenedMeter> {
     let m = &spec.meter;
-    let model = MeterModel::Djsf1352;
-    let serial = m.serial.as_ref().map(|path| SerialSettings {
-        path: PathBuf::from(path),
-        baud_rate: m.baud,
-        framing: framing(m.parity),
-    });
-    let tcp = m
-        .tcp
-        .as_ref()
-        .map(|a| a.parse::<std::net::SocketAddr>())
-        .transpose()?;
-    match m.mode {
-        MeterMode::Simulated => Ok((
+    let wire = match (&m.tcp, &m.serial) {
+        (Some(addr), _) => Some(Wire::Tcp(addr.parse()?)),
+        (None, Some(path)) => Some(Wire::Serial(SerialSettings {
+            path: PathBuf::from(path),
+            baud_rate: m.baud,
+            framing: framing(m.parity),
+        })),
+        (None, None) => None,
+    };
+    let ctx = || format!("connector {:?}: meter", spec.name);
+    match (m.mode, wire) {
+        (MeterMode::Simulated, _) => Ok((
             MeterLinks::default(),
             None,
             serde_json::json!({"mode": "simulated"}),
         )),
-        MeterMode::Serve => {
-            let transport = match (tcp, serial) {
-                (Some(addr), _) => ServerTransport::Tcp(addr),
-                (None, Some(s)) => ServerTransport::Rtu(s),
-                (None, None) => bail!("a served meter needs tcp or serial"),
-            };
-            let mut cfg = MeterServerConfig::new(model, transport).with_unit_id(m.unit);
-            cfg.faults = MeterFaults {
-                no_response: m.faults.no_response,
-                wrong_crc_ratio: m.faults.wrong_crc_ratio,
-                response_delay_ms: m.faults.response_delay_ms,
-                ..MeterFaults::default()
-            };
-            let live = LiveReading::new(MeterReading::zero(MeterKind::Dc));
-            let server = MeterServer::start(cfg, live.clone())
-                .await
-                .with_context(|| format!("connector {:?}: meter", spec.name))?;
-            let at = server
-                .local_addr()
-                .map_or_else(|| m.serial.clone().unwrap_or_default(), |a| a.to_string());
-            println!(
-                "chargestorm hil: connector {} serves meter djsf1352 unit {} on {at}",
-                spec.name, m.unit
-            );
-            let links = MeterLinks {
-                served: Some(live),
-                read: None,
-            };
-            Ok((
-                links,
-                Some(server),
-                serde_json::json!({"mode": "serve", "at": at}),
-            ))
-        }
-        MeterMode::Read => {
-            let transport = match (tcp, serial) {
-                (Some(addr), _) => ClientTransport::Tcp(addr),
-                (None, Some(s)) => ClientTransport::Rtu(s),
-                (None, None) => bail!("a read meter needs tcp or serial"),
-            };
-            let client =
-                MeterClient::connect(ClientConfig::new(model, transport).with_unit_id(m.unit))
-                    .with_context(|| format!("connector {:?}: meter", spec.name))?;
-            let poller = spawn_poller(client, Duration::from_millis(m.period_ms));
-            let links = MeterLinks {
-                served: None,
-                read: Some(ReadMeter {
-                    poller,
-                    model,
-                    energy_resolution_wh: MeterParams::dc().energy_resolution_wh,
-                }),
-            };
-            let at = m
-                .tcp
-                .clone()
-                .or_else(|| m.serial.clone())
-                .unwrap_or_default();
-            Ok((links, None, serde_json::json!({"mode": "read", "at": at})))
-        }
+        (MeterMode::Serve, Some(wire)) => serve_meter(spec, wire).await.with_context(ctx),
+        (MeterMode::Read, Some(wire)) => read_meter(spec, wire).with_context(ctx),
+        (_, None) => bail!("{}: a served or read meter needs tcp or serial", ctx()),
     }
+}
+
+/// Serves the connector's meter (with its wire faults) to the board under test.
+async fn serve_meter(spec: &ConnectorSpec, wire: Wire) -> Result<OpenedMeter> {
+    let m = &spec.meter;
+    let transport = match wire {
+        Wire::Tcp(addr) => ServerTransport::Tcp(addr),
+        Wire::Serial(s) => ServerTransport::Rtu(s),
+    };
+    let mut cfg = MeterServerConfig::new(MeterModel::Djsf1352, transport).with_unit_id(m.unit);
+    cfg.faults = MeterFaults {
+        no_response: m.faults.no_response,
+        wrong_crc_ratio: m.faults.wrong_crc_ratio,
+        response_delay_ms: m.faults.response_delay_ms,
+        ..MeterFaults::default()
+    };
+    let live = LiveReading::new(MeterReading::zero(MeterKind::Dc));
+    let server = MeterServer::start(cfg, live.clone()).await?;
+    let at = server
+        .local_addr()
+        .map_or_else(|| m.serial.clone().unwrap_or_default(), |a| a.to_string());
+    println!(
+        "chargestorm hil: connector {} serves meter djsf1352 unit {} on {at}",
+        spec.name, m.unit
+    );
+    let links = MeterLinks {
+        served: Some(live),
+        read: None,
+    };
+    let note = serde_json::json!({"mode": "serve", "at": at});
+    Ok((links, Some(server), note))
+}
+
+/// Reads a real meter whose readings replace the connector's simulated one.
+fn read_meter(spec: &ConnectorSpec, wire: Wire) -> Result<OpenedMeter> {
+    let m = &spec.meter;
+    let transport = match wire {
+        Wire::Tcp(addr) => ClientTransport::Tcp(addr),
+        Wire::Serial(s) => ClientTransport::Rtu(s),
+    };
+    let model = MeterModel::Djsf1352;
+    let client = MeterClient::connect(ClientConfig::new(model, transport).with_unit_id(m.unit))?;
+    let poller = spawn_poller(client, Duration::from_millis(m.period_ms));
+    let links = MeterLinks {
+        served: None,
+        read: Some(ReadMeter {
+            poller,
+            model,
+            energy_resolution_wh: MeterParams::dc().energy_resolution_wh,
+        }),
+    };
+    let at = m
+        .tcp
+        .clone()
+        .or_else(|| m.serial.clone())
+        .unwrap_or_default();
+    Ok((links, None, serde_json::json!({"mode": "read", "at": at})))
 }
 
 /// Any of the CAN transports a bench connector can sit on.

@@ -317,3 +317,155 @@ meter = { mode = "serve", unit = 0 }
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Starts `chargestorm hil` on `bench` and returns the child and the address its meter
+/// is served on.
+fn start_with_served_meter(bench: &Path, report: &Path, duration: &str) -> (Reap, String) {
+    let mut child = Reap(
+        Command::new(exe())
+            .arg("hil")
+            .arg(bench)
+            .args([
+                "--duration",
+                duration,
+                "--insulation-check",
+                "1s",
+                "--report",
+            ])
+            .arg(report)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the meter address").unwrap();
+        if line.contains("serves meter djsf1352") {
+            break line.rsplit(' ').next().unwrap().to_owned();
+        }
+    };
+    // Keep draining stdout in the background so the child never blocks on the pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    (child, addr)
+}
+
+fn client(addr: &str, timeout: std::time::Duration) -> hil::modbus::MeterClient {
+    let mut cfg = hil::modbus::ClientConfig::new(
+        proto::modbus::MeterModel::Djsf1352,
+        hil::modbus::ClientTransport::Tcp(addr.parse().unwrap()),
+    );
+    cfg.timeout = timeout;
+    cfg.retries = 0;
+    hil::modbus::MeterClient::connect(cfg).unwrap()
+}
+
+#[test]
+fn the_served_meter_follows_the_session_and_another_bench_reads_it() {
+    let dir = temp_dir("meter");
+    let served = dir.join("served.toml");
+    std::fs::write(
+        &served,
+        r#"
+name = "served"
+[[connectors]]
+name = "gun1"
+can = { endpoint = "virtual", role = "bms" }
+meter = { mode = "serve", tcp = "127.0.0.1:0" }
+session = { stop_after_charging_s = 6.0 }
+"#,
+    )
+    .unwrap();
+    let (mut a, addr) = start_with_served_meter(&served, &dir.join("a.json"), "60s");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Poll until the session charges: the registers show the charger's output.
+    let charging = rt.block_on(async {
+        let mut c = client(&addr, std::time::Duration::from_secs(1));
+        for _ in 0..100 {
+            if let Ok(proto::modbus::MeterReading::Dc(dc)) = c.read_reading().await
+                && dc.power_w > 1000.0
+                && dc.import_energy_wh > 0.0
+            {
+                return Some(dc);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        None
+    });
+    let dc = charging.expect("the served meter showed charging within 10 s");
+    assert!(dc.voltage_v > 300.0 && dc.voltage_v < 450.0, "{dc:?}");
+
+    // A second bench reads that meter in place of its simulated one.
+    let reader = dir.join("reader.toml");
+    std::fs::write(
+        &reader,
+        format!(
+            r#"
+name = "reader"
+[[connectors]]
+name = "gun2"
+can = {{ endpoint = "virtual", role = "bms" }}
+meter = {{ mode = "read", tcp = "{addr}", period_ms = 200 }}
+session = {{ stop_after_charging_s = 1.0 }}
+"#
+        ),
+    )
+    .unwrap();
+    let report = dir.join("b.json");
+    let out = Command::new(exe())
+        .arg("hil")
+        .arg(&reader)
+        .args(["--duration", "30s", "--insulation-check", "1s", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = read_json(&report);
+    let run = &r["connectors"][0]["runs"][0];
+    assert!(run["meter_reads"].as_u64().unwrap() > 3, "{run}");
+    // The register it reports is the served meter's, which had counted energy already.
+    assert!(
+        run["report"]["meter_register_wh"].as_f64().unwrap() >= dc.import_energy_wh,
+        "{run}"
+    );
+    assert!(a.0.wait().unwrap().success());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_served_meter_with_no_response_stays_silent() {
+    let dir = temp_dir("silent");
+    let bench = dir.join("silent.toml");
+    std::fs::write(
+        &bench,
+        r#"
+name = "silent"
+[[connectors]]
+name = "gun1"
+can = { endpoint = "virtual", role = "bms" }
+meter = { mode = "serve", tcp = "127.0.0.1:0", faults = { no_response = true } }
+"#,
+    )
+    .unwrap();
+    let (_a, addr) = start_with_served_meter(&bench, &dir.join("r.json"), "5s");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = rt.block_on(async {
+        client(&addr, std::time::Duration::from_millis(300))
+            .read_reading()
+            .await
+    });
+    match result {
+        Err(hil::modbus::ClientError::Timeout { .. }) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

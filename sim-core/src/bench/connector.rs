@@ -306,6 +306,7 @@ impl BenchConnector {
 
     /// A real meter's reading, which replaces the simulated meter from now on.
     pub fn set_external_meter(&mut self, reading: MeterReading) {
+        self.last_meter_register_wh = reading.import_energy_wh;
         self.external_meter = Some(reading);
     }
 
