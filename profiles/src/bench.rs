@@ -540,6 +540,13 @@ impl BackendSpec {
     }
 }
 
+/// Whether `text` looks like a bench file (a top-level `connectors` array), as opposed to
+/// a scenario, fleet, charger or vehicle profile.
+pub fn is_bench_text(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text)
+        .is_ok_and(|t| t.get("connectors").is_some_and(toml::Value::is_array))
+}
+
 /// Parses and validates a bench file; the error lists every problem with `path` in front.
 pub fn load_bench(path: &str, text: &str) -> Result<BenchFile, String> {
     let bench = BenchFile::parse(text).map_err(|m| format!("{path}: {m}"))?;
@@ -577,6 +584,13 @@ mod tests {
         let mut bundled: Vec<String> = BUNDLED_BENCHES.iter().map(|(p, _)| (*p).into()).collect();
         bundled.sort();
         assert_eq!(on_disk, bundled);
+    }
+
+    #[test]
+    fn bench_files_are_told_from_profiles() {
+        assert!(BUNDLED_BENCHES.iter().all(|(_, t)| is_bench_text(t)));
+        assert!(!is_bench_text("kind = \"dc\"\nconnectors = 2\n"));
+        assert!(!is_bench_text("not toml ["));
     }
 
     #[test]
