@@ -97,15 +97,17 @@ pub fn run(args: &HilArgs) -> Result<ExitCode> {
         .thread_name("chargestorm-hil")
         .build()
         .context("cannot start the I/O runtime")?;
-    let outcome = runtime.block_on(run_bench(&bench, prepared, limit, args))?;
+    let (outcome, fleet) = runtime.block_on(run_bench(&bench, prepared, limit, args))?;
     let report = serde_json::json!({
         "bench": bench.name,
         "connectors": outcome,
         "backend": backend_note(&bench),
+        "fleet": fleet,
     });
     std::fs::write(&args.report, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("cannot write {}", args.report.display()))?;
-    let ok = outcome.iter().all(ConnectorOutcome::ok);
+    let fleet_ok = fleet.as_ref().is_none_or(|f| f["exit_code"] == 0);
+    let ok = fleet_ok && outcome.iter().all(ConnectorOutcome::ok);
     for c in &outcome {
         print_summary(c);
     }
@@ -271,7 +273,7 @@ async fn run_bench(
     prepared: Vec<Prepared>,
     limit: Duration,
     args: &HilArgs,
-) -> Result<Vec<ConnectorOutcome>> {
+) -> Result<(Vec<ConnectorOutcome>, Option<serde_json::Value>)> {
     let sink: TraceSink = Arc::new(Mutex::new(match &args.trace {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
@@ -285,7 +287,7 @@ async fn run_bench(
             let _ = stop_tx.send(true);
         }
     });
-    let mut fleet = match &bench.fleet {
+    let fleet = match &bench.fleet {
         Some(f) => Some(spawn_fleet(bench, &f.scenario, limit, args)?),
         None => None,
     };
@@ -304,13 +306,23 @@ async fn run_bench(
     for t in tasks {
         outcomes.push(t.await.context("a connector task failed")?);
     }
-    if let Some(child) = fleet.as_mut() {
-        finish_fleet(child);
-    }
+    let fleet = match (fleet, &bench.fleet) {
+        (Some(child), Some(spec)) => {
+            let code = finish_fleet(child).await?;
+            let mut report = args.report.clone().into_os_string();
+            report.push(".fleet.json");
+            Some(serde_json::json!({
+                "scenario": spec.scenario,
+                "report": PathBuf::from(report),
+                "exit_code": code,
+            }))
+        }
+        _ => None,
+    };
     if let Some(out) = sink.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
         out.flush().context("cannot write the trace")?;
     }
-    Ok(outcomes)
+    Ok((outcomes, fleet))
 }
 
 /// What a connector's endpoint and meter hold open while it runs.
@@ -646,12 +658,15 @@ fn spawn_fleet(
     cmd.spawn().context("cannot start the fleet run")
 }
 
-/// Ends the fleet run with the bench (it would otherwise run to its duration).
-fn finish_fleet(child: &mut std::process::Child) {
-    if let Ok(None) = child.try_wait() {
-        let _ = child.kill();
-    }
-    let _ = child.wait();
+/// Waits for the fleet run: it ends at the same `--duration` (or with the same Ctrl-C,
+/// which reaches the whole process group) and writes its own report.
+async fn finish_fleet(mut child: std::process::Child) -> Result<Option<i32>> {
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .context("waiting for the fleet run")?
+        .context("waiting for the fleet run")?;
+    eprintln!("chargestorm hil: fleet run ended ({status})");
+    Ok(status.code())
 }
 
 fn print_summary(c: &ConnectorOutcome) {

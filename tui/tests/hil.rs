@@ -469,3 +469,43 @@ meter = { mode = "serve", tcp = "127.0.0.1:0", faults = { no_response = true } }
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_mixed_bench_runs_the_simulated_fleet_alongside() {
+    let dir = temp_dir("mixed");
+    let bench = dir.join("mixed.toml");
+    std::fs::write(
+        &bench,
+        r#"
+name = "mixed"
+[fleet]
+scenario = "ci-smoke"
+[[connectors]]
+name = "gun1"
+can = { endpoint = "virtual", role = "bms" }
+session = { stop_after_charging_s = 1.0 }
+"#,
+    )
+    .unwrap();
+    let report = dir.join("r.json");
+    let out = Command::new(exe())
+        .arg("hil")
+        .arg(&bench)
+        .args(["--duration", "8s", "--insulation-check", "1s", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = read_json(&report);
+    assert_eq!(r["fleet"]["scenario"], "ci-smoke");
+    assert_eq!(r["fleet"]["exit_code"], 0, "{r}");
+    // The fleet wrote its own report next to the bench's, over the embedded backend.
+    let fleet = read_json(Path::new(r["fleet"]["report"].as_str().unwrap()));
+    assert_eq!(fleet["scenario"], "ci-smoke", "{fleet}");
+    assert_eq!(r["connectors"][0]["runs"][0]["report"]["completed"], true);
+    std::fs::remove_dir_all(&dir).ok();
+}
