@@ -397,7 +397,7 @@ async fn run_connector(p: Prepared, opts: BenchRunOptions, sink: TraceSink) -> C
         }
     }
     if let Some(server) = opened.meter_server {
-        outcome.meter["server_stats"] = serde_json::json!(format!("{:?}", server.stats()));
+        outcome.meter["server_stats"] = serde_json::json!(server.stats());
         server.shutdown().await;
     }
     outcome

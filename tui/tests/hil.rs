@@ -435,6 +435,10 @@ session = {{ stop_after_charging_s = 1.0 }}
         "{run}"
     );
     assert!(a.0.wait().unwrap().success());
+    // The serving bench counted the requests of both readers.
+    let served = read_json(&dir.join("a.json"));
+    let stats = &served["connectors"][0]["meter"]["server_stats"];
+    assert!(stats["responses"].as_u64().unwrap() > 3, "{stats}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -82,9 +82,9 @@ impl SocketCanBus {
     /// Notes an error frame; bus-off ends the bus with an error naming the interface.
     fn on_error_frame(&mut self, frame: socketcan::CanErrorFrame) -> Result<(), CanError> {
         self.error_frames += 1;
-        let error = socketcan::CanError::from(frame);
-        self.last_error = Some(format!("{error:?}"));
-        if error.causes().any(|c| *c == ErrorCause::BusOff) {
+        let (text, bus_off) = decode_error_frame(frame);
+        self.last_error = Some(text);
+        if bus_off {
             return Err(CanError::BusOff {
                 iface: self.iface.clone(),
                 error_frames: self.error_frames,
@@ -92,6 +92,13 @@ impl SocketCanBus {
         }
         Ok(())
     }
+}
+
+/// An error frame as text, and whether it says the controller went bus-off.
+fn decode_error_frame(frame: socketcan::CanErrorFrame) -> (String, bool) {
+    let error = socketcan::CanError::from(frame);
+    let bus_off = error.causes().any(|c| *c == ErrorCause::BusOff);
+    (format!("{error:?}"), bus_off)
 }
 
 /// Our frame as the crate's.
@@ -179,6 +186,23 @@ mod tests {
         assert_eq!(from_socketcan(&s).unwrap(), f);
         let std = CanFrame::new_standard(0x123, &[9]).unwrap();
         assert_eq!(from_socketcan(&to_socketcan(&std).unwrap()).unwrap(), std);
+    }
+
+    #[test]
+    fn error_frames_decode_and_bus_off_is_recognised() {
+        // Error class bits of linux/can/error.h: CAN_ERR_BUSOFF 0x40, CAN_ERR_ACK 0x20.
+        let bus_off = socketcan::CanErrorFrame::new_error(0x40, &[0; 8]).unwrap();
+        let (text, off) = decode_error_frame(bus_off);
+        assert!(off, "{text}");
+        let no_ack = socketcan::CanErrorFrame::new_error(0x20, &[0; 8]).unwrap();
+        let (text, off) = decode_error_frame(no_ack);
+        assert!(!off);
+        assert!(text.contains("NoAck"), "{text}");
+        let err = CanError::BusOff {
+            iface: "can0".into(),
+            error_frames: 3,
+        };
+        assert!(err.to_string().contains("\"can0\" went bus-off"), "{err}");
     }
 
     #[tokio::test]
