@@ -423,6 +423,12 @@ fn peer_options(opts: &BenchRunOptions) -> (Arc<watch::Sender<bool>>, BenchRunOp
     (tx, peer)
 }
 
+/// A CAN error as one message: its text already names the OS error, so the error chain
+/// would repeat it.
+fn flat(e: CanError) -> anyhow::Error {
+    anyhow::Error::msg(e.to_string())
+}
+
 /// Opens the connector's CAN endpoint and meter.
 async fn open(p: &Prepared) -> Result<Opened> {
     let spec = &p.spec;
@@ -436,11 +442,15 @@ async fn open(p: &Prepared) -> Result<Opened> {
             )
         }
         CanEndpoint::SocketCan { iface } => {
-            (vec![AnyBus::SocketCan(SocketCanBus::open(&iface)?)], None)
+            let bus = SocketCanBus::open(&iface).map_err(flat)?;
+            (vec![AnyBus::SocketCan(bus)], None)
         }
         CanEndpoint::Socketcand { addr } if spec.can.listen => {
             let server =
-                SocketcandServer::bind(addr.as_str(), vec![VirtualCan::new(&spec.can.bus)]).await?;
+                SocketcandServer::bind(addr.as_str(), vec![VirtualCan::new(&spec.can.bus)])
+                    .await
+                    .map_err(flat)
+                    .with_context(|| format!("serving socketcand on {addr}"))?;
             let port = server
                 .bus(&spec.can.bus)
                 .map(VirtualCan::port)
@@ -454,7 +464,10 @@ async fn open(p: &Prepared) -> Result<Opened> {
             (vec![AnyBus::Virtual(port)], Some(server))
         }
         CanEndpoint::Socketcand { addr } => {
-            let client = SocketcandClient::connect(&addr, &spec.can.bus).await?;
+            let client = SocketcandClient::connect(&addr, &spec.can.bus)
+                .await
+                .map_err(flat)
+                .with_context(|| format!("socketcand server {addr}, bus {}", spec.can.bus))?;
             (vec![AnyBus::Socketcand(Box::new(client))], None)
         }
     };
