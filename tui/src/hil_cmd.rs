@@ -162,11 +162,15 @@ fn prepare(
     let Some(charger_cfg) = charger_config_for(&charger) else {
         bail!("{}: charger {:?} is not a DC charger", ctx(), charger.name);
     };
+    let vehicle_model = sim_core::fleet::plant::VehicleModel::from_profile(&vehicle)
+        .map_err(anyhow::Error::msg)
+        .with_context(ctx)?;
     let plan = plan_of(spec);
     let side = |role: BenchRole, plan: BenchPlan| {
         let mut cfg = BenchConnectorConfig::new(role);
         cfg.charger = charger_cfg.clone();
         cfg.bms = bms_config_for(&vehicle);
+        cfg.vehicle = Some(vehicle_model.clone());
         cfg.insulation_check = SimDuration::from_micros(insulation_check.micros);
         cfg.meter = MeterParams::dc();
         cfg.meter_seed = args.seed.wrapping_add(index as u64);
@@ -370,7 +374,7 @@ async fn run_connector(p: Prepared, opts: BenchRunOptions, sink: TraceSink) -> C
         handles.push(tokio::spawn(async move {
             let mut conn = match BenchConnector::new(cfg) {
                 Ok(c) => c,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e),
             };
             // Only chargestorm's primary side feeds the meter links.
             let none = MeterLinks::default();

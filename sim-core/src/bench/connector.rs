@@ -14,13 +14,15 @@
 //! K1/K2 are closed (charger role); in the BMS role the output is what the charger under
 //! test reports in CCS. The meter integrates that output between any two calls.
 
+use super::battery::BenchBattery;
 use super::signals::{BenchEvent, BenchRole, BenchSignals, Cc1State};
+use crate::fleet::plant::VehicleModel;
 use crate::gbt::bms::{BmsConfig, BmsEvent, BmsPhase, BmsSession, BmsStopCause};
 use crate::gbt::charger::{
     ChargerConfig, ChargerEvent, ChargerFaultKind, ChargerPhase, ChargerSession, ChargerStopCause,
     InsulationLevel, InsulationPolicy, OutputStatus,
 };
-use crate::physics::{EnergyMeter, InvalidParams, MeterFault, MeterParams, MeterReading};
+use crate::physics::{EnergyMeter, MeterFault, MeterParams, MeterReading};
 use crate::time::{Duration, Instant};
 use proto::can::CanFrame;
 use rand::SeedableRng;
@@ -66,6 +68,12 @@ pub struct BenchConnectorConfig {
     pub meter_seed: u64,
     /// The bench's timeline.
     pub plan: BenchPlan,
+    /// BMS role: the vehicle whose pack and BMS controller answer the charger (SOC,
+    /// demand, cell voltages follow the physics); `None` keeps the BMS configuration's
+    /// fixed battery.
+    pub vehicle: Option<VehicleModel>,
+    /// BMS role with a vehicle: state of charge on arrival, %.
+    pub arrival_soc_pct: f64,
 }
 
 impl BenchConnectorConfig {
@@ -79,6 +87,8 @@ impl BenchConnectorConfig {
             meter: MeterParams::dc(),
             meter_seed: 1,
             plan: BenchPlan::default(),
+            vehicle: None,
+            arrival_soc_pct: 20.0,
         }
     }
 }
@@ -149,6 +159,8 @@ pub struct BenchConnectorReport {
     pub meter_energy_wh: f64,
     /// What the meter showed last (simulated, or the real meter read in its place), Wh.
     pub meter_register_wh: f64,
+    /// BMS role with a vehicle: the pack's state of charge at the end, %.
+    pub soc_pct: Option<f64>,
 }
 
 /// One bench connector; see the module doc.
@@ -160,6 +172,7 @@ pub struct BenchConnector {
     insulation_check: Duration,
     plant: Plant,
     meter: EnergyMeter,
+    battery: Option<BenchBattery>,
     external_meter: Option<MeterReading>,
     signals: BenchSignals,
     timers: Timers,
@@ -174,9 +187,20 @@ pub struct BenchConnector {
 }
 
 impl BenchConnector {
-    /// A connector that has not started; fails on invalid meter parameters.
-    pub fn new(mut cfg: BenchConnectorConfig) -> Result<Self, InvalidParams> {
-        let meter = EnergyMeter::new(&cfg.meter, ChaCha8Rng::seed_from_u64(cfg.meter_seed))?;
+    /// A connector that has not started; fails on invalid meter or vehicle parameters.
+    pub fn new(mut cfg: BenchConnectorConfig) -> Result<Self, String> {
+        let meter = EnergyMeter::new(&cfg.meter, ChaCha8Rng::seed_from_u64(cfg.meter_seed))
+            .map_err(|e| e.to_string())?;
+        let battery = match (&cfg.vehicle, cfg.role) {
+            (Some(v), BenchRole::Bms) => {
+                let seed = cfg.meter_seed.wrapping_add(1);
+                let b = BenchBattery::new(v, cfg.arrival_soc_pct, cfg.bms.target_soc_pct, seed)?;
+                cfg.bms.bcp.battery_voltage_v = b.voltage_v();
+                cfg.bms.bcp.soc_pct = b.soc_pct();
+                Some(b)
+            }
+            _ => None,
+        };
         cfg.charger.insulation = InsulationPolicy::External;
         let side = match cfg.role {
             BenchRole::Charger => Side::Charger(Box::new(ChargerSession::new(cfg.charger))),
@@ -189,6 +213,7 @@ impl BenchConnector {
             insulation_check: cfg.insulation_check,
             plant: Plant::default(),
             meter,
+            battery,
             external_meter: None,
             signals: BenchSignals::default(),
             timers: Timers::default(),
@@ -341,6 +366,7 @@ impl BenchConnector {
             signals: self.signals,
             meter_energy_wh: self.meter.import_energy_wh(),
             meter_register_wh: self.last_meter_register_wh,
+            soc_pct: self.battery.as_ref().map(BenchBattery::soc_pct),
         }
     }
 
@@ -387,6 +413,10 @@ impl BenchConnector {
         };
         self.meter.step(dt_s, v, i);
         self.last_step = Some(now);
+        if let (Some(battery), Side::Bms(b)) = (self.battery.as_mut(), &mut self.side) {
+            battery.step(dt_s, i);
+            b.update_battery(now, battery.status(i));
+        }
     }
 
     fn set_cc1(&mut self, state: Cc1State) {
@@ -621,6 +651,11 @@ impl BenchConnector {
                     self.plant.output_a = ccs.current_a;
                 }
                 BmsEvent::PhaseChanged(p) => {
+                    if !matches!(p, BmsPhase::Charging | BmsPhase::ExpectCroReady) {
+                        // No CCS follows a stop: the vehicle's own current sensor would see
+                        // the charger's output fall, which the bench takes as done.
+                        self.plant.output_a = 0.0;
+                    }
                     let over = matches!(p, BmsPhase::Ended | BmsPhase::Failed);
                     self.note_phase(now, format!("{p:?}"), p == BmsPhase::Charging, over);
                 }

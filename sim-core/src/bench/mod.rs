@@ -5,6 +5,7 @@
 //! Sans-IO like the rest of the core: the I/O shell (`hil`) maps the wall clock to
 //! [`Instant`](crate::time::Instant)s and moves frames; [`BenchEvent`]s go to the trace.
 
+mod battery;
 mod connector;
 mod signals;
 

@@ -189,3 +189,33 @@ fn profiles_map_onto_session_configs() {
     assert!(charger.report().completed, "{:?}", charger.report());
     assert!(b.report().completed, "{:?}", b.report());
 }
+
+#[test]
+fn a_bms_with_a_vehicle_charges_its_pack() {
+    let lib = profiles::Library::bundled().unwrap();
+    let vehicle =
+        crate::fleet::plant::VehicleModel::from_profile(&lib.vehicles["lfp-car-60kwh"]).unwrap();
+    let mut cc = BenchConnectorConfig::new(BenchRole::Charger);
+    cc.plan.stop_after_charging = Some(Duration::from_secs(60));
+    cc.insulation_check = Duration::from_millis(500);
+    let mut bc = BenchConnectorConfig::new(BenchRole::Bms);
+    bc.bms = bms_config_for(&lib.vehicles["lfp-car-60kwh"]);
+    bc.vehicle = Some(vehicle);
+    bc.arrival_soc_pct = 30.0;
+    let (mut charger, mut bms) = (
+        BenchConnector::new(cc).unwrap(),
+        BenchConnector::new(bc).unwrap(),
+    );
+    run(&mut charger, &mut bms, Duration::from_secs(120));
+    let (c, b) = (charger.report(), bms.report());
+    assert!(c.completed && b.completed, "{c:?} {b:?}");
+    // A minute at the pack's demand adds about that much energy to the pack.
+    let soc = b.soc_pct.unwrap();
+    let added_pct = b.meter_energy_wh / 1000.0 / 55.0 * 100.0;
+    assert!(
+        soc > 30.0 + added_pct * 0.8 && soc < 30.0 + added_pct * 1.2,
+        "{soc} {added_pct}"
+    );
+    assert!(b.meter_energy_wh > 500.0, "{b:?}");
+    assert_eq!(c.soc_pct, None);
+}
