@@ -2,6 +2,7 @@
 //! ports and CAN interfaces. The simulation itself lives in `sim-core` and never does
 //! I/O; this crate drives it and carries its messages to real peers.
 
+pub mod bench;
 pub mod bridge;
 pub mod can;
 pub mod http;

@@ -11,6 +11,7 @@
 //! vehicles; [`Library::load_scenario`] resolves the names against the bundled library or
 //! paths relative to the scenario file, and returns a [`ResolvedScenario`].
 
+pub mod bench;
 pub mod charger;
 pub mod civil;
 pub mod duration;

@@ -8,6 +8,7 @@
 
 pub use proto::time;
 
+pub mod bench;
 pub mod fleet;
 pub mod gbt;
 pub mod metrics;

@@ -48,6 +48,8 @@ pub enum Command {
     /// Shard reports: merge them, or print one.
     #[command(subcommand)]
     Report(crate::report_cmd::ReportCommand),
+    /// Run a hardware-in-the-loop bench file (real CAN boards, meters, backend).
+    Hil(crate::hil_cmd::HilArgs),
 }
 
 /// `chargestorm can …`.

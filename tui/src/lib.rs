@@ -5,6 +5,7 @@ pub mod bench_cmd;
 pub mod can_cmd;
 pub mod cli;
 pub mod dashboard;
+pub mod hil_cmd;
 pub mod html_report;
 mod live;
 pub mod meter_cmd;
@@ -36,6 +37,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Report(cmd) => report_cmd::run(cmd),
         cli::Command::Backend(args) => serve_cmd::backend(&args),
         cli::Command::Platform(args) => serve_cmd::platform(&args),
+        cli::Command::Hil(args) => hil_cmd::run(&args),
     }
 }
 

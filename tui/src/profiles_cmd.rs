@@ -29,6 +29,11 @@ fn list() -> Result<ExitCode> {
     for f in lib.fleets.values() {
         println!("  {:<18} {}", f.name, f.description);
     }
+    println!("benches:");
+    for (path, text) in profiles::bench::BUNDLED_BENCHES {
+        let bench = profiles::bench::load_bench(path, text).map_err(anyhow::Error::msg)?;
+        println!("  {:<18} {}", bench.name, bench.description);
+    }
     println!("scenarios:");
     for name in lib.scenarios.keys() {
         let resolved = lib.load_scenario(name)?;
@@ -52,6 +57,16 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
     for file in &files {
         let shown = file.display().to_string();
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
+        if profiles::bench::is_bench_text(&text) {
+            match profiles::bench::load_bench(&shown, &text) {
+                Ok(_) => println!("ok      {shown} (Bench)"),
+                Err(e) => {
+                    failed += 1;
+                    println!("invalid {e}");
+                }
+            }
+            continue;
+        }
         let outcome = match profiles::library::detect_kind(&shown, &text) {
             // A scenario is only valid if its references resolve too; resolution validates
             // the scenario itself as well, so every problem is listed at once.

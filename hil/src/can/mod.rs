@@ -37,6 +37,20 @@ pub trait CanBus: Send {
     /// Waits for the next frame from another node. Cancel-safe: dropping the future loses
     /// no frame, so it can sit in a `select!` with a timer.
     fn recv(&mut self) -> impl Future<Output = Result<CanFrame, CanError>> + Send;
+
+    /// Bus errors seen so far (error frames of a real controller; none on virtual buses).
+    fn bus_errors(&self) -> BusErrors {
+        BusErrors::default()
+    }
+}
+
+/// Bus errors a transport has seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BusErrors {
+    /// Error frames received from the controller.
+    pub error_frames: u64,
+    /// The last one, decoded.
+    pub last: Option<String>,
 }
 
 /// Why a CAN transport failed. Each variant names what it was working on.
@@ -90,6 +104,17 @@ pub enum CanError {
     Unsupported {
         /// What it was.
         what: String,
+    },
+    /// The controller went bus-off (too many transmit errors: no ACK, wrong bit rate,
+    /// a broken bus); the node cannot send until it is restarted.
+    #[error(
+        "CAN interface {iface:?} went bus-off after {error_frames} error frame(s); check the bit rate (250 kbit/s), termination and wiring"
+    )]
+    BusOff {
+        /// The interface.
+        iface: String,
+        /// Error frames seen until then.
+        error_frames: u64,
     },
     /// The bus or the connection was closed.
     #[error("CAN bus {what} closed")]

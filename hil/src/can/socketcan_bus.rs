@@ -6,15 +6,17 @@
 //! names the interface, the OS error and what it means.
 
 use proto::can::CanFrame;
-use socketcan::{EmbeddedFrame, ExtendedId, Id, StandardId};
+use socketcan::{EmbeddedFrame, ErrorCause, ExtendedId, Id, SocketOptions, StandardId};
 
-use super::{CanBus, CanError};
+use super::{BusErrors, CanBus, CanError};
 
 /// A SocketCAN interface (`can0`, `vcan0`).
 #[derive(Debug)]
 pub struct SocketCanBus {
     iface: String,
     socket: socketcan::tokio::CanSocket,
+    error_frames: u64,
+    last_error: Option<String>,
 }
 
 /// What an errno from opening a CAN socket means.
@@ -34,16 +36,25 @@ fn hint(err: &std::io::Error) -> &'static str {
 impl SocketCanBus {
     /// Opens interface `iface`. Must be called inside a tokio runtime.
     pub fn open(iface: &str) -> Result<SocketCanBus, CanError> {
-        socketcan::tokio::CanSocket::open(iface)
-            .map(|socket| SocketCanBus {
-                iface: iface.to_string(),
-                socket,
-            })
+        let socket = socketcan::tokio::CanSocket::open(iface).map_err(|source| CanError::Open {
+            iface: iface.to_string(),
+            hint: hint(&source),
+            source,
+        })?;
+        // Error frames (bus errors, bus-off) are delivered only when asked for.
+        socket
+            .set_error_filter_accept_all()
             .map_err(|source| CanError::Open {
                 iface: iface.to_string(),
-                hint: hint(&source),
+                hint: " (cannot enable error frames)",
                 source,
-            })
+            })?;
+        Ok(SocketCanBus {
+            iface: iface.to_string(),
+            socket,
+            error_frames: 0,
+            last_error: None,
+        })
     }
 
     /// Opens the interface with kernel index `index` (skips the name lookup, so on a
@@ -53,6 +64,8 @@ impl SocketCanBus {
             .map(|socket| SocketCanBus {
                 iface: format!("#{index}"),
                 socket,
+                error_frames: 0,
+                last_error: None,
             })
             .map_err(|source| CanError::Open {
                 iface: format!("#{index}"),
@@ -65,6 +78,27 @@ impl SocketCanBus {
     pub fn iface(&self) -> &str {
         &self.iface
     }
+
+    /// Notes an error frame; bus-off ends the bus with an error naming the interface.
+    fn on_error_frame(&mut self, frame: socketcan::CanErrorFrame) -> Result<(), CanError> {
+        self.error_frames += 1;
+        let (text, bus_off) = decode_error_frame(frame);
+        self.last_error = Some(text);
+        if bus_off {
+            return Err(CanError::BusOff {
+                iface: self.iface.clone(),
+                error_frames: self.error_frames,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// An error frame as text, and whether it says the controller went bus-off.
+fn decode_error_frame(frame: socketcan::CanErrorFrame) -> (String, bool) {
+    let error = socketcan::CanError::from(frame);
+    let bus_off = error.causes().any(|c| *c == ErrorCause::BusOff);
+    (format!("{error:?}"), bus_off)
 }
 
 /// Our frame as the crate's.
@@ -122,10 +156,21 @@ impl CanBus for SocketCanBus {
                     what: self.iface.clone(),
                     source,
                 })?;
-            // Remote and error frames are bus noise to a GB/T node: skip them.
+            if let socketcan::CanFrame::Error(e) = f {
+                self.on_error_frame(e)?;
+                continue;
+            }
+            // Remote frames are bus noise to a GB/T node: skip them.
             if let Ok(frame) = from_socketcan(&f) {
                 return Ok(frame);
             }
+        }
+    }
+
+    fn bus_errors(&self) -> BusErrors {
+        BusErrors {
+            error_frames: self.error_frames,
+            last: self.last_error.clone(),
         }
     }
 }
@@ -141,6 +186,23 @@ mod tests {
         assert_eq!(from_socketcan(&s).unwrap(), f);
         let std = CanFrame::new_standard(0x123, &[9]).unwrap();
         assert_eq!(from_socketcan(&to_socketcan(&std).unwrap()).unwrap(), std);
+    }
+
+    #[test]
+    fn error_frames_decode_and_bus_off_is_recognised() {
+        // Error class bits of linux/can/error.h: CAN_ERR_BUSOFF 0x40, CAN_ERR_ACK 0x20.
+        let bus_off = socketcan::CanErrorFrame::new_error(0x40, &[0; 8]).unwrap();
+        let (text, off) = decode_error_frame(bus_off);
+        assert!(off, "{text}");
+        let no_ack = socketcan::CanErrorFrame::new_error(0x20, &[0; 8]).unwrap();
+        let (text, off) = decode_error_frame(no_ack);
+        assert!(!off);
+        assert!(text.contains("NoAck"), "{text}");
+        let err = CanError::BusOff {
+            iface: "can0".into(),
+            error_frames: 3,
+        };
+        assert!(err.to_string().contains("\"can0\" went bus-off"), "{err}");
     }
 
     #[tokio::test]

@@ -115,6 +115,25 @@ impl VehicleModel {
     }
 }
 
+impl VehicleModel {
+    /// A fresh pack of this vehicle at `soc` (0–1), soaked at the ambient temperature, and
+    /// its BMS charge controller (for a bench BMS that plays this vehicle).
+    pub fn pack_and_bms(
+        &self,
+        soc: f64,
+        rng: &mut impl rand::Rng,
+    ) -> Result<(BatteryPack, Bms), String> {
+        let pack = BatteryPack::new(
+            &self.battery,
+            PackInit::soaked(soc.clamp(0.0, 1.0), AMBIENT_C),
+            rng,
+        )
+        .map_err(|e| e.to_string())?;
+        let bms = Bms::new_shared(Arc::clone(&self.bms), &pack).map_err(|e| e.to_string())?;
+        Ok((pack, bms))
+    }
+}
+
 /// The vehicle of one session: its pack, BMS and on-board charger.
 #[derive(Debug)]
 pub struct Ev {

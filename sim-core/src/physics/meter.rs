@@ -25,6 +25,13 @@
 //!
 //! Frequency and power factor are reported as supplied. The meter consumes the stream only on
 //! read, so the noise sequence is a function of the seed and the number of reads.
+//!
+//! # Faults ([`MeterFault`], reference meters-and-can-hil.md §1.6)
+//!
+//! A *stuck* meter returns the reading it showed when the fault came on until it is cleared
+//! (a frozen meter CPU). A *drifting* meter adds `drift_wh_per_h` per hour of stepped time to
+//! its import register (a miscalibrated meter); the exact energy underneath is untouched, so
+//! the conservation check still holds and the drift is the register's error alone.
 
 use crate::physics::common::{Checks, InvalidParams};
 use crate::physics::grid::AcQuantities;
@@ -115,6 +122,17 @@ impl MeterParams {
     }
 }
 
+/// Faults of a simulated meter, switched with [`EnergyMeter::set_fault`].
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct MeterFault {
+    /// Every value freezes at what the meter showed when this came on.
+    pub stuck: bool,
+    /// Import register drift, Wh per hour of stepped time (negative: it runs back). Setting
+    /// 0 ends the drift and the register shows the true energy again; changing a non-zero
+    /// rate keeps the offset accumulated so far.
+    pub drift_wh_per_h: f64,
+}
+
 /// A snapshot of the meter's registers (the Modbus layer encodes it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MeterReading {
@@ -165,6 +183,11 @@ pub struct EnergyMeter {
     import_wh: f64,
     export_wh: f64,
     sample: Sample,
+    fault: MeterFault,
+    /// What a stuck meter shows.
+    frozen: Option<MeterReading>,
+    /// Drift accumulated so far, Wh.
+    drift_wh: f64,
 }
 
 impl EnergyMeter {
@@ -180,11 +203,45 @@ impl EnergyMeter {
                 power_factor: 1.0,
                 ..Sample::default()
             },
+            fault: MeterFault::default(),
+            frozen: None,
+            drift_wh: 0.0,
         })
+    }
+
+    /// Switches the meter's faults; a stuck fault freezes the reading of this moment.
+    pub fn set_fault(&mut self, fault: MeterFault) {
+        if fault.stuck && self.frozen.is_none() {
+            self.frozen = Some(self.live_reading());
+        } else if !fault.stuck {
+            self.frozen = None;
+        }
+        if fault.drift_wh_per_h == 0.0 || !fault.drift_wh_per_h.is_finite() {
+            self.drift_wh = 0.0;
+        }
+        self.fault = MeterFault {
+            drift_wh_per_h: if fault.drift_wh_per_h.is_finite() {
+                fault.drift_wh_per_h
+            } else {
+                0.0
+            },
+            ..fault
+        };
+    }
+
+    /// The faults currently on.
+    pub fn fault(&self) -> MeterFault {
+        self.fault
+    }
+
+    /// The drift the import register carries, Wh.
+    pub fn drift_wh(&self) -> f64 {
+        self.drift_wh
     }
 
     fn integrate(&mut self, dt_s: f64, power_w: f64) {
         let h = dt_s / 3600.0;
+        self.drift_wh += self.fault.drift_wh_per_h * h;
         if power_w > 0.0 {
             self.import_wh += power_w * h;
         } else if power_w < 0.0 {
@@ -232,8 +289,16 @@ impl EnergyMeter {
         self.params.accuracy_class_pct / 200.0 * (u1 + u2 - 1.0)
     }
 
-    /// Reads the registers: noised voltages, currents and powers, quantised energy.
+    /// Reads the registers: noised voltages, currents and powers, quantised energy; a stuck
+    /// meter repeats its frozen reading.
     pub fn reading(&mut self) -> MeterReading {
+        match self.frozen {
+            Some(frozen) => frozen,
+            None => self.live_reading(),
+        }
+    }
+
+    fn live_reading(&mut self) -> MeterReading {
         let s = self.sample;
         let kind = self.params.kind;
         let pf = if kind == MeterKind::Dc {
@@ -257,7 +322,7 @@ impl EnergyMeter {
         };
         let lsb = self.params.energy_resolution_wh;
         // Registers saturate rather than wrap; u64 holds any realistic energy.
-        let import_energy_register = (self.import_wh / lsb).floor() as u64;
+        let import_energy_register = ((self.import_wh + self.drift_wh) / lsb).floor() as u64;
         let export_energy_register = (self.export_wh / lsb).floor() as u64;
         MeterReading {
             kind,
@@ -312,6 +377,53 @@ mod tests {
         assert!(r.import_energy_register >= 39_999);
         m.step(1.0, 400.0, -36.0);
         assert!((m.export_energy_wh() - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_stuck_meter_repeats_itself_until_cleared() {
+        let mut m = meter(MeterParams::dc(), 4);
+        m.step(36.0, 400.0, 100.0);
+        m.set_fault(MeterFault {
+            stuck: true,
+            ..MeterFault::default()
+        });
+        let frozen = m.reading();
+        assert_eq!(frozen.import_energy_register, 400);
+        m.step(36.0, 400.0, 100.0);
+        for _ in 0..10 {
+            assert_eq!(m.reading(), frozen);
+        }
+        // The energy underneath kept counting.
+        assert!((m.import_energy_wh() - 800.0).abs() < 1e-9);
+        m.set_fault(MeterFault::default());
+        let live = m.reading();
+        assert_eq!(live.import_energy_register, 800);
+        assert_ne!(live.voltage_v, m.reading().voltage_v, "noise is back");
+    }
+
+    #[test]
+    fn a_drifting_meter_gains_energy_with_time_not_power() {
+        let mut m = meter(MeterParams::dc(), 5);
+        m.set_fault(MeterFault {
+            drift_wh_per_h: 100.0,
+            ..MeterFault::default()
+        });
+        // Half an hour idle, then half an hour at 40 kW.
+        m.step(1800.0, 0.0, 0.0);
+        assert_eq!(m.reading().import_energy_register, 50);
+        m.step(1800.0, 400.0, 100.0);
+        assert_eq!(m.reading().import_energy_register, 20_100);
+        assert!((m.import_energy_wh() - 20_000.0).abs() < 1e-9);
+        // A new rate keeps the offset; 0 clears it.
+        m.set_fault(MeterFault {
+            drift_wh_per_h: -50.0,
+            ..MeterFault::default()
+        });
+        m.step(3600.0, 0.0, 0.0);
+        assert_eq!(m.reading().import_energy_register, 20_050);
+        m.set_fault(MeterFault::default());
+        assert_eq!(m.reading().import_energy_register, 20_000);
+        assert_eq!(m.drift_wh(), 0.0);
     }
 
     #[test]

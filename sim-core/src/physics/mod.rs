@@ -82,7 +82,7 @@ pub use dc::{
     PreCharge, PreChargeParams,
 };
 pub use grid::{AcMetering, AcQuantities, AcSupply};
-pub use meter::{EnergyMeter, MeterKind, MeterParams, MeterReading};
+pub use meter::{EnergyMeter, MeterFault, MeterKind, MeterParams, MeterReading};
 
 #[cfg(test)]
 mod sim_tests;

@@ -114,7 +114,7 @@ pub enum ServerError {
 }
 
 /// Counters of an emulator since it started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ServerStats {
     /// Complete frames received (any unit id).
     pub requests: u64,
