@@ -80,6 +80,9 @@ pub const OVERRUN_LAG: Duration = Duration::from_millis(5);
 /// The longest the driver sleeps before checking for progress output or a stop request.
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// The most wall time a run that fell behind spends catching up before its chunk ends.
+const MAX_CATCH_UP: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Virtual time advanced per chunk at `Speed::Max` between progress checks.
 const MAX_SPEED_CHUNK: Duration = Duration::from_secs(10);
 
@@ -149,8 +152,13 @@ pub fn run_with<S: Paced>(
                 }
             }
             Speed::Factor(factor) => {
-                let due = virtual_start + Duration::from_secs_f64(elapsed.as_secs_f64() * factor);
-                let due = due.min(sim.end());
+                let wall_due =
+                    virtual_start + Duration::from_secs_f64(elapsed.as_secs_f64() * factor);
+                let wall_due = wall_due.min(sim.end());
+                // A run that fell behind catches up in chunks of at most MAX_CATCH_UP of
+                // wall time at its factor, so its I/O, progress and Ctrl-C stay live.
+                let catch_up = Duration::from_secs_f64(MAX_CATCH_UP.as_secs_f64() * factor);
+                let due = wall_due.min(sim.now() + catch_up.max(Duration::from_millis(1)));
                 // Every deadline at or before `due` is late by `due - deadline`.
                 while let Some(deadline) = sim.next_deadline() {
                     if deadline > due {
@@ -158,7 +166,7 @@ pub fn run_with<S: Paced>(
                     }
                     // Lag is wall time: at a factor of 100, a deadline handled 1 s of
                     // virtual time late was 10 ms late on the wall clock.
-                    let lag_wall_us = ((due - deadline).as_micros() as f64 / factor) as u64;
+                    let lag_wall_us = ((wall_due - deadline).as_micros() as f64 / factor) as u64;
                     let _ = stats.lag_us.record(lag_wall_us.clamp(1, 3_600_000_000));
                     if lag_wall_us > OVERRUN_LAG.as_micros() {
                         stats.overruns += 1;
@@ -174,7 +182,7 @@ pub fn run_with<S: Paced>(
                 }
                 let next_wall = sim
                     .next_deadline()
-                    .map(|d| (d - due).as_secs_f64() / factor)
+                    .map(|d| (d - wall_due).as_secs_f64() / factor)
                     .unwrap_or(f64::INFINITY);
                 let sleep =
                     std::time::Duration::from_secs_f64(next_wall.clamp(0.0, 3600.0)).min(MAX_SLEEP);
@@ -261,6 +269,58 @@ mod tests {
             ticks: 0,
             limits: Vec::new(),
         }
+    }
+
+    /// A ticker whose every deadline costs `cost` of wall time: it cannot keep up.
+    struct Slow {
+        inner: Ticker,
+        cost: std::time::Duration,
+    }
+
+    impl Paced for Slow {
+        fn now(&self) -> Instant {
+            self.inner.now()
+        }
+        fn end(&self) -> Instant {
+            self.inner.end()
+        }
+        fn next_deadline(&mut self) -> Option<Instant> {
+            self.inner.next_deadline()
+        }
+        fn run_until(&mut self, limit: Instant) {
+            let before = self.inner.ticks;
+            self.inner.run_until(limit);
+            for _ in before..self.inner.ticks {
+                #[expect(clippy::disallowed_methods, reason = "the test's sim costs wall time")]
+                std::thread::sleep(self.cost);
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_that_falls_behind_still_returns_to_its_shell_and_reports_the_lag() {
+        // 1 ms deadlines that each cost 2 ms: the run falls ever further behind. It must
+        // still hand control back (I/O, progress, Ctrl-C) every ~100 ms, and the lag it
+        // reports grows with the wall time, not with the chunk.
+        let mut slow = Slow {
+            inner: ticker(2_000, 1),
+            cost: std::time::Duration::from_millis(2),
+        };
+        let mut gaps = Vec::new();
+        let mut last = std::time::Duration::ZERO;
+        let stats = run(&mut slow, Speed::REALTIME, |_, elapsed| {
+            gaps.push(elapsed - last);
+            last = elapsed;
+            elapsed < std::time::Duration::from_millis(600)
+        });
+        assert!(stats.interrupted);
+        let longest = gaps.iter().max().copied().unwrap_or_default();
+        assert!(
+            longest < std::time::Duration::from_millis(400),
+            "the shell waited {longest:?} for a chunk"
+        );
+        let p99_ms = stats.lag_us.value_at_quantile(0.99) as f64 / 1000.0;
+        assert!(p99_ms > 100.0, "lag p99 {p99_ms} ms while falling behind");
     }
 
     #[test]
