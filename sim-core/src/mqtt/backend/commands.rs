@@ -121,6 +121,7 @@ impl Backend {
                 wait: Duration::from_secs(u64::from(plug_in_timeout_s)),
                 deadline: None,
             });
+            self.open_orders += 1;
         }
         Ok(order_id)
     }

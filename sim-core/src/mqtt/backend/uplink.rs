@@ -410,6 +410,7 @@ impl Backend {
             .position(|o| !r.order_id.is_empty() && o.order_id == r.order_id)
         {
             c.orders.remove(pos);
+            self.open_orders -= 1;
             info.status = pb::AuthorizationStatus::Accepted as i32;
         }
         let (transaction_id, repeat) = match c.records.get(&r.record_id) {
@@ -523,6 +524,7 @@ impl Backend {
             .position(|o| !record.order_id.is_empty() && o.order_id == record.order_id)
         {
             c.orders.remove(pos);
+            self.open_orders -= 1;
         }
         let entry = LedgerEntry {
             charger: id.clone(),
@@ -667,7 +669,9 @@ impl Backend {
                     o.deadline = Some(now + o.wait + grace);
                 }
             } else {
+                let before = c.orders.len();
                 c.orders.retain(|o| o.seq != seq);
+                self.open_orders -= before - c.orders.len();
                 self.metrics.error(
                     ErrorKind::Rejected,
                     Some(MessageCode::RemoteStartTransactionReq),
