@@ -2,28 +2,13 @@
 //! `chargestorm can decode` reads back, message for message.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod binary_common;
 
-fn chargestorm(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chargestorm"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the chargestorm binary runs")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("chargestorm-candump-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
-}
+use binary_common::*;
 
 #[test]
 fn a_fleet_run_records_every_segment_and_the_log_decodes_back() {
-    let dir = tempdir("fleet");
+    let dir = tempdir("candump", "fleet");
     let run = chargestorm(
         &[
             "run",
@@ -81,7 +66,7 @@ fn a_fleet_run_records_every_segment_and_the_log_decodes_back() {
 
 #[test]
 fn candump_connectors_limits_the_recording() {
-    let dir = tempdir("some");
+    let dir = tempdir("candump", "some");
     let run = chargestorm(
         &[
             "run",

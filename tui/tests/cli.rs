@@ -1,35 +1,13 @@
 //! The real `chargestorm` binary: exit codes, reports, byte-identical traces.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod binary_common;
 
-fn chargestorm(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chargestorm"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the chargestorm binary runs")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chargestorm-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use binary_common::*;
+use std::path::Path;
 
 #[test]
 fn ci_smoke_passes_and_writes_the_report_contract() {
-    let dir = tempdir("smoke");
+    let dir = tempdir("cli", "smoke");
     let out = chargestorm(&["run", "ci-smoke", "--report", "r.json"], &dir);
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value =
@@ -61,7 +39,7 @@ fn ci_smoke_passes_and_writes_the_report_contract() {
 
 #[test]
 fn the_same_seed_gives_byte_identical_traces_at_any_speed() {
-    let dir = tempdir("determinism");
+    let dir = tempdir("cli", "determinism");
     let run = |name: &str, speed: &str, seed: &str| {
         let out = chargestorm(
             &[
@@ -95,7 +73,7 @@ fn the_same_seed_gives_byte_identical_traces_at_any_speed() {
 
 #[test]
 fn broken_profiles_are_reported_with_paths_and_exit_1() {
-    let dir = tempdir("validate");
+    let dir = tempdir("cli", "validate");
     std::fs::write(
         dir.join("broken.toml"),
         "[scenario]\nname = \"\"\n[[fleet.groups]]\nname = \"g\"\ncharger = \"nope\"\ncount = 0\n",
@@ -115,7 +93,7 @@ fn broken_profiles_are_reported_with_paths_and_exit_1() {
 
 #[test]
 fn bundled_profiles_validate_and_list() {
-    let dir = tempdir("bundled");
+    let dir = tempdir("cli", "bundled");
     let profiles = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
     let out = chargestorm(&["profiles", "validate", profiles.to_str().unwrap()], &dir);
     assert!(out.status.success(), "{}", text(&out));
@@ -126,7 +104,7 @@ fn bundled_profiles_validate_and_list() {
 
 #[test]
 fn errors_exit_2_and_say_what_is_wrong() {
-    let dir = tempdir("errors");
+    let dir = tempdir("cli", "errors");
     let out = chargestorm(&["run", "no-such-scenario.toml"], &dir);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario.toml"));
@@ -136,7 +114,7 @@ fn errors_exit_2_and_say_what_is_wrong() {
 
 #[test]
 fn report_show_and_merge_are_subcommands_of_the_binary() {
-    let dir = tempdir("report-cmd");
+    let dir = tempdir("cli", "report-cmd");
     let run = chargestorm(
         &[
             "run",

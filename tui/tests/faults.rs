@@ -1,33 +1,10 @@
 //! Fault scenarios through the real binary: JUnit output, seed sweeps that name the failing
 //! seeds with their rerun commands, and the same trace at any speed.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod binary_common;
 
-fn chargestorm(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chargestorm"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the chargestorm binary runs")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("chargestorm-faults-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use binary_common::*;
+use std::path::Path;
 
 fn report(path: &Path) -> serde_json::Value {
     let bytes = std::fs::read(path).expect("the report was written");
@@ -36,7 +13,7 @@ fn report(path: &Path) -> serde_json::Value {
 
 #[test]
 fn a_passing_fault_scenario_writes_junit_with_a_testcase_per_assertion() {
-    let dir = tempdir("junit");
+    let dir = tempdir("faults", "junit");
     let out = chargestorm(
         &[
             "run",
@@ -66,7 +43,7 @@ fn a_passing_fault_scenario_writes_junit_with_a_testcase_per_assertion() {
 
 #[test]
 fn a_backend_bug_fails_every_seed_of_a_sweep_with_rerun_commands() {
-    let dir = tempdir("sweep");
+    let dir = tempdir("faults", "sweep");
     let lib = profiles::Library::bundled().unwrap();
     let text_in = lib.scenarios["faults/insulation-fault"];
     let broken = text_in.replace(
@@ -135,7 +112,7 @@ fn a_backend_bug_fails_every_seed_of_a_sweep_with_rerun_commands() {
 
 #[test]
 fn a_fault_scenario_has_the_same_digest_at_max_speed_and_at_a_factor() {
-    let dir = tempdir("speeds");
+    let dir = tempdir("faults", "speeds");
     let max = chargestorm(
         &["run", "faults/bms-comm-loss", "--report", "max.json"],
         &dir,

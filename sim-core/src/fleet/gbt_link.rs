@@ -401,15 +401,31 @@ fn vin(rng: &mut EntityRng) -> String {
 }
 
 fn battery_status(ev: &Ev, tick: &TickResult, stop_request: Option<BmsStopCause>) -> BatteryStatus {
-    let pack = ev.pack();
+    let remaining_s = ev.bms().remaining_time_s(ev.pack(), ev.target_soc());
+    pack_status(
+        ev.pack(),
+        remaining_s,
+        tick.current_a,
+        &tick.demand,
+        stop_request,
+    )
+}
+
+/// What a BMS reports of `pack` (BCS/BSM/BCL fields) while `current_a` flows, with the
+/// BMS controller's `demand` and its estimate of the time to full (`remaining_s`). Shared by
+/// the fleet's links and the HIL bench's BMS.
+pub(crate) fn pack_status(
+    pack: &crate::physics::BatteryPack,
+    remaining_s: Option<f64>,
+    current_a: f64,
+    demand: &crate::physics::ChargeDemand,
+    stop_request: Option<BmsStopCause>,
+) -> BatteryStatus {
     let x = pack.extremes();
-    let remaining_min = ev
-        .bms()
-        .remaining_time_s(pack, ev.target_soc())
-        .map_or(0, |s| (s / 60.0).round().clamp(0.0, 600.0) as u16);
+    let remaining_min = remaining_s.map_or(0, |s| (s / 60.0).round().clamp(0.0, 600.0) as u16);
     BatteryStatus {
-        pack_voltage_v: pack.terminal_voltage_v(tick.current_a),
-        pack_current_a: tick.current_a,
+        pack_voltage_v: pack.terminal_voltage_v(current_a),
+        pack_current_a: current_a,
         soc_pct: (pack.soc() * 100.0).clamp(0.0, 100.0),
         remaining_min,
         max_cell_voltage_v: x.max_cell_voltage_v,
@@ -423,9 +439,9 @@ fn battery_status(ev: &Ev, tick: &TickResult, stop_request: Option<BmsStopCause>
         insulation_ok: true,
         charging_permitted: true,
         demand: Demand {
-            voltage_v: tick.demand.voltage_v,
-            current_a: tick.demand.current_a.max(0.0),
-            mode: match tick.demand.mode {
+            voltage_v: demand.voltage_v,
+            current_a: demand.current_a.max(0.0),
+            mode: match demand.mode {
                 ChargeMode::ConstantCurrent => DemandMode::Cc,
                 ChargeMode::ConstantVoltage => DemandMode::Cv,
             },

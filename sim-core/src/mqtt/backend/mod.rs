@@ -471,7 +471,10 @@ impl Backend {
         #[cfg(test)]
         assert_eq!(
             self.open_orders,
-            self.chargers.values().map(|c| c.orders.len()).sum::<usize>(),
+            self.chargers
+                .values()
+                .map(|c| c.orders.len())
+                .sum::<usize>(),
             "open order count"
         );
         let orders = if self.open_orders == 0 {
