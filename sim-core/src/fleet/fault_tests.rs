@@ -184,3 +184,33 @@ fn an_alarm_raised_early_in_a_platform_outage_arrives_after_the_back_off() {
         .unwrap();
     assert!(!correct.passed, "{}", correct.detail);
 }
+
+/// No coordinated omission: a backend stall shows up in the p99 of the requests made
+/// during it, measured from when they were meant to leave, and corrected latency is never
+/// below the service time.
+#[test]
+fn a_backend_stall_shows_up_in_p99() {
+    let slow = load("faults/slow-backend");
+    let mut calm = slow.clone();
+    calm.scenario.timeline.clear();
+    let (slow, calm) = (run(&slow), run(&calm));
+    let p99 = |r: &Report| {
+        r.latency_ms
+            .get("mqtt.StartTransactionReq")
+            .map(|l| l.p99)
+            .expect("StartTransaction latency recorded")
+    };
+    assert!(p99(&calm) < 100.0, "calm p99 {} ms", p99(&calm));
+    assert!(
+        p99(&slow) >= 1_500.0,
+        "a 1.5 s stall must reach p99: {} ms",
+        p99(&slow)
+    );
+    for (name, corrected) in &slow.latency_ms {
+        let service = &slow.details.latency_uncorrected_ms[name];
+        assert!(
+            corrected.p99 >= service.p99,
+            "{name}: {corrected:?} vs {service:?}"
+        );
+    }
+}
