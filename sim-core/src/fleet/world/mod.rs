@@ -3,6 +3,7 @@
 mod candump;
 mod control;
 mod expect;
+mod external;
 mod faults;
 mod http;
 mod mqtt;
@@ -11,6 +12,7 @@ mod timeline;
 mod view;
 
 pub use control::ControlEvent;
+pub use external::ExternalAction;
 pub use faults::{Fault, FaultEvent, FaultTarget};
 pub use http::{ExternalOperator, http_configs, operator_config};
 pub use mqtt::{MqttOut, driver_cards, reference_backend, reference_tariff, vehicle_vins};
@@ -263,6 +265,8 @@ pub struct World {
     can_log: Option<Box<candump::CanLog>>,
     /// The scenario's `[[timeline]]` and `[[expect]]`, when it has any.
     timeline: Option<Box<timeline::TimelineSide>>,
+    /// Timeline actions on real peers waiting for the I/O shell.
+    external: Vec<external::ExternalAction>,
 }
 
 impl std::fmt::Debug for World {
@@ -322,6 +326,7 @@ impl World {
             http: None,
             can_log: None,
             timeline: None,
+            external: Vec::new(),
         };
         let identities = world.build_fleet(scenario, config.shard)?;
         let spec = &scenario.scenario.mqtt;
