@@ -486,6 +486,10 @@ pub enum ExpectKind {
     ErrorRate,
     /// No connector stays in `state` longer than `max_s`.
     NoStuckState,
+    /// The platform's data is complete again within `within_s` of the end of the `after`
+    /// entry (a platform outage with a `duration`): the pushes it refused were re-sent and
+    /// accepted, or what the operator gave up was recovered with `supplement_collect`.
+    DataCompleted,
 }
 
 /// One `[[expect]]` entry.
@@ -563,6 +567,10 @@ impl Expectation {
             K::NoStuckState => {
                 need(e, "state", self.state.is_some());
                 need(e, "max_s", self.max_s.is_some());
+            }
+            K::DataCompleted => {
+                need(e, "within_s", self.within_s.is_some());
+                need(e, "after", self.after.is_some());
             }
         }
     }

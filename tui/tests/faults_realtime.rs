@@ -35,7 +35,7 @@ fn text(o: &Output) -> String {
 
 /// A bundled scenario with `edits` applied (each must change it).
 fn variant(name: &str, edits: &[(&str, &str)]) -> String {
-    let lib = profiles::Library::bundled().unwrap();
+    let lib = profiles::Library::bundled().expect("the bundled profiles load");
     let mut s = lib.scenarios[name].to_owned();
     for (from, to) in edits {
         assert!(s.contains(from), "{name} has no {from:?}");
@@ -53,7 +53,11 @@ fn trace(path: &Path) -> Vec<serde_json::Value> {
 }
 
 fn run_realtime(dir: &Path, toml: &str) -> (Output, serde_json::Value, std::time::Duration) {
-    std::fs::write(dir.join("s.toml"), toml).unwrap();
+    std::fs::write(dir.join("s.toml"), toml).expect("the scenario is written");
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test bounds the real time a real-time run takes"
+    )]
     let started = std::time::Instant::now();
     let out = chargestorm(
         &[
@@ -82,7 +86,7 @@ fn run_realtime(dir: &Path, toml: &str) -> (Output, serde_json::Value, std::time
 fn assertion<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["assertions"]
         .as_array()
-        .unwrap()
+        .expect("the report has assertions")
         .iter()
         .find(|a| a["name"] == name)
         .unwrap_or_else(|| panic!("no assertion {name} in {report}"))
@@ -98,13 +102,19 @@ fn a_broker_restart_on_the_real_embedded_broker_passes_its_expectations() {
             ("at = \"3m\"", "at = \"8s\""),
             ("duration = \"20s\"", "duration = \"3s\""),
             ("max_s = 120", "max_s = 15"),
-            ("[mqtt]\nenabled = true\n", "[mqtt]\nenabled = true\nresponse_timeout_s = 5\n"),
+            (
+                "[mqtt]\nenabled = true\n",
+                "[mqtt]\nenabled = true\nresponse_timeout_s = 5\n",
+            ),
         ],
     );
     let (out, report, wall) = run_realtime(&dir, &toml);
     assert!(out.status.success(), "{}", text(&out));
     assert!(wall < std::time::Duration::from_secs(40), "took {wall:?}");
-    assert_eq!(assertion(&report, "broker_restart.back_online")["passed"], true);
+    assert_eq!(
+        assertion(&report, "broker_restart.back_online")["passed"],
+        true
+    );
     let injected = report["details"]["injected_faults"].as_array().unwrap();
     assert!(
         injected
@@ -182,7 +192,11 @@ fn a_partition_on_the_real_broker_holds_the_chosen_chargers_down_then_they_recon
             .filter(|l| &l["entity"] == charger)
             .map(|l| l["t_us"].as_u64().unwrap())
             .collect();
-        assert_eq!(ups.len(), 2, "{charger} connected, then reconnected: {ups:?}");
+        assert_eq!(
+            ups.len(),
+            2,
+            "{charger} connected, then reconnected: {ups:?}"
+        );
         assert!(
             ups[1] >= 10_000_000,
             "{charger} stayed down for the partition: {ups:?}"

@@ -225,3 +225,18 @@ fn bundled_fault_scenarios_keep_their_folder_in_the_name_and_expect_something() 
     }
     assert!(lib.scenarios.contains_key("ci-smoke"));
 }
+
+#[test]
+fn data_completed_needs_the_outage_it_follows_and_a_time() {
+    let ok = problems(
+        "[[timeline]]\nname = \"outage\"\nat = \"1m\"\naction = \"platform_500\"\nduration = \"10s\"\n\
+         [[expect]]\nkind = \"data_completed\"\nafter = \"outage\"\nwithin_s = 30\n",
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+    let missing = problems("[[expect]]\nkind = \"data_completed\"\n");
+    assert!(
+        missing.iter().any(|p| p.contains("expect[0].within_s"))
+            && missing.iter().any(|p| p.contains("expect[0].after")),
+        "{missing:?}"
+    );
+}

@@ -308,7 +308,17 @@ impl World {
             let next = net.next_due(&nodes);
             self.sched.arm(HTTP, next.map(|t| t.max(now)));
             if let Some(t) = self.timeline.as_mut() {
-                t.journal.alarms_arrived(now, platform.store());
+                let store = platform.store();
+                t.journal.alarms_arrived(now, store);
+                let c = &store.counts;
+                t.journal.data_seen(super::expect::DataSample {
+                    at: now,
+                    faulted: c.faulted,
+                    accepted: c.station_status + c.bms + c.alarms + c.events,
+                    supplemented: c.supplemented,
+                    given_up: operator.stats().pushes_failed,
+                    pending: operator.pending_pushes(),
+                });
             }
         }
         let mut commands = Vec::new();

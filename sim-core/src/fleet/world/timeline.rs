@@ -155,6 +155,13 @@ impl TimelineSide {
             .iter()
             .any(|x| x.kind == profiles::timeline::ExpectKind::NoStuckState);
         let mut journal = Journal::new(connectors, stuck);
+        if scenario
+            .expect
+            .iter()
+            .any(|x| x.kind == profiles::timeline::ExpectKind::DataCompleted)
+        {
+            journal.watch_data();
+        }
         // A StopTransaction may need a timeout and a re-send before its confirmation.
         journal.settle = Duration::from_secs(2 * u64::from(scenario.mqtt.response_timeout_s) + 10);
         Ok(Some(TimelineSide {
