@@ -481,7 +481,8 @@ impl World {
             s.current_a = if three { [i, i, i] } else { [i, 0.0, 0.0] };
             s.voltage_v = if three { [v, v, v] } else { [v, 0.0, 0.0] };
             s.connector_temp_c = Some(gun_c);
-            s.charged_energy_kwh = c.plant.session_energy_wh() / 1000.0;
+            s.charged_energy_kwh =
+                self.reported_session_wh(ci, c.plant.session_energy_wh()) / 1000.0;
         }
         if let (Some(ev), true) = (ev, c.link.is_some()) {
             s.soc_percent = Some((ev.soc_pct() * 10.0).round() / 10.0);

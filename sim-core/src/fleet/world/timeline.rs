@@ -85,6 +85,8 @@ enum Saved {
     Platform(crate::tcec::platform::PlatformFaults),
     InvalidCard(f64),
     Load(f64),
+    /// Local connectors whose meter a `meter_stuck` or `meter_drift` broke.
+    Meter(Vec<usize>),
 }
 
 /// One entry and what happened to it.
@@ -407,14 +409,19 @@ impl World {
             None => return 0,
         };
         let mut hits = Vec::new();
+        let mut local = Vec::new();
         for ci in self.targets(i) {
             if self.inject_at(ci, &fault) {
                 hits.push(self.connectors[ci].global_id);
+                local.push(ci);
             }
         }
         let n = hits.len() as u32;
         if let Some(t) = self.timeline.as_mut() {
             t.entries[i].hits = hits;
+            if matches!(fault, Fault::MeterStuck | Fault::MeterDrift { .. }) {
+                t.entries[i].saved = Some(Saved::Meter(local));
+            }
         }
         n
     }
@@ -616,6 +623,11 @@ impl World {
                 }
             }
             Some(Saved::Load(f)) => self.set_load(f),
+            Some(Saved::Meter(cis)) => {
+                for ci in cis {
+                    self.repair_meter(ci);
+                }
+            }
             None => return,
         }
         self.trace.record(
@@ -712,6 +724,10 @@ fn connector_fault(spec: &TimelineEntry, resolved: Resolved) -> Option<Fault> {
         Action::ModuleFailure => Some(Fault::ModuleFailure),
         Action::MeterFailure => Some(Fault::MeterFailure),
         Action::UnplugMidSession => Some(Fault::UnplugMidSession),
+        Action::MeterStuck => Some(Fault::MeterStuck),
+        Action::MeterDrift => Some(Fault::MeterDrift {
+            wh_per_h: spec.wh_per_h.unwrap_or(0.0),
+        }),
         Action::CanSilence => wire(WireFault::Silence { from, pgn }),
         Action::CanDrop => wire(WireFault::Drop { from, pgn, ratio }),
         Action::CanDelay => wire(WireFault::Delay {
