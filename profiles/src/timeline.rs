@@ -513,6 +513,9 @@ pub enum ExpectKind {
     /// entry (a platform outage with a `duration`): the pushes it refused were re-sent and
     /// accepted, or what the operator gave up was recovered with `supplement_collect`.
     DataCompleted,
+    /// The energy every session's charger reported (meter values, StopTransaction) is
+    /// within `max_percent` of the energy delivered: a stuck or drifting meter fails it.
+    MeterMismatch,
 }
 
 /// One `[[expect]]` entry.
@@ -591,6 +594,7 @@ impl Expectation {
                 need(e, "state", self.state.is_some());
                 need(e, "max_s", self.max_s.is_some());
             }
+            K::MeterMismatch => need(e, "max_percent", self.max_percent.is_some()),
             K::DataCompleted => {
                 need(e, "within_s", self.within_s.is_some());
                 need(e, "after", self.after.is_some());

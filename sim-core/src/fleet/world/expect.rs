@@ -73,6 +73,8 @@ pub(super) struct Journal {
     /// Per local connector: its state and since when (only with a `no_stuck_state`).
     states: Option<Vec<(ConnectorState, Instant)>>,
     worst: BTreeMap<&'static str, Stay>,
+    /// Per ended session: connector, delivered and reported energy, Wh.
+    energy: Vec<(u32, f64, f64)>,
     /// The platform's data over time (only with a `data_completed`).
     data: Option<Vec<DataSample>>,
     /// StopTransactions sent this close to the end need not be confirmed yet.
@@ -181,6 +183,14 @@ impl World {
         }
     }
 
+    /// Connector `ci`'s session ended having delivered `true_wh` and reported `reported_wh`.
+    pub(super) fn timeline_energy(&mut self, ci: usize, true_wh: f64, reported_wh: f64) {
+        let connector = self.connectors[ci].global_id;
+        if let Some(t) = self.timeline.as_mut() {
+            t.journal.energy.push((connector, true_wh, reported_wh));
+        }
+    }
+
     /// Connector `ci`'s charger sent StopTransaction for `record`.
     pub(super) fn timeline_tx_stop(&mut self, ci: usize, record: u32, _reason: StopReason) {
         let (now, connector, k) = (
@@ -257,6 +267,7 @@ impl World {
             ExpectKind::ErrorRate => self.expect_error_rate(x),
             ExpectKind::NoStuckState => expect_not_stuck(t, x),
             ExpectKind::DataCompleted => self.expect_data_completed(t, x),
+            ExpectKind::MeterMismatch => expect_meter_match(t, x),
         }
     }
 
@@ -680,6 +691,45 @@ fn never_fired(label: &str, when: Option<&str>) -> String {
         Some(w) => format!("timeline entry {label} never fired: its condition `{w}` never held"),
         None => format!("timeline entry {label} never fired: the run ended before its time"),
     }
+}
+
+fn expect_meter_match(t: &super::timeline::TimelineSide, x: &Expectation) -> (bool, String) {
+    let limit = x.max_percent.unwrap_or(0.0);
+    // Sessions under 100 Wh are left out: the meter's 1 Wh resolution dominates them.
+    let sessions: Vec<&(u32, f64, f64)> = t
+        .journal
+        .energy
+        .iter()
+        .filter(|(_, delivered, _)| *delivered > 100.0)
+        .collect();
+    let off = |(_, delivered, reported): &(u32, f64, f64)| {
+        (reported - delivered).abs() * 100.0 / delivered
+    };
+    let bad: Vec<String> = sessions
+        .iter()
+        .filter(|s| off(s) > limit)
+        .map(|&&(c, delivered, reported)| {
+            format!(
+                "connector {c} reported {:.0} Wh for {:.0} Wh delivered ({:+.1} %)",
+                reported,
+                delivered,
+                (reported - delivered) * 100.0 / delivered
+            )
+        })
+        .collect();
+    let worst = sessions.iter().map(|s| off(s)).fold(0.0, f64::max);
+    (
+        bad.is_empty(),
+        format!(
+            "expected: every session's reported energy within {limit} % of the energy delivered; seen: {} sessions, worst {worst:.2} % off{}",
+            sessions.len(),
+            if bad.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", bad.join("; "))
+            }
+        ),
+    )
 }
 
 fn expect_not_stuck(t: &super::timeline::TimelineSide, x: &Expectation) -> (bool, String) {

@@ -219,4 +219,36 @@ enabled = true
         );
         assert!(w.connectors[0].meter.faulted_session);
     }
+
+    fn meter_mismatch(w: World) -> crate::report::Assertion {
+        let mut w = w;
+        let end = w.end();
+        w.run_until(end);
+        w.finish(0.0)
+            .assertions
+            .into_iter()
+            .find(|a| a.name == "expect.0.meter_mismatch")
+            .unwrap()
+    }
+
+    #[test]
+    fn meter_mismatch_catches_a_drifting_meter_and_names_its_connector() {
+        let expect = "[[expect]]\nkind = \"meter_mismatch\"\nmax_percent = 1.0\n";
+        let clean = meter_mismatch(world(expect));
+        assert!(clean.passed, "{}", clean.detail);
+        assert!(
+            clean.detail.contains("worst 0.00 % off"),
+            "{}",
+            clean.detail
+        );
+        let drifting = meter_mismatch(world(&format!(
+            "[[timeline]]\nat = \"2m\"\nconnector = 1\naction = \"meter_drift\"\nwh_per_h = 2000\n{expect}"
+        )));
+        assert!(!drifting.passed, "{}", drifting.detail);
+        assert!(
+            drifting.detail.contains("connector 1 reported"),
+            "{}",
+            drifting.detail
+        );
+    }
 }

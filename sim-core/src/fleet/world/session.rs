@@ -404,6 +404,7 @@ impl World {
         c.phase = Phase::Finishing { ev, unplug_at };
         let meter_wh = self.reported_meter_wh(ci);
         let reported_wh = self.reported_session_wh(ci, energy.meter_wh);
+        self.timeline_energy(ci, energy.meter_wh, reported_wh);
         self.timeline_stop(ci, reason, false);
         if self.mqtt.is_some() {
             self.mqtt_end_transaction(ci, meter_wh, reason);
