@@ -309,7 +309,11 @@ impl Stack {
         let Some(broker) = self.mqtt.as_mut().and_then(|m| m.broker.as_mut()) else {
             return false;
         };
-        self.runtime.block_on(broker.restart()).is_ok()
+        let up = self.runtime.block_on(broker.restart()).is_ok();
+        if let Some(runner) = self.mqtt.as_ref().and_then(|m| m.backend.as_ref()) {
+            runner.reconnect_now();
+        }
+        up
     }
 
     /// Delays every answer of the reference backend by `delay`. False when the chargers
