@@ -204,3 +204,81 @@ fn a_partition_on_the_real_broker_holds_the_chosen_chargers_down_then_they_recon
     }
     assert_eq!(assertion(&report, "partition.heals")["passed"], true);
 }
+
+/// A short platform outage with an alarm raised during it, on the served reference
+/// monitoring platform.
+const PLATFORM_OUTAGE: &str = r#"
+[scenario]
+name = "faults/platform-outage-realtime"
+description = "A short platform outage on the served reference platform"
+seed = 7008
+duration = "20s"
+
+[[fleet.groups]]
+name = "dc"
+charger = "dc-120kw-dual"
+count = 2
+chargers_per_station = 2
+
+[traffic]
+arrivals_per_connector_per_h = 0.5
+initial_occupancy = 1.0
+arrival_soc_pct = { min = 20.0, max = 30.0 }
+target_soc_pct = { min = 80.0, max = 90.0 }
+dwell_min = { min = 60.0, max = 90.0 }
+plug_to_start_s = { min = 1.0, max = 3.0 }
+
+[mqtt]
+enabled = true
+
+[http]
+enabled = true
+
+[[timeline]]
+name = "outage"
+at = "4s"
+action = "platform_500"
+duration = "6s"
+
+[[timeline]]
+name = "hot_gun"
+at = "6s"
+connector = 2
+action = "over_temperature"
+"#;
+
+#[test]
+fn a_platform_outage_on_the_served_reference_platform_refuses_pushes_until_it_ends() {
+    let dir = tempdir("platform");
+    let (out, report, wall) = run_realtime(&dir, PLATFORM_OUTAGE);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(wall < std::time::Duration::from_secs(40), "took {wall:?}");
+    let lines = trace(&dir.join("t.jsonl"));
+    let outage = lines
+        .iter()
+        .find(|l| l["event"] == "action_fired" && l["label"] == "outage")
+        .expect("the outage is traced");
+    assert_eq!(outage["reached"], 1, "the served platform took it");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "action_ended" && l["label"] == "outage")
+    );
+    let refused: u64 = report["errors"]
+        .as_object()
+        .expect("the report counts errors")
+        .iter()
+        .filter(|(k, _)| k.ends_with("http_500"))
+        .map(|(_, v)| v.as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        refused > 0,
+        "the operator saw HTTP 500s: {}",
+        report["errors"]
+    );
+    let alarm = assertion(&report, "tcec.response_time.http.notification_alarmInfo");
+    assert_eq!(
+        alarm["passed"], true,
+        "the alarm arrived after the outage: {alarm}"
+    );
+}
