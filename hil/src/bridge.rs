@@ -139,6 +139,12 @@ impl MqttBridge {
         }
     }
 
+    /// Cuts charger `k`'s connection and holds it down for `hold` (a network partition;
+    /// it reconnects with its own back-off afterwards). False when there is no such charger.
+    pub fn cut(&self, k: usize, hold: std::time::Duration) -> bool {
+        self.fleet.cut(k, hold)
+    }
+
     /// Closes every connection.
     pub fn shutdown(&self) {
         self.fleet.shutdown();

@@ -42,6 +42,12 @@ pub enum Action {
     ModuleFailure,
     /// The energy meter stops answering: the charger ends the session as a charger fault.
     MeterFailure,
+    /// The energy meter's register freezes: the charger keeps charging but reports the
+    /// same energy (meter values, StopTransaction, platform) until `duration` ends.
+    MeterStuck,
+    /// The energy meter over-reads by `wh_per_h` Wh per hour from now on (or for
+    /// `duration`): the reported energy drifts away from what was delivered.
+    MeterDrift,
     /// The driver pulls the plug mid-session.
     UnplugMidSession,
     /// A GB/T 27930 `message` (e.g. `BCL`) is no longer sent by its sender.
@@ -101,6 +107,7 @@ enum Param {
     Factor,
     Fail,
     AfterS,
+    WhPerH,
 }
 
 impl Param {
@@ -114,6 +121,7 @@ impl Param {
             Param::Factor => "factor",
             Param::Fail => "fail",
             Param::AfterS => "after_s",
+            Param::WhPerH => "wh_per_h",
         }
     }
 }
@@ -141,6 +149,8 @@ impl Action {
             A::ContactorStuck => "contactor_stuck",
             A::ModuleFailure => "module_failure",
             A::MeterFailure => "meter_failure",
+            A::MeterStuck => "meter_stuck",
+            A::MeterDrift => "meter_drift",
             A::UnplugMidSession => "unplug_mid_session",
             A::CanSilence => "can_silence",
             A::CanDrop => "can_drop",
@@ -176,6 +186,8 @@ impl Action {
             | A::ContactorStuck
             | A::ModuleFailure
             | A::MeterFailure
+            | A::MeterStuck
+            | A::MeterDrift
             | A::UnplugMidSession
             | A::CanSilence
             | A::CanDrop
@@ -196,6 +208,8 @@ impl Action {
             A::CanDrop | A::CanCorrupt => (&[P::Message, P::Ratio], &[P::Message]),
             A::CanDelay => (&[P::Message, P::DelayMs], &[P::Message, P::DelayMs]),
             A::FirmwareUpdate => (&[P::Fail], &[]),
+            A::MeterStuck => (&[P::Duration], &[]),
+            A::MeterDrift => (&[P::WhPerH, P::Duration], &[P::WhPerH]),
             A::MqttDisconnect => (&[P::Duration], &[]),
             A::RestartBroker => (&[P::Duration], &[]),
             A::BackendSlowdown | A::PlatformTimeout => (&[P::DelayMs, P::Duration], &[P::DelayMs]),
@@ -271,6 +285,9 @@ pub struct TimelineEntry {
     /// `platform_expired_token`: tokens stop working this long after issue, s.
     #[serde(default)]
     pub after_s: Option<f64>,
+    /// `meter_drift`: how much the meter over-reads per hour, Wh.
+    #[serde(default)]
+    pub wh_per_h: Option<f64>,
 }
 
 /// What a `when` condition looks at.
@@ -373,6 +390,7 @@ impl TimelineEntry {
             Param::Factor => self.factor.is_some(),
             Param::Fail => self.fail.is_some(),
             Param::AfterS => self.after_s.is_some(),
+            Param::WhPerH => self.wh_per_h.is_some(),
         }
     }
 
@@ -432,6 +450,7 @@ impl TimelineEntry {
             Param::Factor,
             Param::Fail,
             Param::AfterS,
+            Param::WhPerH,
         ] {
             if self.has(p) && !allowed.contains(&p) {
                 e.push(p.key(), format!("is not a parameter of {action}"));
@@ -458,6 +477,10 @@ impl TimelineEntry {
         }
         if let Some(a) = self.after_s {
             e.range("after_s", a, 0.0, 86_400.0);
+        }
+        if let Some(w) = self.wh_per_h {
+            // A meter register never runs backwards: the drift over-reads.
+            e.range("wh_per_h", w, 0.0, 1_000_000.0);
         }
         if let Some(m) = &self.message {
             e.non_empty("message", m);
@@ -486,6 +509,13 @@ pub enum ExpectKind {
     ErrorRate,
     /// No connector stays in `state` longer than `max_s`.
     NoStuckState,
+    /// The platform's data is complete again within `within_s` of the end of the `after`
+    /// entry (a platform outage with a `duration`): the pushes it refused were re-sent and
+    /// accepted, or what the operator gave up was recovered with `supplement_collect`.
+    DataCompleted,
+    /// The energy every session's charger reported (meter values, StopTransaction) is
+    /// within `max_percent` of the energy delivered: a stuck or drifting meter fails it.
+    MeterMismatch,
 }
 
 /// One `[[expect]]` entry.
@@ -563,6 +593,11 @@ impl Expectation {
             K::NoStuckState => {
                 need(e, "state", self.state.is_some());
                 need(e, "max_s", self.max_s.is_some());
+            }
+            K::MeterMismatch => need(e, "max_percent", self.max_percent.is_some()),
+            K::DataCompleted => {
+                need(e, "within_s", self.within_s.is_some());
+                need(e, "after", self.after.is_some());
             }
         }
     }

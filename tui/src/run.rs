@@ -402,6 +402,10 @@ fn conclude(
         ));
     }
     let snapshot = world.snapshot();
+    let mut faults = faults;
+    if let Some(s) = &stack {
+        faults.extend(s.applied_actions().iter().cloned());
+    }
     let backend = match stack {
         Some(s) => s.finish(&mut world)?,
         None => None,

@@ -12,7 +12,7 @@ use hil::mqtt::{BackendRunner, BrokerUrl, EmbeddedBroker, MqttSettings, RealCloc
 use hil::pace::{Sleep, Waiter};
 use profiles::ResolvedScenario;
 use profiles::scenario::BackendKind;
-use sim_core::fleet::World;
+use sim_core::fleet::{ExternalAction, World};
 use sim_core::mqtt::backend::Backend;
 use sim_core::tcec::exchange::PeerId;
 use sim_core::tcec::operator::OperatorPlatform;
@@ -57,11 +57,21 @@ struct HttpPart {
     platform: Option<RunningServer<MonitoringPlatform>>,
 }
 
+/// The setting a timeline action on a real peer replaced, restored when it ends.
+enum Saved {
+    Backend(sim_core::mqtt::backend::BackendFaults),
+    Platform(sim_core::tcec::platform::PlatformFaults),
+}
+
 /// The running network stack.
 pub struct Stack {
     runtime: tokio::runtime::Runtime,
     mqtt: Option<MqttPart>,
     http: Option<HttpPart>,
+    /// Settings replaced by running timeline actions, by entry index.
+    saved: std::collections::BTreeMap<u32, Saved>,
+    /// The timeline actions carried out on real peers, for the report.
+    applied: Vec<sim_core::report::InjectedFault>,
 }
 
 impl Stack {
@@ -101,6 +111,8 @@ impl Stack {
             runtime,
             mqtt,
             http,
+            saved: std::collections::BTreeMap::new(),
+            applied: Vec::new(),
         })
     }
 
@@ -136,15 +148,145 @@ impl Stack {
         }
     }
 
-    /// Moves traffic between the world and the connections.
+    /// Moves traffic between the world and the connections, and carries out the timeline
+    /// actions the world handed over for the real peers.
     pub fn pump(&mut self, world: &mut World) {
+        {
+            let _guard = self.runtime.enter();
+            if let Some(m) = self.mqtt.as_mut() {
+                m.bridge.pump(world);
+            }
+            if self.http.is_some() {
+                world.poll_http_commands();
+            }
+        }
+        for action in world.take_external_actions() {
+            let reached = self.apply_external(&action);
+            world.record_external_action(&action, reached);
+            if !action.ending {
+                self.applied.push(sim_core::report::InjectedFault {
+                    at_s: world.now().as_secs_f64(),
+                    fault: action.spec.action.name().to_owned(),
+                    target: format!("timeline {}", action.spec.label()),
+                    reached: u64::from(reached),
+                });
+            }
+        }
+    }
+
+    /// The timeline actions carried out on real peers so far, with their reach.
+    pub fn applied_actions(&self) -> &[sim_core::report::InjectedFault] {
+        &self.applied
+    }
+
+    /// Carries out (or ends) a timeline action on the real peers; returns how many targets
+    /// it reached: chargers for `mqtt_disconnect`, 1 for a broker, backend or platform that
+    /// took it, 0 when none here can.
+    pub fn apply_external(&mut self, action: &ExternalAction) -> u32 {
+        use profiles::timeline::Action as A;
+        match action.spec.action {
+            A::RestartBroker => u32::from(self.broker_action(action.ending)),
+            A::MqttDisconnect => self.cut_chargers(action),
+            A::BackendSlowdown
+            | A::BackendDropResponses
+            | A::BackendMalformed
+            | A::BackendNeverAnswer => u32::from(self.backend_action(action)),
+            A::Platform500
+            | A::PlatformTimeout
+            | A::PlatformExpiredToken
+            | A::PlatformWrongSignature => u32::from(self.platform_action(action)),
+            _ => 0,
+        }
+    }
+
+    /// A broker restart on the embedded broker: it stops now and comes back when the
+    /// action ends (a broker that cannot stop, rumqttd, restarts at once instead).
+    fn broker_action(&mut self, ending: bool) -> bool {
+        let Some(broker) = self.mqtt.as_mut().and_then(|m| m.broker.as_mut()) else {
+            return false;
+        };
+        if ending {
+            let up = self.runtime.block_on(broker.restart()).is_ok();
+            if let Some(runner) = self.mqtt.as_ref().and_then(|m| m.backend.as_ref()) {
+                runner.reconnect_now();
+            }
+            return up;
+        }
+        self.runtime.block_on(broker.stop()).is_ok()
+            || self.runtime.block_on(broker.restart()).is_ok()
+    }
+
+    /// Cuts the chosen chargers' connections, held down for the action's duration.
+    fn cut_chargers(&mut self, action: &ExternalAction) -> u32 {
+        let Some(m) = self.mqtt.as_ref() else {
+            return 0;
+        };
+        let hold = action.duration().map_or(std::time::Duration::ZERO, |d| {
+            std::time::Duration::from_micros(d.as_micros())
+        });
         let _guard = self.runtime.enter();
-        if let Some(m) = self.mqtt.as_mut() {
-            m.bridge.pump(world);
+        action
+            .chargers
+            .iter()
+            .filter(|&&k| m.bridge.cut(k, hold))
+            .count() as u32
+    }
+
+    /// Changes (or restores) the reference backend runner's faults.
+    fn backend_action(&mut self, action: &ExternalAction) -> bool {
+        let Some(runner) = self.mqtt.as_ref().and_then(|m| m.backend.as_ref()) else {
+            return false;
+        };
+        let restore = match self.saved.remove(&action.entry) {
+            Some(Saved::Backend(f)) if action.ending => Some(f),
+            _ if action.ending => return false,
+            _ => None,
+        };
+        let change = action.clone();
+        let old = self.runtime.block_on(runner.call(move |backend, _now| {
+            let old = backend.faults().clone();
+            let new = restore.unwrap_or_else(|| {
+                let mut f = old.clone();
+                change.apply_to_backend(&mut f);
+                f
+            });
+            backend.set_faults(new);
+            old
+        }));
+        match old {
+            Some(old) => {
+                if !action.ending {
+                    self.saved.insert(action.entry, Saved::Backend(old));
+                }
+                true
+            }
+            None => false,
         }
-        if self.http.is_some() {
-            world.poll_http_commands();
+    }
+
+    /// Changes (or restores) the served reference monitoring platform's faults.
+    fn platform_action(&mut self, action: &ExternalAction) -> bool {
+        let Some(server) = self.http.as_ref().and_then(|h| h.platform.as_ref()) else {
+            return false;
+        };
+        if action.ending {
+            return match self.saved.remove(&action.entry) {
+                Some(Saved::Platform(f)) => {
+                    server.shared().with(|p, _, _| p.set_faults(f));
+                    true
+                }
+                _ => false,
+            };
         }
+        let old = server.shared().with(|p, _, _| {
+            let old = *p.faults();
+            let mut new = old;
+            action.apply_to_platform(&mut new);
+            p.set_faults(new);
+            old
+        });
+        self.saved.insert(action.entry, Saved::Platform(old));
+        true
     }
 
     /// The metrics the served operator platform has recorded so far (HTTP messages,
@@ -167,7 +309,11 @@ impl Stack {
         let Some(broker) = self.mqtt.as_mut().and_then(|m| m.broker.as_mut()) else {
             return false;
         };
-        self.runtime.block_on(broker.restart()).is_ok()
+        let up = self.runtime.block_on(broker.restart()).is_ok();
+        if let Some(runner) = self.mqtt.as_ref().and_then(|m| m.backend.as_ref()) {
+            runner.reconnect_now();
+        }
+        up
     }
 
     /// Delays every answer of the reference backend by `delay`. False when the chargers
@@ -193,6 +339,7 @@ impl Stack {
             runtime,
             mqtt,
             http,
+            ..
         } = self;
         if let Some(h) = http {
             world.absorb_metrics(&h.operator.shared().lock().metrics);

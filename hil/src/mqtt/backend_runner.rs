@@ -47,6 +47,8 @@ pub struct RunnerStats {
 #[derive(Debug)]
 pub struct BackendRunner {
     commands: mpsc::UnboundedSender<Command>,
+    /// Cuts the connection's back-off short (after a broker restart).
+    kick: Arc<tokio::sync::Notify>,
     task: JoinHandle<(Backend, RunnerStats)>,
     connection: JoinHandle<()>,
 }
@@ -66,11 +68,13 @@ impl BackendRunner {
         eventloop.set_network_options(network);
         let inbox = Arc::new(Inbox::default());
         let (ready_tx, ready_rx) = oneshot::channel();
+        let kick = Arc::new(tokio::sync::Notify::new());
         let connection = tokio::spawn(run_connection(
             eventloop,
             client.clone(),
             inbox.clone(),
             ready_tx,
+            kick.clone(),
         ));
         tokio::time::timeout(std::time::Duration::from_secs(10), ready_rx)
             .await
@@ -80,6 +84,7 @@ impl BackendRunner {
         let task = tokio::spawn(serve(backend, client, inbox, rx, clock));
         Ok(BackendRunner {
             commands,
+            kick,
             task,
             connection,
         })
@@ -97,6 +102,14 @@ impl BackendRunner {
         });
         self.commands.send(command).ok()?;
         rx.await.ok()
+    }
+
+    /// Ends the connection's back-off wait now, so that it reconnects at once: the shell
+    /// calls this when it has brought the broker back, so the backend is subscribed again
+    /// before most chargers log in (their logins would otherwise go unanswered until their
+    /// boot retry). Does nothing while the backend is connected.
+    pub fn reconnect_now(&self) {
+        self.kick.notify_waiters();
     }
 
     /// The backend events since the last call (at most a million are kept).
@@ -128,6 +141,7 @@ async fn run_connection(
     client: AsyncClient,
     inbox: Arc<Inbox>,
     ready: oneshot::Sender<()>,
+    kick: Arc<tokio::sync::Notify>,
 ) {
     let mut ready = Some(ready);
     let mut backoff = Backoff::new(
@@ -174,7 +188,10 @@ async fn run_connection(
                     error: Some(e.to_string()),
                 });
                 let delay = backoff.next_delay(&mut rng);
-                tokio::time::sleep(delay.to_std()).await;
+                tokio::select! {
+                    () = tokio::time::sleep(delay.to_std()) => {}
+                    () = kick.notified() => {}
+                }
             }
         }
     }

@@ -107,6 +107,9 @@ impl Inbox {
 struct Conn {
     client: AsyncClient,
     permit: Arc<Notify>,
+    /// Cuts of this connection: each send drops the link and holds it down until the
+    /// instant sent (a network partition seen from the charger).
+    cut: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
     task: JoinHandle<()>,
 }
 
@@ -144,15 +147,20 @@ impl MqttFleet {
                 AsyncClient::new(options, settings.request_capacity.max(1));
             eventloop.set_network_options(network);
             let permit = Arc::new(Notify::new());
+            let (cut, cuts) = tokio::sync::watch::channel(None);
             let task = tokio::spawn(run_connection(
                 conn,
                 eventloop,
-                permit.clone(),
+                Gates {
+                    permit: permit.clone(),
+                    cuts,
+                },
                 inbox.clone(),
             ));
             conns.push(Conn {
                 client,
                 permit,
+                cut,
                 task,
             });
         }
@@ -183,6 +191,18 @@ impl MqttFleet {
             // through the keep-alive failure instead, which the charger also handles.
             let _ = c.client.try_disconnect();
         }
+    }
+
+    /// Cuts connection `conn` at once (the socket is dropped without DISCONNECT, as when the
+    /// network fails) and refuses its reconnection attempts for `hold` (each fails with a
+    /// `ConnectFailed`); afterwards it may reconnect. False when there is no such connection.
+    pub fn cut(&self, conn: usize, hold: std::time::Duration) -> bool {
+        let Some(c) = self.conns.get(conn) else {
+            return false;
+        };
+        let until = tokio::time::Instant::now() + hold;
+        c.cut.send_replace(Some(until));
+        true
     }
 
     /// Subscribes connection `conn` to `filters`.
@@ -269,19 +289,60 @@ impl Drop for MqttFleet {
     }
 }
 
-/// One connection's task: wait for a permit, connect, forward events until the link drops.
+/// What a connection task waits on: its permits to connect and its cuts.
+struct Gates {
+    permit: Arc<Notify>,
+    cuts: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
+}
+
+/// One connection's task: wait for a permit, connect, forward events until the link drops
+/// or is cut. While a cut holds the link down, attempts fail without touching the network.
 async fn run_connection(
     conn: usize,
     mut eventloop: EventLoop,
-    permit: Arc<Notify>,
+    mut gates: Gates,
     inbox: Arc<Inbox>,
 ) {
     let counters = &inbox.counters;
     loop {
-        permit.notified().await;
+        gates.permit.notified().await;
+        let held = *gates.cuts.borrow_and_update();
+        if held.is_some_and(|until| tokio::time::Instant::now() < until) {
+            counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+            inbox.push(TransportEvent::ConnectFailed {
+                conn,
+                error: "network partitioned (fault injection)".to_owned(),
+            });
+            continue;
+        }
         let mut connected = false;
         loop {
-            match eventloop.poll().await {
+            let polled = tokio::select! {
+                polled = eventloop.poll() => polled,
+                changed = gates.cuts.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // The link dies under the client: drop the socket, no DISCONNECT.
+                    eventloop.clean();
+                    let event = if connected {
+                        counters.disconnects.fetch_add(1, Ordering::Relaxed);
+                        TransportEvent::Disconnected {
+                            conn,
+                            error: Some("network cut (fault injection)".to_owned()),
+                        }
+                    } else {
+                        counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+                        TransportEvent::ConnectFailed {
+                            conn,
+                            error: "network cut (fault injection)".to_owned(),
+                        }
+                    };
+                    inbox.push(event);
+                    break;
+                }
+            };
+            match polled {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     connected = true;
                     counters.connects.fetch_add(1, Ordering::Relaxed);

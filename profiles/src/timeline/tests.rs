@@ -225,3 +225,40 @@ fn bundled_fault_scenarios_keep_their_folder_in_the_name_and_expect_something() 
     }
     assert!(lib.scenarios.contains_key("ci-smoke"));
 }
+
+#[test]
+fn data_completed_needs_the_outage_it_follows_and_a_time() {
+    let ok = problems(
+        "[[timeline]]\nname = \"outage\"\nat = \"1m\"\naction = \"platform_500\"\nduration = \"10s\"\n\
+         [[expect]]\nkind = \"data_completed\"\nafter = \"outage\"\nwithin_s = 30\n",
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+    let missing = problems("[[expect]]\nkind = \"data_completed\"\n");
+    assert!(
+        missing.iter().any(|p| p.contains("expect[0].within_s"))
+            && missing.iter().any(|p| p.contains("expect[0].after")),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn meter_actions_take_their_parameters_and_meter_mismatch_needs_a_limit() {
+    let ok = problems(
+        "[[timeline]]\nat = \"1m\"\nconnector = 1\naction = \"meter_drift\"\nwh_per_h = 500\n\
+         [[timeline]]\nat = \"1m\"\nconnector = 2\naction = \"meter_stuck\"\nduration = \"1m\"\n\
+         [[expect]]\nkind = \"meter_mismatch\"\nmax_percent = 1\n",
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+    let bad = problems(
+        "[[timeline]]\nat = \"1m\"\nconnector = 1\naction = \"meter_drift\"\n\
+         [[timeline]]\nat = \"1m\"\nconnector = 2\naction = \"meter_stuck\"\nwh_per_h = -5\n\
+         [[expect]]\nkind = \"meter_mismatch\"\n",
+    );
+    for want in [
+        "timeline[0].wh_per_h",
+        "timeline[1].wh_per_h",
+        "expect[0].max_percent",
+    ] {
+        assert!(bad.iter().any(|p| p.contains(want)), "{want}: {bad:?}");
+    }
+}

@@ -198,3 +198,123 @@ max_s = 60
         a.detail
     );
 }
+
+#[test]
+fn actions_on_real_peers_go_to_the_shell_and_are_traced_with_the_reach_it_reports() {
+    let s = scenario(
+        r#"
+[mqtt]
+enabled = true
+transport = "broker"
+[[timeline]]
+name = "restart"
+at = "1m"
+action = "restart_broker"
+duration = "10s"
+[[timeline]]
+name = "cut"
+at = "2m"
+charger = 3
+action = "mqtt_disconnect"
+duration = "30s"
+[[timeline]]
+name = "slow"
+at = "3m"
+action = "backend_slowdown"
+delay_ms = 500
+"#,
+    );
+    let mut w = build(&s).unwrap();
+    w.run_until(crate::time::Instant::from_secs(59));
+    assert!(w.take_external_actions().is_empty());
+    w.run_until(crate::time::Instant::from_secs(61));
+    let restart = w.take_external_actions();
+    assert_eq!(restart.len(), 1);
+    assert_eq!(restart[0].spec.label(), "restart");
+    assert!(!restart[0].ending);
+    assert_eq!(
+        restart[0].duration(),
+        Some(crate::time::Duration::from_secs(10))
+    );
+    w.record_external_action(&restart[0], 1);
+    w.run_until(crate::time::Instant::from_secs(71));
+    let back = w.take_external_actions();
+    assert_eq!(back.len(), 1, "the broker comes back after its downtime");
+    assert!(back[0].ending);
+    w.record_external_action(&back[0], 1);
+    w.run_until(crate::time::Instant::from_secs(121));
+    let cut = w.take_external_actions();
+    assert_eq!(
+        cut[0].chargers,
+        vec![3],
+        "the shell cuts charger 3's connection"
+    );
+    w.record_external_action(&cut[0], 1);
+    w.run_until(crate::time::Instant::from_secs(181));
+    let slow = w.take_external_actions();
+    let mut faults = crate::mqtt::backend::BackendFaults::default();
+    slow[0].apply_to_backend(&mut faults);
+    assert_eq!(
+        faults.response_delay,
+        crate::time::Duration::from_millis(500)
+    );
+    w.record_external_action(&slow[0], 0);
+    w.run_until(crate::time::Instant::from_secs(300));
+    assert!(
+        w.take_external_actions().is_empty(),
+        "the partition's hold is the shell's; the slow-down lasts"
+    );
+    let lines = String::from_utf8(w.take_trace_lines()).unwrap();
+    let events: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let fired = of(&events, "action_fired");
+    let reach: Vec<(&str, u64)> = fired
+        .iter()
+        .map(|e| (e["label"].as_str().unwrap(), e["reached"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(reach, vec![("restart", 1), ("cut", 1), ("slow", 0)]);
+    assert_eq!(of(&events, "action_ended").len(), 1);
+}
+
+fn platform_outage(edits: &[(&str, &str)]) -> Report {
+    let lib = Library::bundled().unwrap();
+    let mut text = lib.scenarios["faults/platform-outage"].to_owned();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from}");
+        text = text.replacen(from, to, 1);
+    }
+    let s = lib
+        .resolve(toml::from_str(&text).unwrap(), "test", None)
+        .unwrap();
+    run(&s).0
+}
+
+#[test]
+fn data_completed_passes_when_the_refused_pushes_arrive_and_fails_otherwise() {
+    let find = |r: &Report| {
+        r.assertions
+            .iter()
+            .find(|a| a.name == "outage.data_completed")
+            .unwrap()
+            .clone()
+    };
+    let ok = find(&platform_outage(&[]));
+    assert!(ok.passed, "{}", ok.detail);
+    assert!(ok.detail.contains("complete after"), "{}", ok.detail);
+    let long = find(&platform_outage(&[(
+        "duration = \"10s\"",
+        "duration = \"90s\"",
+    )]));
+    // Pushes the operator gave up during a 90 s outage are neither re-sent nor recovered.
+    assert!(!long.passed, "{}", long.detail);
+    assert!(
+        long.detail.contains("not complete") && long.detail.contains("given up since it began"),
+        "{}",
+        long.detail
+    );
+    let endless = find(&platform_outage(&[("duration = \"10s\"\n", "")]));
+    assert!(!endless.passed);
+    assert!(endless.detail.contains("no duration"), "{}", endless.detail);
+}

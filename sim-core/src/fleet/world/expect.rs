@@ -36,6 +36,24 @@ struct AlarmSeen {
     code: u32,
 }
 
+/// What the in-process platform had ingested, and the operator still owed it, at a time
+/// (recorded when it changed, only with a `data_completed` expectation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct DataSample {
+    /// When.
+    pub(super) at: Instant,
+    /// Requests the platform answered with an injected fault.
+    pub(super) faulted: u64,
+    /// Status, BMS, alarm and event pushes it accepted.
+    pub(super) accepted: u64,
+    /// Records it recovered with `supplement_collect`.
+    pub(super) supplemented: u64,
+    /// Pushes the operator gave up.
+    pub(super) given_up: u64,
+    /// Pushes queued or in flight at the operator.
+    pub(super) pending: usize,
+}
+
 /// The longest stay seen in one state.
 #[derive(Debug, Clone, Copy)]
 struct Stay {
@@ -55,6 +73,10 @@ pub(super) struct Journal {
     /// Per local connector: its state and since when (only with a `no_stuck_state`).
     states: Option<Vec<(ConnectorState, Instant)>>,
     worst: BTreeMap<&'static str, Stay>,
+    /// Per ended session: connector, delivered and reported energy, Wh.
+    energy: Vec<(u32, f64, f64)>,
+    /// The platform's data over time (only with a `data_completed`).
+    data: Option<Vec<DataSample>>,
     /// StopTransactions sent this close to the end need not be confirmed yet.
     pub(super) settle: Duration,
 }
@@ -65,6 +87,27 @@ impl Journal {
         Journal {
             states: watch_states.then(|| vec![(ConnectorState::Idle, Instant::ZERO); connectors]),
             ..Journal::default()
+        }
+    }
+
+    /// Starts recording the platform's data (for a `data_completed` expectation).
+    pub(super) fn watch_data(&mut self) {
+        self.data.get_or_insert_with(Vec::new);
+    }
+
+    /// The platform's data now; kept when something changed.
+    pub(super) fn data_seen(&mut self, sample: DataSample) {
+        let Some(data) = self.data.as_mut() else {
+            return;
+        };
+        let same = |a: &DataSample| {
+            DataSample {
+                at: sample.at,
+                ..*a
+            } == sample
+        };
+        if !data.last().is_some_and(same) {
+            data.push(sample);
         }
     }
 
@@ -137,6 +180,14 @@ impl World {
                 reason,
                 aborted,
             });
+        }
+    }
+
+    /// Connector `ci`'s session ended having delivered `true_wh` and reported `reported_wh`.
+    pub(super) fn timeline_energy(&mut self, ci: usize, true_wh: f64, reported_wh: f64) {
+        let connector = self.connectors[ci].global_id;
+        if let Some(t) = self.timeline.as_mut() {
+            t.journal.energy.push((connector, true_wh, reported_wh));
         }
     }
 
@@ -215,6 +266,8 @@ impl World {
             ExpectKind::Latency => self.expect_latency(x),
             ExpectKind::ErrorRate => self.expect_error_rate(x),
             ExpectKind::NoStuckState => expect_not_stuck(t, x),
+            ExpectKind::DataCompleted => self.expect_data_completed(t, x),
+            ExpectKind::MeterMismatch => expect_meter_match(t, x),
         }
     }
 
@@ -488,6 +541,124 @@ impl World {
     }
 }
 
+impl World {
+    fn expect_data_completed(
+        &self,
+        t: &super::timeline::TimelineSide,
+        x: &Expectation,
+    ) -> (bool, String) {
+        if self.http.is_none() || !self.http_in_memory() {
+            return (false, "cannot be checked: the platform's data is seen only at chargestorm's in-process reference platform ([http] enabled, transport memory)".into());
+        }
+        let label = x.after.as_deref().unwrap_or_default();
+        let within = Duration::from_secs_f64(x.within_s.unwrap_or(0.0));
+        let Some(entry) = t.entries.iter().find(|e| e.spec.label() == label) else {
+            return (false, format!("no timeline entry {label:?}"));
+        };
+        let Some(fired) = entry.fired else {
+            return (false, never_fired(label, entry.spec.when.as_deref()));
+        };
+        let Some(d) = entry.spec.duration else {
+            return (
+                false,
+                format!(
+                    "{label} has no duration: the outage never ends, so nothing can be completed after it"
+                ),
+            );
+        };
+        let end = fired + Duration::from_micros(d.0.micros);
+        if end > self.now {
+            return (
+                false,
+                format!("{label} ends at {}, after the run", secs(end)),
+            );
+        }
+        data_completed(
+            t.journal.data.as_deref().unwrap_or_default(),
+            label,
+            fired,
+            end,
+            within,
+        )
+    }
+}
+
+/// Whether the platform's data was complete again within `within` of `end`, the end of the
+/// outage `label` that began at `fired`, judged from the recorded samples.
+fn data_completed(
+    data: &[DataSample],
+    label: &str,
+    fired: Instant,
+    end: Instant,
+    within: Duration,
+) -> (bool, String) {
+    let zero = DataSample {
+        at: Instant::ZERO,
+        faulted: 0,
+        accepted: 0,
+        supplemented: 0,
+        given_up: 0,
+        pending: 0,
+    };
+    // The last sample at or before `at` (the state in force then).
+    let at = |when: Instant| {
+        data.iter()
+            .take_while(|s| s.at <= when)
+            .last()
+            .copied()
+            .unwrap_or(zero)
+    };
+    let before = data
+        .iter()
+        .take_while(|s| s.at < fired)
+        .last()
+        .copied()
+        .unwrap_or(zero);
+    let ended = at(end);
+    let refused = ended.faulted - before.faulted;
+    let head = format!(
+        "expected: within {:.0} s of the end of {label} at {}, the pushes the platform refused during it re-sent and accepted (the operator's queue empty) or recovered with supplement_collect",
+        within.as_secs_f64(),
+        secs(end)
+    );
+    if refused == 0 {
+        return (
+            false,
+            format!(
+                "{head}; seen: the platform refused no request during {label}, so there was nothing to complete"
+            ),
+        );
+    }
+    let done = data
+        .iter()
+        .filter(|s| s.at >= end && s.at - end <= within)
+        .find(|s| {
+            let given_up = s.given_up > before.given_up;
+            let resent = s.pending == 0 && s.accepted > ended.accepted && !given_up;
+            let supplemented = s.supplemented > before.supplemented;
+            resent || supplemented
+        });
+    let last = at(end + within);
+    let seen = format!(
+        "{refused} requests refused during it; by {}: {} pushes accepted since its end, {} still queued at the operator, {} given up since it began, {} records recovered with supplement_collect",
+        secs(end + within),
+        last.accepted - ended.accepted,
+        last.pending,
+        last.given_up - before.given_up,
+        last.supplemented - before.supplemented
+    );
+    match done {
+        Some(s) => (
+            true,
+            format!(
+                "{head}; seen: complete after {:.1} s — {seen}",
+                (s.at - end).as_secs_f64()
+            ),
+        ),
+        None => (false, format!("{head}; seen: not complete — {seen}")),
+    }
+}
+
 /// Whether `tx` was confirmed within `within` of `fired`, in words.
 fn confirmation(tx: &TxSeen, stopped: &str, fired: Instant, within: Duration) -> (bool, String) {
     match tx.confirmed.first() {
@@ -522,6 +693,45 @@ fn never_fired(label: &str, when: Option<&str>) -> String {
     }
 }
 
+fn expect_meter_match(t: &super::timeline::TimelineSide, x: &Expectation) -> (bool, String) {
+    let limit = x.max_percent.unwrap_or(0.0);
+    // Sessions under 100 Wh are left out: the meter's 1 Wh resolution dominates them.
+    let sessions: Vec<&(u32, f64, f64)> = t
+        .journal
+        .energy
+        .iter()
+        .filter(|(_, delivered, _)| *delivered > 100.0)
+        .collect();
+    let off = |(_, delivered, reported): &(u32, f64, f64)| {
+        (reported - delivered).abs() * 100.0 / delivered
+    };
+    let bad: Vec<String> = sessions
+        .iter()
+        .filter(|s| off(s) > limit)
+        .map(|&&(c, delivered, reported)| {
+            format!(
+                "connector {c} reported {:.0} Wh for {:.0} Wh delivered ({:+.1} %)",
+                reported,
+                delivered,
+                (reported - delivered) * 100.0 / delivered
+            )
+        })
+        .collect();
+    let worst = sessions.iter().map(|s| off(s)).fold(0.0, f64::max);
+    (
+        bad.is_empty(),
+        format!(
+            "expected: every session's reported energy within {limit} % of the energy delivered; seen: {} sessions, worst {worst:.2} % off{}",
+            sessions.len(),
+            if bad.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", bad.join("; "))
+            }
+        ),
+    )
+}
+
 fn expect_not_stuck(t: &super::timeline::TimelineSide, x: &Expectation) -> (bool, String) {
     let state = x.state.as_deref().unwrap_or_default();
     let limit = x.max_s.unwrap_or(0.0);
@@ -543,5 +753,77 @@ fn expect_not_stuck(t: &super::timeline::TimelineSide, x: &Expectation) -> (bool
                 super::timeline::POLL.as_secs_f64()
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(at_s: u64, faulted: u64, accepted: u64, given_up: u64, pending: usize) -> DataSample {
+        DataSample {
+            at: Instant::from_secs(at_s),
+            faulted,
+            accepted,
+            supplemented: 0,
+            given_up,
+            pending,
+        }
+    }
+
+    const FIRED: u64 = 100;
+    const END: u64 = 110;
+
+    fn judge(data: &[DataSample]) -> (bool, String) {
+        data_completed(
+            data,
+            "outage",
+            Instant::from_secs(FIRED),
+            Instant::from_secs(END),
+            Duration::from_secs(30),
+        )
+    }
+
+    #[test]
+    fn re_sent_pushes_accepted_after_the_end_complete_the_data() {
+        let data = [
+            sample(50, 0, 10, 0, 0),
+            sample(105, 3, 10, 0, 2),
+            sample(112, 3, 11, 0, 1),
+            sample(115, 3, 12, 0, 0),
+        ];
+        let (ok, detail) = judge(&data);
+        assert!(ok, "{detail}");
+        assert!(detail.contains("complete after 5.0 s"), "{detail}");
+        assert!(detail.contains("3 requests refused"), "{detail}");
+    }
+
+    #[test]
+    fn a_queue_that_never_drains_or_a_give_up_is_not_complete() {
+        let stuck = [
+            sample(105, 3, 10, 0, 2),
+            sample(112, 3, 11, 0, 1),
+            sample(150, 3, 12, 0, 1),
+        ];
+        assert!(!judge(&stuck).0);
+        let gave_up = [sample(105, 3, 10, 0, 2), sample(112, 3, 11, 2, 0)];
+        let (ok, detail) = judge(&gave_up);
+        assert!(!ok);
+        assert!(detail.contains("2 given up"), "{detail}");
+        let late = [sample(105, 3, 10, 0, 2), sample(141, 3, 11, 0, 0)];
+        assert!(!judge(&late).0, "drained only after the 30 s allowed");
+    }
+
+    #[test]
+    fn supplement_collect_completes_what_was_given_up_and_no_refusal_fails() {
+        let mut recovered = sample(120, 3, 11, 2, 0);
+        recovered.supplemented = 4;
+        let data = [sample(105, 3, 10, 0, 2), recovered];
+        let (ok, detail) = judge(&data);
+        assert!(ok, "{detail}");
+        assert!(detail.contains("4 records recovered"), "{detail}");
+        let (ok, detail) = judge(&[sample(105, 0, 10, 0, 0), sample(112, 0, 11, 0, 0)]);
+        assert!(!ok);
+        assert!(detail.contains("refused no request"), "{detail}");
     }
 }

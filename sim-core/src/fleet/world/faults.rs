@@ -40,6 +40,13 @@ pub enum Fault {
     MeterFailure,
     /// The driver pulls the plug during the session.
     UnplugMidSession,
+    /// The energy meter's register freezes at its reading (the charger keeps charging).
+    MeterStuck,
+    /// The energy meter over-reads by this much per hour from now on.
+    MeterDrift {
+        /// Over-reading per hour, Wh.
+        wh_per_h: f64,
+    },
     /// The charger's network link to the broker is cut (it reconnects with back-off).
     CutNetwork,
     /// The in-process broker dies and restarts without persistence after `downtime_s`.
@@ -67,6 +74,8 @@ impl Fault {
             Fault::ModuleFailure => "module_failure",
             Fault::MeterFailure => "meter_failure",
             Fault::UnplugMidSession => "unplug_mid_session",
+            Fault::MeterStuck => "meter_stuck",
+            Fault::MeterDrift { .. } => "meter_drift",
             Fault::CutNetwork => "cut_network",
             Fault::RestartBroker { .. } => "restart_broker",
             Fault::BackendSlowdown { .. } => "backend_slowdown",
@@ -238,6 +247,14 @@ impl World {
                 return true;
             }
             Fault::UnplugMidSession => return self.unplug_now(ci),
+            Fault::MeterStuck => {
+                self.stick_meter(ci);
+                return true;
+            }
+            Fault::MeterDrift { wh_per_h } => {
+                self.drift_meter(ci, *wh_per_h);
+                return true;
+            }
             Fault::MeterFailure => {
                 let active = matches!(
                     self.connectors[ci].phase,

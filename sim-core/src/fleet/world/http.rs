@@ -308,7 +308,17 @@ impl World {
             let next = net.next_due(&nodes);
             self.sched.arm(HTTP, next.map(|t| t.max(now)));
             if let Some(t) = self.timeline.as_mut() {
-                t.journal.alarms_arrived(now, platform.store());
+                let store = platform.store();
+                t.journal.alarms_arrived(now, store);
+                let c = &store.counts;
+                t.journal.data_seen(super::expect::DataSample {
+                    at: now,
+                    faulted: c.faulted,
+                    accepted: c.station_status + c.bms + c.alarms + c.events,
+                    supplemented: c.supplemented,
+                    given_up: operator.stats().pushes_failed,
+                    pending: operator.pending_pushes(),
+                });
             }
         }
         let mut commands = Vec::new();
@@ -471,7 +481,8 @@ impl World {
             s.current_a = if three { [i, i, i] } else { [i, 0.0, 0.0] };
             s.voltage_v = if three { [v, v, v] } else { [v, 0.0, 0.0] };
             s.connector_temp_c = Some(gun_c);
-            s.charged_energy_kwh = c.plant.session_energy_wh() / 1000.0;
+            s.charged_energy_kwh =
+                self.reported_session_wh(ci, c.plant.session_energy_wh()) / 1000.0;
         }
         if let (Some(ev), true) = (ev, c.link.is_some()) {
             s.soc_percent = Some((ev.soc_pct() * 10.0).round() / 10.0);

@@ -614,7 +614,16 @@ impl World {
                                     .map(|t| t.to_string())
                             })
                             .collect();
-                        out.push(MqttOut::Subscribe { charger: k, topics });
+                        // The login that follows the registration is already queued:
+                        // subscribe before it goes out, or the backend's answer can reach
+                        // the broker before the subscription does and be lost.
+                        let at = out
+                            .iter()
+                            .position(
+                                |o| matches!(o, MqttOut::Publish { charger, .. } if *charger == k),
+                            )
+                            .unwrap_or(out.len());
+                        out.insert(at, MqttOut::Subscribe { charger: k, topics });
                     }
                 }
             }

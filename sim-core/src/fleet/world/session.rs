@@ -293,7 +293,6 @@ impl World {
         } else {
             c.plant.begin_session(now, &mut ev);
         }
-        let meter_wh = c.plant.meter_energy_wh();
         let dwell_end = (ev.plugged_at + ev.arrival.dwell).max(now);
         let session = ev.session;
         c.phase = Phase::Charging {
@@ -301,6 +300,9 @@ impl World {
             since: now,
             dwell_end: Some(dwell_end),
         };
+        self.meter_session_started(ci);
+        let meter_wh = self.reported_meter_wh(ci);
+        let c = &mut self.connectors[ci];
         self.metrics.sessions.started += 1;
         let id = c.global_id;
         self.trace.record(
@@ -377,7 +379,9 @@ impl World {
         } else {
             self.metrics.sessions.failed += 1;
         }
-        if energy.meter_wh > 100.0 {
+        if c.meter.faulted_session {
+            self.checks.energy_excluded += 1;
+        } else if energy.meter_wh > 100.0 {
             let rel = energy.conservation_error_rel();
             self.checks.energy_sessions += 1;
             if rel > self.checks.energy_max_rel_err {
@@ -397,14 +401,16 @@ impl World {
             },
         );
         let unplug_at = now + ev.arrival.stop_to_unplug;
-        let meter_wh = c.plant.meter_energy_wh();
         c.phase = Phase::Finishing { ev, unplug_at };
+        let meter_wh = self.reported_meter_wh(ci);
+        let reported_wh = self.reported_session_wh(ci, energy.meter_wh);
+        self.timeline_energy(ci, energy.meter_wh, reported_wh);
         self.timeline_stop(ci, reason, false);
         if self.mqtt.is_some() {
             self.mqtt_end_transaction(ci, meter_wh, reason);
         }
         if self.http.is_some() {
-            self.http_session_end(ci, reason, energy.meter_wh / 1000.0);
+            self.http_session_end(ci, reason, reported_wh / 1000.0);
         }
     }
 
@@ -481,7 +487,7 @@ impl World {
             voltage_v: tick.voltage_v,
             current_a: tick.current_a,
             power_w: tick.voltage_v * tick.current_a,
-            energy_wh: c.plant.meter_energy_wh(),
+            energy_wh: self.reported_meter_wh(ci),
             soc_pct: Some(ev.soc_pct()),
             temperature_c: tick.gun_temperature_c,
             contactor_closed: tick.contactors_closed,

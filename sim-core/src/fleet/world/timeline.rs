@@ -9,6 +9,7 @@
 //! one poll after it starts to hold.
 
 use super::expect::Journal;
+use super::external::{DEFAULT_BROKER_DOWNTIME, ExternalAction, apply_backend, apply_platform};
 use super::{Fault, Phase, World};
 use crate::fleet::events::ConnectorState;
 use crate::gbt::faults::{GbtFault, WireFault};
@@ -84,6 +85,8 @@ enum Saved {
     Platform(crate::tcec::platform::PlatformFaults),
     InvalidCard(f64),
     Load(f64),
+    /// Local connectors whose meter a `meter_stuck` or `meter_drift` broke.
+    Meter(Vec<usize>),
 }
 
 /// One entry and what happened to it.
@@ -97,6 +100,8 @@ pub(super) struct Entry {
     /// The connectors (fleet ids) a connector or charger action reached.
     pub(super) hits: Vec<u32>,
     saved: Option<Saved>,
+    /// Handed to the I/O shell (a real peer): its ending goes there too.
+    external: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -144,6 +149,7 @@ impl TimelineSide {
                 fired: None,
                 hits: Vec::new(),
                 saved: None,
+                external: false,
             });
         }
         let stuck = scenario
@@ -151,6 +157,13 @@ impl TimelineSide {
             .iter()
             .any(|x| x.kind == profiles::timeline::ExpectKind::NoStuckState);
         let mut journal = Journal::new(connectors, stuck);
+        if scenario
+            .expect
+            .iter()
+            .any(|x| x.kind == profiles::timeline::ExpectKind::DataCompleted)
+        {
+            journal.watch_data();
+        }
         // A StopTransaction may need a timeout and a re-send before its confirmation.
         journal.settle = Duration::from_secs(2 * u64::from(scenario.mqtt.response_timeout_s) + 10);
         Ok(Some(TimelineSide {
@@ -359,6 +372,10 @@ impl World {
         t.entries[i].fired = Some(now);
         let spec = t.entries[i].spec.clone();
         let resolved = t.entries[i].resolved;
+        if self.is_external_action(spec.action) {
+            self.fire_external(i, spec, resolved);
+            return;
+        }
         let reached = match spec.action.scope() {
             Scope::Connector => self.fire_connectors(i, &spec, resolved),
             Scope::Charger => self.fire_chargers(i, &spec),
@@ -392,14 +409,19 @@ impl World {
             None => return 0,
         };
         let mut hits = Vec::new();
+        let mut local = Vec::new();
         for ci in self.targets(i) {
             if self.inject_at(ci, &fault) {
                 hits.push(self.connectors[ci].global_id);
+                local.push(ci);
             }
         }
         let n = hits.len() as u32;
         if let Some(t) = self.timeline.as_mut() {
             t.entries[i].hits = hits;
+            if matches!(fault, Fault::MeterStuck | Fault::MeterDrift { .. }) {
+                t.entries[i].saved = Some(Saved::Meter(local));
+            }
         }
         n
     }
@@ -462,11 +484,9 @@ impl World {
     }
 
     fn fire_fleet(&mut self, i: usize, spec: &TimelineEntry, resolved: Resolved) -> u32 {
-        let delay = Duration::from_secs_f64(spec.delay_ms.unwrap_or(0.0) / 1000.0);
-        let ratio = spec.ratio.unwrap_or(1.0);
         let (saved, ok) = match spec.action {
             Action::RestartBroker => {
-                let down = spec.duration.map_or(Duration::from_secs(5), |d| {
+                let down = spec.duration.map_or(DEFAULT_BROKER_DOWNTIME, |d| {
                     Duration::from_micros(d.0.micros)
                 });
                 (None, self.restart_broker(down))
@@ -474,31 +494,17 @@ impl World {
             Action::BackendSlowdown
             | Action::BackendDropResponses
             | Action::BackendMalformed
-            | Action::BackendNeverAnswer => self.change_backend(|f| match spec.action {
-                Action::BackendSlowdown => f.response_delay = delay,
-                Action::BackendDropResponses => f.drop_response_ratio = ratio,
-                Action::BackendMalformed => f.malformed_ratio = ratio,
-                _ => {
-                    if let Resolved::Mqtt(code) = resolved {
-                        f.never_answer.push(code);
-                    }
-                }
+            | Action::BackendNeverAnswer => self.change_backend(|f| {
+                apply_backend(spec, mqtt_message(resolved), f);
             }),
             Action::Platform500
             | Action::PlatformTimeout
             | Action::PlatformExpiredToken
-            | Action::PlatformWrongSignature => {
-                let after = Duration::from_secs_f64(spec.after_s.unwrap_or(1.0));
-                self.change_platform(|f| match spec.action {
-                    Action::Platform500 => f.error_500_ratio = ratio,
-                    Action::PlatformTimeout => f.response_delay = delay,
-                    Action::PlatformExpiredToken => f.expire_tokens_after = Some(after),
-                    _ => f.wrong_signature_ratio = ratio,
-                })
-            }
+            | Action::PlatformWrongSignature => self.change_platform(|f| apply_platform(spec, f)),
             Action::InvalidCard => match self.mqtt.as_mut() {
                 Some(m) => {
-                    let old = std::mem::replace(&mut m.invalid_card_ratio, ratio);
+                    let old =
+                        std::mem::replace(&mut m.invalid_card_ratio, spec.ratio.unwrap_or(1.0));
                     (Some(Saved::InvalidCard(old)), true)
                 }
                 None => (None, false),
@@ -518,6 +524,46 @@ impl World {
             t.entries[i].saved = saved;
         }
         u32::from(ok)
+    }
+
+    /// Hands entry `i` to the I/O shell: its peer is real. Its `action_fired` is traced
+    /// when the shell reports its reach; an ending is queued after its duration.
+    fn fire_external(&mut self, i: usize, spec: TimelineEntry, resolved: Resolved) {
+        let now = self.now;
+        let mut chargers: Vec<usize> = Vec::new();
+        if spec.action == Action::MqttDisconnect {
+            chargers = self
+                .targets(i)
+                .into_iter()
+                .map(|ci| self.connectors[ci].charger)
+                .collect();
+            chargers.dedup();
+        }
+        let action = ExternalAction {
+            entry: i as u32,
+            spec,
+            message: mqtt_message(resolved),
+            chargers,
+            ending: false,
+        };
+        // A partition's hold is the shell's; other durations end here.
+        let end = (action.spec.action != Action::MqttDisconnect)
+            .then(|| action.duration())
+            .flatten();
+        if let Some(t) = self.timeline.as_mut() {
+            t.entries[i].external = true;
+            if let Some(d) = end {
+                t.jobs.push((now + d, i, Job::Revert));
+            }
+        }
+        self.queue_external(action);
+    }
+
+    /// The connectors (fleet ids) entry `i` reached, for expectations that follow it.
+    pub(super) fn set_timeline_hits(&mut self, i: usize, hits: Vec<u32>) {
+        if let Some(e) = self.timeline.as_mut().and_then(|t| t.entries.get_mut(i)) {
+            e.hits = hits;
+        }
     }
 
     fn change_backend(&mut self, f: impl FnOnce(&mut BackendFaults)) -> (Option<Saved>, bool) {
@@ -550,6 +596,18 @@ impl World {
             return;
         };
         let label = t.entries[i].spec.label().to_owned();
+        if t.entries[i].external {
+            let spec = t.entries[i].spec.clone();
+            let message = mqtt_message(t.entries[i].resolved);
+            self.queue_external(ExternalAction {
+                entry: i as u32,
+                spec,
+                message,
+                chargers: Vec::new(),
+                ending: true,
+            });
+            return;
+        }
         match t.entries[i].saved.take() {
             Some(Saved::Backend(f)) => {
                 if let Some(b) = self.mqtt.as_mut().and_then(|m| m.backend_mut()) {
@@ -565,6 +623,11 @@ impl World {
                 }
             }
             Some(Saved::Load(f)) => self.set_load(f),
+            Some(Saved::Meter(cis)) => {
+                for ci in cis {
+                    self.repair_meter(ci);
+                }
+            }
             None => return,
         }
         self.trace.record(
@@ -634,6 +697,14 @@ impl World {
     }
 }
 
+/// The charger protocol message an entry names, if any.
+fn mqtt_message(resolved: Resolved) -> Option<MessageCode> {
+    match resolved {
+        Resolved::Mqtt(code) => Some(code),
+        _ => None,
+    }
+}
+
 /// The per-connector fault of a connector-scope entry.
 fn connector_fault(spec: &TimelineEntry, resolved: Resolved) -> Option<Fault> {
     let wire = |w: WireFault| Some(Fault::Gbt(GbtFault::Wire(w)));
@@ -653,6 +724,10 @@ fn connector_fault(spec: &TimelineEntry, resolved: Resolved) -> Option<Fault> {
         Action::ModuleFailure => Some(Fault::ModuleFailure),
         Action::MeterFailure => Some(Fault::MeterFailure),
         Action::UnplugMidSession => Some(Fault::UnplugMidSession),
+        Action::MeterStuck => Some(Fault::MeterStuck),
+        Action::MeterDrift => Some(Fault::MeterDrift {
+            wh_per_h: spec.wh_per_h.unwrap_or(0.0),
+        }),
         Action::CanSilence => wire(WireFault::Silence { from, pgn }),
         Action::CanDrop => wire(WireFault::Drop { from, pgn, ratio }),
         Action::CanDelay => wire(WireFault::Delay {

@@ -1,0 +1,284 @@
+//! Timeline actions on real sockets: the bundled fault scenarios, shortened, run in real
+//! time against the embedded broker and the reference backend on its own connection. The
+//! world hands the broker restart and the partition to the I/O shell, which carries them
+//! out on the real broker and connections and reports their reach.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn chargestorm(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chargestorm"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the chargestorm binary runs")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "chargestorm-faults-rt-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
+    dir
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A bundled scenario with `edits` applied (each must change it).
+fn variant(name: &str, edits: &[(&str, &str)]) -> String {
+    let lib = profiles::Library::bundled().expect("the bundled profiles load");
+    let mut s = lib.scenarios[name].to_owned();
+    for (from, to) in edits {
+        assert!(s.contains(from), "{name} has no {from:?}");
+        s = s.replacen(from, to, 1);
+    }
+    s
+}
+
+fn trace(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("the trace was written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("trace lines are JSON"))
+        .collect()
+}
+
+fn run_realtime(dir: &Path, toml: &str) -> (Output, serde_json::Value, std::time::Duration) {
+    std::fs::write(dir.join("s.toml"), toml).expect("the scenario is written");
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test bounds the real time a real-time run takes"
+    )]
+    let started = std::time::Instant::now();
+    let out = chargestorm(
+        &[
+            "run",
+            "s.toml",
+            "--transport",
+            "real",
+            "--speed",
+            "realtime",
+            "--headless",
+            "--report",
+            "r.json",
+            "--trace",
+            "t.jsonl",
+        ],
+        dir,
+    );
+    let wall = started.elapsed();
+    let report = std::fs::read(dir.join("r.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (out, report, wall)
+}
+
+fn assertion<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["assertions"]
+        .as_array()
+        .expect("the report has assertions")
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no assertion {name} in {report}"))
+}
+
+#[test]
+fn a_broker_restart_on_the_real_embedded_broker_passes_its_expectations() {
+    let dir = tempdir("restart");
+    let toml = variant(
+        "faults/broker-restart",
+        &[
+            ("duration = \"12m\"", "duration = \"30s\""),
+            ("at = \"3m\"", "at = \"8s\""),
+            ("duration = \"20s\"", "duration = \"3s\""),
+            ("max_s = 120", "max_s = 15"),
+            (
+                "[mqtt]\nenabled = true\n",
+                "[mqtt]\nenabled = true\nresponse_timeout_s = 5\n",
+            ),
+        ],
+    );
+    let (out, report, wall) = run_realtime(&dir, &toml);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(wall < std::time::Duration::from_secs(40), "took {wall:?}");
+    assert_eq!(
+        assertion(&report, "broker_restart.back_online")["passed"],
+        true
+    );
+    let injected = report["details"]["injected_faults"].as_array().unwrap();
+    assert!(
+        injected
+            .iter()
+            .any(|f| f["fault"] == "restart_broker" && f["reached"] == 1),
+        "the report records the restart and its reach: {injected:?}"
+    );
+    let lines = trace(&dir.join("t.jsonl"));
+    let fired = lines
+        .iter()
+        .find(|l| l["event"] == "action_fired")
+        .expect("the action is traced");
+    assert_eq!(fired["action"], "restart_broker");
+    assert_eq!(fired["reached"], 1, "the real broker took it");
+    assert!(lines.iter().any(|l| l["event"] == "action_ended"));
+    // Every charger lost its link when the broker stopped and logged in again after.
+    let downs = lines
+        .iter()
+        .filter(|l| l["event"] == "mqtt_link" && l["up"] == false)
+        .count();
+    let ups_after = lines
+        .iter()
+        .filter(|l| l["event"] == "mqtt_link" && l["up"] == true)
+        .filter(|l| l["t_us"].as_u64().unwrap() >= 11_000_000)
+        .count();
+    assert!(downs >= 2, "{downs} links dropped");
+    assert_eq!(ups_after, downs, "every dropped link came back");
+}
+
+#[test]
+fn a_partition_on_the_real_broker_holds_the_chosen_chargers_down_then_they_reconnect() {
+    let dir = tempdir("partition");
+    let toml = variant(
+        "faults/network-partition",
+        &[
+            ("duration = \"12m\"", "duration = \"25s\""),
+            ("at = \"2m\"", "at = \"5s\""),
+            ("duration = \"60s\"", "duration = \"5s\""),
+            ("fraction = 0.2", "fraction = 0.4"),
+            ("max_s = 180", "max_s = 15"),
+        ],
+    );
+    let (out, report, wall) = run_realtime(&dir, &toml);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(wall < std::time::Duration::from_secs(40), "took {wall:?}");
+    let lines = trace(&dir.join("t.jsonl"));
+    let fired = lines
+        .iter()
+        .find(|l| l["event"] == "action_fired")
+        .expect("the action is traced");
+    assert_eq!(fired["action"], "mqtt_disconnect");
+    let reached = fired["reached"].as_u64().unwrap();
+    assert!(reached >= 1, "some chargers were cut: {fired}");
+    let injected = report["details"]["injected_faults"].as_array().unwrap();
+    assert!(
+        injected
+            .iter()
+            .any(|f| f["fault"] == "mqtt_disconnect" && f["reached"] == reached),
+        "{injected:?}"
+    );
+    let link = |up: bool| {
+        lines
+            .iter()
+            .filter(move |l| l["event"] == "mqtt_link" && l["up"] == up)
+    };
+    // The cut chargers' links dropped when the action fired, and only theirs.
+    let cut: Vec<&serde_json::Value> = link(false)
+        .filter(|l| (5_000_000..6_000_000).contains(&l["t_us"].as_u64().unwrap()))
+        .map(|l| &l["entity"])
+        .collect();
+    assert_eq!(cut.len() as u64, reached, "{cut:?}");
+    for charger in cut {
+        // Held down for the partition's 5 s, then reconnected: a second link-up.
+        let ups: Vec<u64> = link(true)
+            .filter(|l| &l["entity"] == charger)
+            .map(|l| l["t_us"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            ups.len(),
+            2,
+            "{charger} connected, then reconnected: {ups:?}"
+        );
+        assert!(
+            ups[1] >= 10_000_000,
+            "{charger} stayed down for the partition: {ups:?}"
+        );
+    }
+    assert_eq!(assertion(&report, "partition.heals")["passed"], true);
+}
+
+/// A short platform outage with an alarm raised during it, on the served reference
+/// monitoring platform.
+const PLATFORM_OUTAGE: &str = r#"
+[scenario]
+name = "faults/platform-outage-realtime"
+description = "A short platform outage on the served reference platform"
+seed = 7008
+duration = "20s"
+
+[[fleet.groups]]
+name = "dc"
+charger = "dc-120kw-dual"
+count = 2
+chargers_per_station = 2
+
+[traffic]
+arrivals_per_connector_per_h = 0.5
+initial_occupancy = 1.0
+arrival_soc_pct = { min = 20.0, max = 30.0 }
+target_soc_pct = { min = 80.0, max = 90.0 }
+dwell_min = { min = 60.0, max = 90.0 }
+plug_to_start_s = { min = 1.0, max = 3.0 }
+
+[mqtt]
+enabled = true
+
+[http]
+enabled = true
+
+[[timeline]]
+name = "outage"
+at = "4s"
+action = "platform_500"
+duration = "6s"
+
+[[timeline]]
+name = "hot_gun"
+at = "6s"
+connector = 2
+action = "over_temperature"
+"#;
+
+#[test]
+fn a_platform_outage_on_the_served_reference_platform_refuses_pushes_until_it_ends() {
+    let dir = tempdir("platform");
+    let (out, report, wall) = run_realtime(&dir, PLATFORM_OUTAGE);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(wall < std::time::Duration::from_secs(40), "took {wall:?}");
+    let lines = trace(&dir.join("t.jsonl"));
+    let outage = lines
+        .iter()
+        .find(|l| l["event"] == "action_fired" && l["label"] == "outage")
+        .expect("the outage is traced");
+    assert_eq!(outage["reached"], 1, "the served platform took it");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "action_ended" && l["label"] == "outage")
+    );
+    let refused: u64 = report["errors"]
+        .as_object()
+        .expect("the report counts errors")
+        .iter()
+        .filter(|(k, _)| k.ends_with("http_500"))
+        .map(|(_, v)| v.as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        refused > 0,
+        "the operator saw HTTP 500s: {}",
+        report["errors"]
+    );
+    let alarm = assertion(&report, "tcec.response_time.http.notification_alarmInfo");
+    assert_eq!(
+        alarm["passed"], true,
+        "the alarm arrived after the outage: {alarm}"
+    );
+}
