@@ -129,9 +129,24 @@ fn a_fault_scenario_has_the_same_digest_at_max_speed_and_at_a_factor() {
         ],
         &dir,
     );
-    assert!(paced.status.success(), "{}", text(&paced));
+    // A paced run on a loaded machine may fall behind its 2000x schedule and be flagged
+    // for it (`pacing.generator_kept_up`); every other assertion must hold, and the trace
+    // must be the same as at max speed.
+    let paced_report = report(&dir.join("paced.json"));
+    let failed: Vec<&str> = paced_report["assertions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["passed"] == false)
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        failed.iter().all(|n| *n == "pacing.generator_kept_up"),
+        "{failed:?}\n{}",
+        text(&paced)
+    );
     assert_eq!(
         report(&dir.join("max.json"))["digest"],
-        report(&dir.join("paced.json"))["digest"]
+        paced_report["digest"]
     );
 }
