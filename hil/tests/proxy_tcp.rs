@@ -456,7 +456,8 @@ async fn fault_plan_plays_actions_at_their_times() {
         let player = plan.spawn(proxy.clone());
         tokio::time::sleep(ms(150)).await;
         let slow = median(round_trips(&mut s, 3).await);
-        assert!(slow >= ms(60), "latency step not applied: {slow:?}");
+        // 30 ms each way; the proxy's timers fire up to 1 ms early (their lead).
+        assert!(slow >= ms(58), "latency step not applied: {slow:?}");
         let mut buf = [0u8; 8];
         assert_eq!(s.read(&mut buf).await.unwrap(), 0);
         let cut_at = start.elapsed();
