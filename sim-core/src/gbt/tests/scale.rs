@@ -12,11 +12,9 @@ use crate::gbt::charger::{ChargerConfig, ChargerPhase, ChargerStopCause};
 use crate::gbt::pair::Pair;
 use crate::gbt::segment::SegmentConfig;
 
+/// The cost per session-second is measured by `cargo bench -p sim-core --bench gbt`, not
+/// here: this test checks that 100 sessions at once all complete at the standard's cadence.
 #[test]
-#[expect(
-    clippy::disallowed_methods,
-    reason = "measures the wall-clock cost per step; the result is printed, not asserted"
-)]
 fn hundred_connectors_complete_their_sessions() {
     const N: usize = 100;
     let stop_at = Instant::from_secs(120);
@@ -46,7 +44,6 @@ fn hundred_connectors_complete_their_sessions() {
     }
     let mut stopped = [false; N];
     let mut steps = 0u64;
-    let wall = std::time::Instant::now();
     while let Some(Reverse((t, i))) = heap.pop() {
         let Some(p) = pairs.get_mut(i) else { continue };
         if t >= stop_at && !stopped[i] {
@@ -62,7 +59,6 @@ fn hundred_connectors_complete_their_sessions() {
         }
         assert!(t < Instant::from_secs(300), "sessions did not end");
     }
-    let elapsed = wall.elapsed();
     let frames: u64 = pairs
         .iter()
         .map(|p| {
@@ -83,13 +79,8 @@ fn hundred_connectors_complete_their_sessions() {
     }
     let virtual_s = 120.0 * N as f64;
     println!(
-        "{N} pairs, {steps} steps, {frames} frames in {:?}: {:.0} ns/step, {:.0} ns/frame, \
-         {:.0} frames per virtual session-second, {:.0}x real time per core",
-        elapsed,
-        elapsed.as_nanos() as f64 / steps as f64,
-        elapsed.as_nanos() as f64 / frames as f64,
+        "{N} pairs, {steps} steps, {frames} frames: {:.0} frames per virtual session-second",
         frames as f64 / virtual_s,
-        virtual_s / elapsed.as_secs_f64(),
     );
     assert!(
         frames as f64 / virtual_s > 40.0,
