@@ -8,6 +8,7 @@ mod faults;
 mod http;
 mod meter;
 mod mqtt;
+mod recent;
 mod session;
 mod timeline;
 mod view;
@@ -17,6 +18,7 @@ pub use external::ExternalAction;
 pub use faults::{Fault, FaultEvent, FaultTarget};
 pub use http::{ExternalOperator, http_configs, operator_config};
 pub use mqtt::{MqttOut, driver_cards, reference_backend, reference_tariff, vehicle_vins};
+pub use recent::RecentApdu;
 pub use timeline::TimelineEvent;
 pub use view::ConnectorView;
 

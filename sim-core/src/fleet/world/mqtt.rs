@@ -3,6 +3,7 @@
 //! shell for a real broker. The glue between a charger's connectors and its client lives
 //! here too: connector status, authorization, transactions, samples, remote commands.
 
+use super::recent::RecentApdu;
 use super::{Phase, World};
 use crate::fleet::events::{MqttEvent, StopReason};
 use crate::gbt::charger::ChargerStopCause;
@@ -103,6 +104,8 @@ pub(super) struct MqttSide {
     connect_due: Vec<Option<Instant>>,
     /// The `mqtt.CONNECT` latency series (real transports only: in memory it is instant).
     connect_latency: LatencyId,
+    /// Each charger's last APDUs, for the connector view.
+    pub(super) recent: Vec<super::recent::RecentApdus>,
     net: Net,
     ids: MqttMetricIds,
     routes: BTreeMap<Arc<str>, usize>,
@@ -194,6 +197,7 @@ impl MqttSide {
         Ok(MqttSide {
             ramp_waiting: vec![false; clients.len()],
             connect_due: vec![None; clients.len()],
+            recent: vec![super::recent::RecentApdus::default(); clients.len()],
             connect_latency,
             clients,
             global,
@@ -419,6 +423,12 @@ impl World {
                         Entity::Charger(m.global[k]),
                         &MqttEvent::MqttDown { code, seq },
                     );
+                    m.recent[k].push(RecentApdu {
+                        at: now,
+                        code,
+                        seq,
+                        up: false,
+                    });
                     m.clients[k].handle_publish(now, d.class, &d.payload);
                     m.clients[k].recycle(d.payload);
                     touched.push(k);
@@ -556,6 +566,12 @@ impl World {
                     seq: out.seq,
                 },
             );
+            m.recent[k].push(RecentApdu {
+                at: now,
+                code: out.code.name(),
+                seq: out.seq,
+                up: true,
+            });
             match &mut m.net {
                 Net::Memory { broker, .. } => {
                     broker.send(now, m.global[k], Direction::Up, out.class, out.payload);
@@ -1018,6 +1034,12 @@ impl World {
                 Entity::Charger(m.global[k]),
                 &MqttEvent::MqttDown { code, seq },
             );
+            m.recent[k].push(RecentApdu {
+                at: now,
+                code,
+                seq,
+                up: false,
+            });
             m.clients[k].handle_publish(now, t.class, payload);
             self.flush_client(k);
             self.rearm(k);

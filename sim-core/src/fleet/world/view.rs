@@ -172,7 +172,29 @@ impl World {
         if let Some(status) = client.connector_status(self.connectors[ci].gun) {
             out.push(format!("last status sent: {status:?}"));
         }
+        for a in self.connector_recent_apdus(ci) {
+            out.push(format!(
+                "{:>9.1} s {} {} #{}",
+                a.at.as_secs_f64(),
+                if a.up { "sent" } else { "recv" },
+                a.code,
+                a.seq
+            ));
+        }
         out
+    }
+
+    /// The last APDUs the MQTT client of local connector `ci`'s charger sent or received,
+    /// oldest first (empty without MQTT).
+    pub fn connector_recent_apdus(&self, ci: usize) -> Vec<super::RecentApdu> {
+        let Some(c) = self.connectors.get(ci) else {
+            return Vec::new();
+        };
+        self.mqtt
+            .as_ref()
+            .and_then(|m| m.recent.get(c.charger))
+            .map(|r| r.oldest_first().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Whether the MQTT client of local connector `ci`'s charger is logged in (`None`
@@ -262,5 +284,22 @@ mod tests {
             "{mqtt:?}"
         );
         assert!(w.connector_gbt_messages(usize::MAX).is_empty());
+        // The last APDUs (a charging charger mostly sends telemetry and charging
+        // information), oldest first, also listed in the summary.
+        let recent = w.connector_recent_apdus(charging_dc);
+        assert_eq!(recent.len(), 6, "{recent:?}");
+        assert!(
+            recent.iter().any(|a| a.code == "ChargingInfoReq" && a.up),
+            "{recent:?}"
+        );
+        assert!(recent.windows(2).all(|p| p[0].at <= p[1].at), "{recent:?}");
+        let last = recent.last().unwrap();
+        assert!(
+            mqtt.last()
+                .unwrap()
+                .contains(&format!("{} #{}", last.code, last.seq)),
+            "{mqtt:?}"
+        );
+        assert!(w.connector_recent_apdus(usize::MAX).is_empty());
     }
 }
