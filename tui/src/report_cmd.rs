@@ -165,6 +165,28 @@ pub fn print_summary(r: &Report, path: &str) {
         let mark = if a.passed { "pass" } else { "FAIL" };
         println!("{mark}  {}: {}", a.name, a.detail);
     }
+    if let Some(p) = &r.details.pacing {
+        println!(
+            "pacing     lag p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} overruns{}",
+            p.lag_p50_ms,
+            p.lag_p99_ms,
+            p.lag_max_ms,
+            p.overruns,
+            if p.kept_up() {
+                ""
+            } else {
+                " — GENERATOR FELL BEHIND"
+            }
+        );
+    }
+    if let Some(u) = &r.details.process {
+        println!(
+            "process    {:.2} s user + {:.2} s system CPU, peak RSS {} MiB",
+            u.cpu_user_s,
+            u.cpu_system_s,
+            u.max_rss_kib / 1024
+        );
+    }
     for s in &r.details.shards {
         println!(
             "shard      {}: {} connectors, {:.2} s wall, {:?}, digest {}",

@@ -41,7 +41,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     };
     let r = &outcome.report;
     eprintln!("{}", progress_line(&outcome.snapshot, outcome.wall));
-    print_summary(r, &args.report.display().to_string());
+    crate::report_cmd::print_summary(r, &args.report.display().to_string());
     if let Some(html) = &args.report_html {
         println!("html       {}", html.display());
     }
@@ -637,62 +637,4 @@ fn progress_line(s: &Snapshot, wall: std::time::Duration) -> String {
 fn clock(secs: f64) -> String {
     let s = secs as u64;
     format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-}
-
-fn print_summary(r: &sim_core::report::Report, path: &str) {
-    println!("scenario   {} (seed {})", r.scenario, r.seed);
-    println!(
-        "simulated  {:.0} s in {:.2} s wall",
-        r.simulated_s, r.wall_s
-    );
-    println!(
-        "connectors {} ({} DC, {} AC)",
-        r.connectors.total, r.connectors.dc, r.connectors.ac
-    );
-    println!(
-        "sessions   {} started, {} completed, {} failed",
-        r.sessions.started, r.sessions.completed, r.sessions.failed
-    );
-    println!("energy     {:.1} kWh", r.energy_kwh);
-    for (name, l) in &r.latency_ms {
-        println!(
-            "latency    {name}: n={} p50={:.1} p99={:.1} max={:.1} ms",
-            l.count, l.p50, l.p99, l.max
-        );
-    }
-    for (kind, n) in &r.errors {
-        println!("errors     {kind}: {n}");
-    }
-    for a in &r.assertions {
-        println!(
-            "{}  {}: {}",
-            if a.passed { "pass" } else { "FAIL" },
-            a.name,
-            a.detail
-        );
-    }
-    if let Some(p) = &r.details.pacing {
-        println!(
-            "pacing     lag p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} overruns{}",
-            p.lag_p50_ms,
-            p.lag_p99_ms,
-            p.lag_max_ms,
-            p.overruns,
-            if p.kept_up() {
-                ""
-            } else {
-                " — GENERATOR FELL BEHIND"
-            }
-        );
-    }
-    if let Some(u) = &r.details.process {
-        println!(
-            "process    {:.2} s user + {:.2} s system CPU, peak RSS {} MiB",
-            u.cpu_user_s,
-            u.cpu_system_s,
-            u.max_rss_kib / 1024
-        );
-    }
-    println!("digest     {}", r.digest);
-    println!("verdict    {:?}  (report: {path})", r.verdict);
 }
