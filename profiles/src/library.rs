@@ -102,6 +102,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../scenarios/faults/network-partition.toml"),
     ),
     (
+        "scenarios/faults/network-degradation.toml",
+        include_str!("../scenarios/faults/network-degradation.toml"),
+    ),
+    (
         "scenarios/faults/platform-outage.toml",
         include_str!("../scenarios/faults/platform-outage.toml"),
     ),

@@ -94,6 +94,21 @@ pub enum Action {
     LoadRamp,
     /// The arrival rate is multiplied by `factor` for `duration`, then restored.
     LoadSpike,
+    /// The targeted chargers' network links get `delay_ms` of one-way latency (each way),
+    /// `± jitter_ms`, for `duration` or to the end.
+    NetLatency,
+    /// The targeted chargers' links are limited to `kbit_per_s` each way.
+    NetBandwidth,
+    /// The targeted chargers' links hold every byte for `duration`, then deliver them.
+    NetStall,
+    /// The targeted chargers' links go dead without closing (nothing arrives, no FIN or
+    /// RST) for `duration` or to the end: the clients must notice by their keep-alive.
+    NetHalfOpen,
+    /// The targeted chargers' connections are reset (RST) at once.
+    NetReset,
+    /// The targeted chargers' connections are closed (FIN); with `duration`, new
+    /// connections are refused for that long.
+    NetCut,
 }
 
 /// Optional parameters of a timeline entry, by key name.
@@ -108,6 +123,8 @@ enum Param {
     Fail,
     AfterS,
     WhPerH,
+    JitterMs,
+    KbitPerS,
 }
 
 impl Param {
@@ -122,6 +139,8 @@ impl Param {
             Param::Fail => "fail",
             Param::AfterS => "after_s",
             Param::WhPerH => "wh_per_h",
+            Param::JitterMs => "jitter_ms",
+            Param::KbitPerS => "kbit_per_s",
         }
     }
 }
@@ -172,6 +191,12 @@ impl Action {
             A::LoadStep => "load_step",
             A::LoadRamp => "load_ramp",
             A::LoadSpike => "load_spike",
+            A::NetLatency => "net_latency",
+            A::NetBandwidth => "net_bandwidth",
+            A::NetStall => "net_stall",
+            A::NetHalfOpen => "net_half_open",
+            A::NetReset => "net_reset",
+            A::NetCut => "net_cut",
         }
     }
 
@@ -194,8 +219,29 @@ impl Action {
             | A::CanDelay
             | A::CanCorrupt => Scope::Connector,
             A::MqttDisconnect | A::Reboot | A::FirmwareUpdate => Scope::Charger,
+            A::NetLatency
+            | A::NetBandwidth
+            | A::NetStall
+            | A::NetHalfOpen
+            | A::NetReset
+            | A::NetCut => Scope::Charger,
             _ => Scope::Fleet,
         }
+    }
+
+    /// Whether the action is a network fault between the chargers and their broker (the
+    /// fault proxy's in real time, the in-process broker's links at `--speed max`).
+    pub fn is_network(self) -> bool {
+        use Action as A;
+        matches!(
+            self,
+            A::NetLatency
+                | A::NetBandwidth
+                | A::NetStall
+                | A::NetHalfOpen
+                | A::NetReset
+                | A::NetCut
+        )
     }
 
     /// The parameters the action takes, and which of them it requires.
@@ -221,6 +267,10 @@ impl Action {
             A::PlatformExpiredToken => (&[P::AfterS, P::Duration], &[]),
             A::LoadStep => (&[P::Factor], &[P::Factor]),
             A::LoadRamp | A::LoadSpike => (&[P::Factor, P::Duration], &[P::Factor, P::Duration]),
+            A::NetLatency => (&[P::DelayMs, P::JitterMs, P::Duration], &[P::DelayMs]),
+            A::NetBandwidth => (&[P::KbitPerS, P::Duration], &[P::KbitPerS]),
+            A::NetStall => (&[P::Duration], &[P::Duration]),
+            A::NetHalfOpen | A::NetCut => (&[P::Duration], &[]),
             _ => (&[], &[]),
         }
     }
@@ -288,6 +338,12 @@ pub struct TimelineEntry {
     /// `meter_drift`: how much the meter over-reads per hour, Wh.
     #[serde(default)]
     pub wh_per_h: Option<f64>,
+    /// `net_latency`: each chunk's delay is drawn from `delay_ms ± jitter_ms`, ms.
+    #[serde(default)]
+    pub jitter_ms: Option<f64>,
+    /// `net_bandwidth`: the limit of each direction of each link, kbit/s.
+    #[serde(default)]
+    pub kbit_per_s: Option<f64>,
 }
 
 /// What a `when` condition looks at.
@@ -391,6 +447,8 @@ impl TimelineEntry {
             Param::Fail => self.fail.is_some(),
             Param::AfterS => self.after_s.is_some(),
             Param::WhPerH => self.wh_per_h.is_some(),
+            Param::JitterMs => self.jitter_ms.is_some(),
+            Param::KbitPerS => self.kbit_per_s.is_some(),
         }
     }
 
@@ -451,6 +509,8 @@ impl TimelineEntry {
             Param::Fail,
             Param::AfterS,
             Param::WhPerH,
+            Param::JitterMs,
+            Param::KbitPerS,
         ] {
             if self.has(p) && !allowed.contains(&p) {
                 e.push(p.key(), format!("is not a parameter of {action}"));
@@ -481,6 +541,12 @@ impl TimelineEntry {
         if let Some(w) = self.wh_per_h {
             // A meter register never runs backwards: the drift over-reads.
             e.range("wh_per_h", w, 0.0, 1_000_000.0);
+        }
+        if let Some(j) = self.jitter_ms {
+            e.range("jitter_ms", j, 0.0, 3_600_000.0);
+        }
+        if let Some(k) = self.kbit_per_s {
+            e.range("kbit_per_s", k, 0.001, 100_000_000.0);
         }
         if let Some(m) = &self.message {
             e.non_empty("message", m);

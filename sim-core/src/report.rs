@@ -179,6 +179,28 @@ pub struct ReportDetails {
     /// Faults injected while the run went on (from the dashboard), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub injected_faults: Vec<InjectedFault>,
+    /// The TCP fault proxy's counters, when the chargers reached their broker through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_proxy: Option<NetProxyDetails>,
+}
+
+/// What the TCP fault proxy between the chargers and their broker saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetProxyDetails {
+    /// Connections accepted (refused ones included).
+    pub accepted: u64,
+    /// Connections reset at once because a cut with `duration` refused them.
+    pub refused: u64,
+    /// Links ended by an injected reset.
+    pub injected_resets: u64,
+    /// Links ended by an injected cut.
+    pub injected_cuts: u64,
+    /// Links ended because one side reset or a write failed.
+    pub broken: u64,
+    /// Bytes relayed charger → broker.
+    pub bytes_up: u64,
+    /// Bytes relayed broker → charger.
+    pub bytes_down: u64,
 }
 
 /// The generator's lag behind its schedule in a paced run: how late deadlines were

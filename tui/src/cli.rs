@@ -126,6 +126,10 @@ pub struct RunArgs {
     /// PEM file of the CA that signed the broker's certificate (for `mqtts://`).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Put the TCP fault proxy between the chargers and a real broker even when the
+    /// timeline has no `net_*` action (it is put there automatically when it has).
+    #[arg(long)]
+    pub net_proxy: bool,
     /// Turn on MQTT and HTTP even if the scenario leaves them off (set by `demo`, whose
     /// fleet runs every protocol; `run demo` keeps the lighter scenario as written).
     #[arg(skip)]
@@ -196,6 +200,7 @@ impl DemoArgs {
             broker: realtime.then(|| self.broker.clone()),
             transport: (!realtime).then(|| "memory".to_owned()),
             ca_file: None,
+            net_proxy: false,
             platform: realtime.then(|| "reference".to_owned()),
             all_protocols: true,
             tcec_keys: None,

@@ -9,6 +9,7 @@ pub mod hil_cmd;
 pub mod html_report;
 mod live;
 pub mod meter_cmd;
+mod netproxy;
 mod profiles_cmd;
 pub mod report_cmd;
 mod run;

@@ -134,6 +134,15 @@ pub fn inject(
         && let Some(stack) = stack
     {
         let applied = match &fault {
+            Fault::CutNetwork => {
+                let chargers = world.target_chargers(&world_target);
+                let cut = stack.cut_network(&chargers);
+                if cut > 0 {
+                    world.record_external_fault(&world_target, &fault);
+                }
+                reached = cut as u64;
+                false
+            }
             Fault::RestartBroker { .. } => stack.restart_broker(),
             Fault::BackendSlowdown { delay_ms } => {
                 stack.slow_down_backend(std::time::Duration::from_secs_f64(delay_ms / 1000.0))
@@ -223,5 +232,73 @@ mod tests {
         assert!(faults[0].reached > 0, "DC sessions take a BMS timeout");
         assert_eq!(faults[1].fault, "restart_broker");
         assert_eq!(faults[1].reached, 1, "the in-process broker restarts");
+    }
+
+    #[test]
+    fn cut_network_from_the_dashboard_cuts_a_real_broker_connection() {
+        use crate::stack::{Stack, StackOptions};
+        let lib = profiles::Library::bundled().unwrap();
+        let mut scenario = lib.load_scenario("faults/network-partition").unwrap();
+        scenario.scenario.timeline.clear();
+        scenario.scenario.expect.clear();
+        scenario.scenario.mqtt.transport = profiles::scenario::MqttTransport::Broker;
+        let mut w = World::new(
+            &scenario,
+            WorldConfig {
+                seed: 3,
+                duration: Some(Duration::from_secs(60)),
+                trace_level: Some(sim_core::trace::TraceLevel::Protocol),
+                shard: sim_core::fleet::Shard::WHOLE,
+                sample_interval: None,
+                http_external: false,
+            },
+        )
+        .unwrap();
+        let options = StackOptions {
+            broker: Some("embedded".into()),
+            ca_file: None,
+            platform: None,
+            tcec_keys: None,
+            net_proxy: false,
+        };
+        let mut stack = Stack::start(&options, &scenario, &mut w).unwrap();
+        // Drive the world in 10 ms steps (virtual time follows the steps, not the wall).
+        let step = |w: &mut World, stack: &mut Stack, n: usize| {
+            for _ in 0..n {
+                stack.pump(w);
+                let next = w.now() + Duration::from_millis(10);
+                w.run_until(next);
+                #[expect(
+                    clippy::disallowed_methods,
+                    reason = "the real connections need wall time to connect and drop"
+                )]
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        };
+        step(&mut w, &mut stack, 150);
+        let before = String::from_utf8(w.take_trace_lines()).unwrap();
+        assert!(
+            before.contains(r#""entity":"ch0","event":"mqtt_link","up":true"#),
+            "charger 0 connected to the embedded broker"
+        );
+        let injected = inject(
+            &mut w,
+            Some(&mut stack),
+            FaultTarget::Selected(0),
+            FaultKind::CutNetwork,
+        );
+        assert_eq!(injected.reached, 1, "{injected:?}");
+        step(&mut w, &mut stack, 100);
+        let after = String::from_utf8(w.take_trace_lines()).unwrap();
+        assert!(after.contains("cut_network"), "the cut is traced");
+        assert!(
+            after.contains(r#""entity":"ch0","event":"mqtt_link","up":false"#),
+            "charger 0's connection dropped: {after}"
+        );
+        assert!(
+            !after.contains(r#""entity":"ch1","event":"mqtt_link","up":false"#),
+            "only charger 0's"
+        );
+        stack.finish(&mut w).unwrap();
     }
 }

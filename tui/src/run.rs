@@ -164,6 +164,7 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
     let options = crate::stack::StackOptions {
         broker: real_mqtt.then(|| crate::stack::broker_choice(args.broker.as_deref(), &scenario)),
         ca_file: args.ca_file.clone(),
+        net_proxy: args.net_proxy,
         platform: real_http
             .then(|| crate::stack::platform_choice(args.platform.as_deref(), &scenario)),
         tcec_keys: args.tcec_keys.clone(),
@@ -403,6 +404,7 @@ fn conclude(
     }
     let snapshot = world.snapshot();
     let mut faults = faults;
+    let net_proxy = stack.as_ref().and_then(|s| s.net_proxy_details());
     if let Some(s) = &stack {
         faults.extend(s.applied_actions().iter().cloned());
     }
@@ -434,6 +436,7 @@ fn conclude(
     report.details.process = crate::usage::process();
     report.details.shard = shard_text(shard);
     report.details.injected_faults = faults;
+    report.details.net_proxy = net_proxy;
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.report, json + "\n")
         .with_context(|| format!("cannot write report {}", args.report.display()))?;

@@ -43,6 +43,9 @@ pub struct StackOptions {
     pub platform: Option<String>,
     /// Keys for a real platform.
     pub tcec_keys: Option<PathBuf>,
+    /// Put the TCP fault proxy between the chargers and the broker (also when the
+    /// timeline has `net_*` actions).
+    pub net_proxy: bool,
 }
 
 struct MqttPart {
@@ -50,6 +53,8 @@ struct MqttPart {
     settings: MqttSettings,
     backend: Option<BackendRunner>,
     bridge: MqttBridge,
+    /// The fault proxy the chargers connect through, if any.
+    proxy: Option<crate::netproxy::NetProxy>,
 }
 
 struct HttpPart {
@@ -88,13 +93,22 @@ impl Stack {
             .build()
             .context("cannot start the I/O runtime")?;
         let mqtt = match &options.broker {
-            Some(url) => Some(start_mqtt(
-                &runtime,
-                url,
-                options.ca_file.clone(),
-                scenario,
-                world,
-            )?),
+            Some(url) => {
+                let proxy = options.net_proxy
+                    || scenario
+                        .scenario
+                        .timeline
+                        .iter()
+                        .any(|t| t.action.is_network());
+                Some(start_mqtt(
+                    &runtime,
+                    url,
+                    options.ca_file.clone(),
+                    proxy,
+                    scenario,
+                    world,
+                )?)
+            }
             None => None,
         };
         let http = match &options.platform {
@@ -130,6 +144,9 @@ impl Stack {
                     ""
                 }
             ));
+            if let Some(p) = &m.proxy {
+                parts.push(p.describe());
+            }
         }
         if let Some(h) = &self.http {
             parts.push(format!("operator platform {}", h.operator.base_url()));
@@ -174,6 +191,14 @@ impl Stack {
         }
     }
 
+    /// The fault proxy's counters, when the chargers connect through it.
+    pub fn net_proxy_details(&self) -> Option<sim_core::report::NetProxyDetails> {
+        self.mqtt
+            .as_ref()
+            .and_then(|m| m.proxy.as_ref())
+            .map(crate::netproxy::NetProxy::details)
+    }
+
     /// The timeline actions carried out on real peers so far, with their reach.
     pub fn applied_actions(&self) -> &[sim_core::report::InjectedFault] {
         &self.applied
@@ -187,6 +212,12 @@ impl Stack {
         match action.spec.action {
             A::RestartBroker => u32::from(self.broker_action(action.ending)),
             A::MqttDisconnect => self.cut_chargers(action),
+            A::Reboot | A::FirmwareUpdate => self.backend_command(action),
+            a if a.is_network() => self
+                .mqtt
+                .as_ref()
+                .and_then(|m| m.proxy.as_ref())
+                .map_or(0, |p| p.apply(action)),
             A::BackendSlowdown
             | A::BackendDropResponses
             | A::BackendMalformed
@@ -230,6 +261,35 @@ impl Stack {
             .iter()
             .filter(|&&k| m.bridge.cut(k, hold))
             .count() as u32
+    }
+
+    /// The reference backend resets the targeted chargers or sends them a firmware update
+    /// (`fail = true`: with a wrong MD5); returns how many it sent. A real backend cannot
+    /// be told to: 0.
+    fn backend_command(&mut self, action: &ExternalAction) -> u32 {
+        let Some(runner) = self.mqtt.as_ref().and_then(|m| m.backend.as_ref()) else {
+            return 0;
+        };
+        if action.ending {
+            return 0;
+        }
+        let devices = action.devices.clone();
+        let reboot = action.spec.action == profiles::timeline::Action::Reboot;
+        let fail = action.spec.fail.unwrap_or(false);
+        let sent = self.runtime.block_on(runner.call(move |backend, now| {
+            let mut sent = 0u32;
+            for device in &devices {
+                let ok = if reboot {
+                    backend.reset(now, device, proto::mqtt::control::ResetKind::Program)
+                } else {
+                    let md5 = fail.then_some("00000000000000000000000000000000");
+                    backend.update_firmware(now, device, "chargestorm-fw.bin", "9.9.9", md5)
+                };
+                sent += u32::from(ok.is_ok());
+            }
+            sent
+        }));
+        sent.unwrap_or(0)
     }
 
     /// Changes (or restores) the reference backend runner's faults.
@@ -303,6 +363,19 @@ impl Stack {
         self.http.is_some()
     }
 
+    /// Cuts the real broker connections of local chargers `chargers` (they reconnect with
+    /// their back-off at once); returns how many were cut.
+    pub fn cut_network(&mut self, chargers: &[usize]) -> usize {
+        let Some(m) = self.mqtt.as_ref() else {
+            return 0;
+        };
+        let _guard = self.runtime.enter();
+        chargers
+            .iter()
+            .filter(|&&k| m.bridge.cut(k, std::time::Duration::ZERO))
+            .count()
+    }
+
     /// Restarts the embedded broker (every connection drops; the chargers reconnect with
     /// back-off). False when the chargers use another broker or the restart failed.
     pub fn restart_broker(&mut self) -> bool {
@@ -351,6 +424,9 @@ impl Stack {
         let mut out = None;
         if let Some(m) = mqtt {
             m.bridge.shutdown();
+            if let Some(p) = &m.proxy {
+                p.shutdown(&runtime);
+            }
             if let Some(runner) = m.backend {
                 out = Some(
                     runtime
@@ -368,6 +444,7 @@ fn start_mqtt(
     runtime: &tokio::runtime::Runtime,
     url: &str,
     ca_file: Option<PathBuf>,
+    with_proxy: bool,
     scenario: &ResolvedScenario,
     world: &World,
 ) -> Result<MqttPart> {
@@ -405,13 +482,27 @@ fn start_mqtt(
         }
         BackendKind::External => None,
     };
-    let bridge =
-        MqttBridge::new(&settings, world).context("cannot create the charger connections")?;
+    let (proxy, charger_settings) = if with_proxy {
+        let (proxy, url) = crate::netproxy::NetProxy::start(
+            runtime,
+            &settings.url,
+            world.mqtt_client_ids(),
+            world.seed(),
+        )?;
+        let mut through = settings.clone();
+        through.url = url;
+        (Some(proxy), through)
+    } else {
+        (None, settings.clone())
+    };
+    let bridge = MqttBridge::new(&charger_settings, world)
+        .context("cannot create the charger connections")?;
     Ok(MqttPart {
         broker,
         settings,
         backend,
         bridge,
+        proxy,
     })
 }
 

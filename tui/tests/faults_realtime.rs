@@ -282,3 +282,181 @@ fn a_platform_outage_on_the_served_reference_platform_refuses_pushes_until_it_en
         "the alarm arrived after the outage: {alarm}"
     );
 }
+
+/// Every network fault of the proxy on a short real-time run with a 2 s keep-alive.
+const NETWORK_FAULTS: &str = r#"
+[scenario]
+name = "faults/network-degradation-realtime"
+description = "The TCP fault proxy between ten chargers and the embedded broker"
+seed = 7010
+duration = "32s"
+
+[[fleet.groups]]
+name = "dc"
+charger = "dc-60kw-single"
+count = 10
+chargers_per_station = 5
+
+[traffic]
+arrivals_per_connector_per_h = 3.0
+initial_occupancy = 1.0
+arrival_soc_pct = { min = 20.0, max = 40.0 }
+target_soc_pct = { min = 50.0, max = 60.0 }
+dwell_min = { min = 3.0, max = 8.0 }
+plug_to_start_s = { min = 1.0, max = 3.0 }
+
+[mqtt]
+enabled = true
+heartbeat_interval_s = 2
+response_timeout_s = 5
+
+[[timeline]]
+name = "slow_links"
+at = "3s"
+fraction = 0.5
+action = "net_latency"
+delay_ms = 100.0
+jitter_ms = 10.0
+duration = "4s"
+
+[[timeline]]
+name = "thin_links"
+at = "4s"
+all = true
+action = "net_bandwidth"
+kbit_per_s = 32.0
+duration = "3s"
+
+[[timeline]]
+name = "stall"
+at = "9s"
+charger = 1
+action = "net_stall"
+duration = "1s"
+
+[[timeline]]
+name = "dead_link"
+at = "12s"
+charger = 0
+action = "net_half_open"
+duration = "8s"
+
+[[timeline]]
+name = "resets"
+at = "24s"
+charger = 2
+action = "net_reset"
+
+[[expect]]
+name = "links.heal"
+kind = "no_stuck_state"
+state = "offline"
+max_s = 20
+"#;
+
+#[test]
+fn network_faults_go_through_the_fault_proxy_and_dead_links_are_noticed_by_keep_alive() {
+    let dir = tempdir("netproxy");
+    let (out, report, wall) = run_realtime(&dir, NETWORK_FAULTS);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(wall < std::time::Duration::from_secs(50), "took {wall:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("network fault proxy"), "{stderr}");
+    let proxy = &report["details"]["net_proxy"];
+    assert!(proxy["accepted"].as_u64().unwrap() >= 10, "{proxy}");
+    assert!(proxy["injected_resets"].as_u64().unwrap() >= 1, "{proxy}");
+    let lines = trace(&dir.join("t.jsonl"));
+    for label in ["slow_links", "thin_links", "stall", "dead_link", "resets"] {
+        let fired = lines
+            .iter()
+            .find(|l| l["event"] == "action_fired" && l["label"] == label)
+            .unwrap_or_else(|| panic!("{label} fired"));
+        assert!(fired["reached"].as_u64().unwrap() >= 1, "{fired}");
+    }
+    let links = |entity: &str| -> Vec<(u64, bool)> {
+        lines
+            .iter()
+            .filter(|l| l["event"] == "mqtt_link" && l["entity"] == entity)
+            .map(|l| (l["t_us"].as_u64().unwrap(), l["up"] == true))
+            .collect()
+    };
+    // The dead link: noticed within twice the keep-alive (2 s), back only after the heal.
+    let ch0 = links("ch0");
+    let down = ch0
+        .iter()
+        .find(|(t, up)| !up && *t >= 12_000_000)
+        .unwrap_or_else(|| panic!("ch0's dead link was noticed: {ch0:?}"));
+    assert!(down.0 <= 16_000_000, "noticed at {} µs: {ch0:?}", down.0);
+    let back = ch0.iter().find(|(t, up)| *up && *t > down.0);
+    assert!(
+        back.is_some_and(|(t, _)| *t >= 20_000_000),
+        "ch0 reconnected after the heal: {ch0:?}"
+    );
+    // A 1 s stall is shorter than the keep-alive: the link survives.
+    let ch1 = links("ch1");
+    assert!(
+        !ch1.iter()
+            .any(|(t, up)| !up && (9_000_000..14_000_000).contains(t)),
+        "{ch1:?}"
+    );
+    // The reset drops the link at once; the charger comes back.
+    let ch2 = links("ch2");
+    let reset = ch2
+        .iter()
+        .find(|(t, up)| !up && *t >= 24_000_000)
+        .unwrap_or_else(|| panic!("ch2 was reset: {ch2:?}"));
+    assert!(reset.0 < 25_000_000, "{ch2:?}");
+    assert!(ch2.iter().any(|(t, up)| *up && *t > reset.0), "{ch2:?}");
+    assert_eq!(assertion(&report, "links.heal")["passed"], true);
+}
+
+#[test]
+fn reboot_and_firmware_update_reach_the_real_chargers_through_the_reference_backend() {
+    let dir = tempdir("reboot");
+    let toml = variant(
+        "faults/firmware-update-storm",
+        &[
+            ("duration = \"15m\"", "duration = \"20s\""),
+            ("at = \"30s\"", "at = \"8s\""),
+            (
+                "action = \"firmware_update\"\nfail = true",
+                "action = \"reboot\"",
+            ),
+            ("at = \"1m\"", "at = \"9s\""),
+            ("all = true", "charger = 1"),
+            ("max_s = 180", "max_s = 60"),
+        ],
+    );
+    let (out, report, _) = run_realtime(&dir, &toml);
+    assert!(out.status.success(), "{}", text(&out));
+    let lines = trace(&dir.join("t.jsonl"));
+    for (label, action) in [("bad_image", "reboot"), ("storm", "firmware_update")] {
+        let fired = lines
+            .iter()
+            .find(|l| l["event"] == "action_fired" && l["label"] == label)
+            .unwrap_or_else(|| panic!("{label} fired"));
+        assert_eq!(fired["action"], action);
+        assert_eq!(
+            fired["reached"], 1,
+            "the reference backend sent it: {fired}"
+        );
+    }
+    let injected = report["details"]["injected_faults"].as_array().unwrap();
+    assert!(
+        injected
+            .iter()
+            .any(|f| f["fault"] == "reboot" && f["reached"] == 1),
+        "{injected:?}"
+    );
+    // The rebooted charger dropped its link and logged in again.
+    let ch0: Vec<(u64, bool)> = lines
+        .iter()
+        .filter(|l| l["event"] == "mqtt_link" && l["entity"] == "ch0")
+        .map(|l| (l["t_us"].as_u64().unwrap(), l["up"] == true))
+        .collect();
+    let down = ch0
+        .iter()
+        .find(|(t, up)| !up && *t >= 8_000_000)
+        .unwrap_or_else(|| panic!("ch0 rebooted: {ch0:?}"));
+    assert!(ch0.iter().any(|(t, up)| *up && *t > down.0), "{ch0:?}");
+}

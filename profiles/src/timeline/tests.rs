@@ -210,6 +210,7 @@ fn bundled_fault_scenarios_keep_their_folder_in_the_name_and_expect_something() 
     for name in [
         "faults/broker-restart",
         "faults/network-partition",
+        "faults/network-degradation",
         "faults/bms-comm-loss",
         "faults/insulation-fault",
         "faults/meter-failure",
@@ -261,4 +262,37 @@ fn meter_actions_take_their_parameters_and_meter_mismatch_needs_a_limit() {
     ] {
         assert!(bad.iter().any(|p| p.contains(want)), "{want}: {bad:?}");
     }
+}
+
+#[test]
+fn network_faults_take_their_parameters_and_a_charger_target() {
+    let ok = problems(
+        "[[timeline]]\nat = \"1m\"\nfraction = 0.2\naction = \"net_latency\"\ndelay_ms = 100.0\njitter_ms = 10.0\nduration = \"30s\"\n\
+         [[timeline]]\nat = \"1m\"\nall = true\naction = \"net_bandwidth\"\nkbit_per_s = 64.0\n\
+         [[timeline]]\nat = \"1m\"\ncharger = 0\naction = \"net_stall\"\nduration = \"5s\"\n\
+         [[timeline]]\nat = \"1m\"\ncharger = 0\naction = \"net_half_open\"\n\
+         [[timeline]]\nat = \"1m\"\ncharger = 0\naction = \"net_reset\"\n\
+         [[timeline]]\nat = \"1m\"\ncharger = 0\naction = \"net_cut\"\nduration = \"5s\"\n",
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+    let bad = problems(
+        "[[timeline]]\nat = \"1m\"\naction = \"net_latency\"\njitter_ms = 10.0\n\
+         [[timeline]]\nat = \"1m\"\nall = true\naction = \"net_bandwidth\"\nkbit_per_s = 0.0\n\
+         [[timeline]]\nat = \"1m\"\ncharger = 0\naction = \"net_stall\"\n\
+         [[timeline]]\nat = \"1m\"\ncharger = 0\naction = \"net_reset\"\nduration = \"5s\"\n",
+    );
+    for expected in [
+        "timeline[0].delay_ms",
+        "timeline[0].action",
+        "timeline[1].kbit_per_s",
+        "timeline[2].duration",
+        "timeline[3].duration",
+    ] {
+        assert!(
+            bad.iter().any(|p| p.contains(expected)),
+            "{expected}: {bad:?}"
+        );
+    }
+    assert!(Action::NetHalfOpen.is_network() && !Action::MqttDisconnect.is_network());
+    assert_eq!(Action::NetCut.scope(), Scope::Charger);
 }

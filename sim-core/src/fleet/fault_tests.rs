@@ -214,3 +214,99 @@ fn a_backend_stall_shows_up_in_p99() {
         );
     }
 }
+
+/// `(t_us, up)` of every `mqtt_link` event of charger `entity` in `lines`.
+fn links_of(lines: &str, entity: &str) -> Vec<(u64, bool)> {
+    lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "mqtt_link" && v["entity"] == entity)
+        .map(|v| (v["t_us"].as_u64().unwrap(), v["up"] == true))
+        .collect()
+}
+
+#[test]
+fn network_faults_act_on_the_in_process_links_as_the_proxy_does_on_sockets() {
+    let s = load("faults/network-degradation");
+    let mut w = World::new(
+        &s,
+        WorldConfig {
+            seed: 7010,
+            duration: None,
+            trace_level: Some(TraceLevel::Protocol),
+            shard: Shard::WHOLE,
+            sample_interval: None,
+            http_external: false,
+        },
+    )
+    .unwrap();
+    let end = w.end();
+    w.run_until(end);
+    let lines = String::from_utf8(w.take_trace_lines()).unwrap();
+    let s = 1_000_000u64;
+    // The dead link (6 min, for 3 min) is noticed after 1.5 heartbeat intervals of 60 s,
+    // and the charger gets back only when it heals.
+    let ch0 = links_of(&lines, "ch0");
+    let down = ch0
+        .iter()
+        .find(|(t, up)| !up && *t >= 360 * s)
+        .expect("the dead link went down");
+    assert_eq!(down.0, 450 * s, "{ch0:?}");
+    let back = ch0.iter().find(|(t, up)| *up && *t > down.0).unwrap();
+    assert!(
+        back.0 >= 540 * s,
+        "reconnected only after the heal: {ch0:?}"
+    );
+    // A 20 s stall is shorter than the keep-alive: the link survives it.
+    let ch1 = links_of(&lines, "ch1");
+    assert!(
+        !ch1.iter()
+            .any(|(t, up)| !up && (300 * s..400 * s).contains(t)),
+        "{ch1:?}"
+    );
+    // The resets at 10 min drop their links at once; each comes back.
+    let fired: serde_json::Value = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"] == "action_fired" && v["label"] == "resets")
+        .unwrap();
+    let reset: Vec<String> = (0..10)
+        .map(|k| format!("ch{k}"))
+        .filter(|e| links_of(&lines, e).contains(&(600 * s, false)))
+        .collect();
+    assert_eq!(reset.len() as u64, fired["reached"].as_u64().unwrap());
+    assert!(!reset.is_empty());
+    for e in &reset {
+        assert!(
+            links_of(&lines, e)
+                .iter()
+                .any(|(t, up)| *up && *t > 600 * s),
+            "{e} came back"
+        );
+    }
+}
+
+#[test]
+fn slow_links_slow_down_the_exchanges_of_the_chargers_behind_them() {
+    use profiles::HumanDuration;
+    use profiles::scenario::Dur;
+    let base = load("faults/network-degradation");
+    let p50 = |delay_ms: f64| {
+        let mut s = base.clone();
+        s.scenario.timeline.truncate(1);
+        s.scenario.timeline[0].at = Some(Dur(HumanDuration { micros: 0 }));
+        s.scenario.timeline[0].fraction = None;
+        s.scenario.timeline[0].all = true;
+        s.scenario.timeline[0].delay_ms = Some(delay_ms);
+        s.scenario.timeline[0].jitter_ms = Some(0.0);
+        s.scenario.timeline[0].duration = None;
+        run(&s).latency_ms["mqtt.BootNotificationReq"].p50
+    };
+    let fast = p50(0.0);
+    let slow = p50(250.0);
+    // A request and its answer each cross the link once more slowly: +500 ms.
+    assert!(
+        (slow - fast - 500.0).abs() < 30.0,
+        "p50 {fast} ms without, {slow} ms with 250 ms each way"
+    );
+}

@@ -124,6 +124,12 @@ pub enum SimNetError {
         /// When the partition ends.
         until: Instant,
     },
+    /// The link is dead (a half-open fault without an end).
+    #[error("link {link} is dead")]
+    Dead {
+        /// The link.
+        link: LinkId,
+    },
     /// No such link.
     #[error("no link {link}")]
     NoSuchLink {
@@ -164,7 +170,24 @@ struct Link {
     session: Vec<(TopicClass, Vec<u8>)>,
     /// A network partition: connects fail until then.
     unreachable_until: Option<Instant>,
+    /// Network faults of the fault-proxy kind (bandwidth, stalls, dead links).
+    net: NetFaultState,
 }
+
+/// A link's network faults, as the TCP fault proxy applies them in real time.
+#[derive(Debug, Default)]
+struct NetFaultState {
+    /// Bandwidth limit of each direction, bytes per second.
+    bandwidth_bytes_per_s: Option<u64>,
+    /// When each direction's sender is done with what it has queued (bandwidth limit).
+    tx_free_at: [Instant; 2],
+    /// A stall or a dead link: nothing leaves before then (`Some(None)`: never).
+    held: Option<Option<Instant>>,
+}
+
+/// Bytes of MQTT fixed header, topic and TCP/IP headers counted on top of a payload when
+/// a bandwidth limit applies.
+const WIRE_OVERHEAD_BYTES: u64 = 80;
 
 #[derive(Debug)]
 struct InFlight {
@@ -211,6 +234,8 @@ pub struct SimBroker {
     broker_epoch: u32,
     down_until: Option<Instant>,
     link_events: VecDeque<LinkDown>,
+    /// Dead links the client will notice (keep-alive), by when.
+    detections: BinaryHeap<Reverse<(Instant, LinkId)>>,
     stats: SimNetStats,
 }
 
@@ -226,6 +251,7 @@ impl SimBroker {
             broker_epoch: 0,
             down_until: None,
             link_events: VecDeque::new(),
+            detections: BinaryHeap::new(),
             stats: SimNetStats::default(),
         };
         for _ in 0..links {
@@ -247,8 +273,87 @@ impl SimBroker {
             last_at: [Instant::ZERO; 2],
             session: Vec::new(),
             unreachable_until: None,
+            net: NetFaultState::default(),
         });
         id
+    }
+
+    /// `link`'s current model (`None` for an unknown link).
+    pub fn link_model(&self, link: LinkId) -> Option<&LinkModel> {
+        self.links.get(link as usize).map(|l| &l.model)
+    }
+
+    /// The model every link started with.
+    pub fn default_link_model(&self) -> &LinkModel {
+        &self.config.link
+    }
+
+    /// Limits each direction of `link` to `bytes_per_s` (`None`: unlimited). A message
+    /// then leaves when the ones before it have been sent, its payload plus 80 bytes of
+    /// MQTT and TCP/IP headers at that rate, and arrives its latency later.
+    pub fn set_link_bandwidth(&mut self, link: LinkId, bytes_per_s: Option<u64>) {
+        if let Some(l) = self.links.get_mut(link as usize) {
+            l.net.bandwidth_bytes_per_s = bytes_per_s.filter(|&b| b > 0);
+        }
+    }
+
+    /// Holds everything sent on `link` in either direction until `until` (`None`: for
+    /// good), as a stalled or half-open TCP link does, and makes new connections fail
+    /// until then. The client notices a dead link by its keep-alive: if the hold lasts
+    /// past `now + detect_after`, the link is cut then (what it held is lost) and the
+    /// client is told.
+    pub fn hold_link(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        until: Option<Instant>,
+        detect_after: Duration,
+    ) {
+        let Some(l) = self.links.get_mut(link as usize) else {
+            return;
+        };
+        l.net.held = Some(until);
+        if let Some(u) = until {
+            l.unreachable_until = Some(l.unreachable_until.map_or(u, |t| t.max(u)));
+        } else {
+            l.unreachable_until = None;
+        }
+        let detect_at = now + detect_after;
+        if until.is_none_or(|u| u > detect_at) {
+            self.detections.push(Reverse((detect_at, link)));
+        }
+    }
+
+    /// Ends a hold of `link` now: what it held is delivered (if its link is still up),
+    /// and new connections are accepted again.
+    pub fn release_link(&mut self, now: Instant, link: LinkId) {
+        if let Some(l) = self.links.get_mut(link as usize) {
+            l.net.held = None;
+            if l.unreachable_until.is_none_or(|t| t > now) {
+                l.unreachable_until = None;
+            }
+        }
+    }
+
+    /// Cuts the dead links whose clients notice it by `now` (keep-alive).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, link))) = self.detections.peek() {
+            if at > now {
+                break;
+            }
+            self.detections.pop();
+            let still_dead = self
+                .links
+                .get(link as usize)
+                .is_some_and(|l| match l.net.held {
+                    Some(Some(until)) => until > at,
+                    Some(None) => true,
+                    None => false,
+                });
+            if still_dead {
+                self.cut(at, link);
+            }
+        }
     }
 
     /// Changes one link's model.
@@ -285,6 +390,9 @@ impl SimBroker {
             .ok_or(SimNetError::NoSuchLink { link })?;
         if let Some(until) = l.unreachable_until.filter(|&t| t > now) {
             return Err(SimNetError::Unreachable { link, until });
+        }
+        if l.net.held == Some(None) {
+            return Err(SimNetError::Dead { link });
         }
         l.connected = true;
         let stored = std::mem::take(&mut l.session);
@@ -388,7 +496,25 @@ impl SimBroker {
             0
         };
         let d = usize::from(direction == Direction::Down);
-        let at = (now + l.model.latency + Duration::from_micros(extra)).max(l.last_at[d]);
+        let mut leaves = now;
+        if let Some(rate) = l.net.bandwidth_bytes_per_s {
+            let bytes = payload.len() as u64 + WIRE_OVERHEAD_BYTES;
+            let start = now.max(l.net.tx_free_at[d]);
+            let done = start + Duration::from_micros(bytes.saturating_mul(1_000_000) / rate);
+            l.net.tx_free_at[d] = done;
+            leaves = done;
+        }
+        match l.net.held {
+            Some(Some(until)) => leaves = leaves.max(until),
+            Some(None) => {
+                // A link dead for good: the bytes sit in a socket buffer until the client
+                // notices and closes it, and are lost then.
+                self.stats.dropped_in_flight += 1;
+                return SendOutcome::Queued;
+            }
+            None => {}
+        }
+        let at = (leaves + l.model.latency + Duration::from_micros(extra)).max(l.last_at[d]);
         l.last_at[d] = at;
         let duplicate =
             qos2 && l.model.qos2_duplicate > 0.0 && unit(&mut l.rng) < l.model.qos2_duplicate;
@@ -427,10 +553,8 @@ impl SimBroker {
     /// The next delivery time, or the end of a restart.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let next = self.heap.peek().map(|Reverse(m)| m.at);
-        match (next, self.down_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let detect = self.detections.peek().map(|Reverse((at, _))| *at);
+        [next, self.down_until, detect].into_iter().flatten().min()
     }
 
     /// A connection the broker dropped, to report to its client.
@@ -511,6 +635,116 @@ mod tests {
 
     fn drain(b: &mut SimBroker, now: Instant) -> Vec<Delivery> {
         std::iter::from_fn(|| b.poll_delivery(now)).collect()
+    }
+
+    fn quiet() -> SimBrokerConfig {
+        SimBrokerConfig {
+            link: LinkModel {
+                latency: Duration::from_millis(5),
+                jitter: Duration::ZERO,
+                ..LinkModel::default()
+            },
+            persistent_sessions: false,
+        }
+    }
+
+    #[test]
+    fn bandwidth_limit_spaces_messages_by_their_size() {
+        let mut b = SimBroker::new(quiet(), 1, 1);
+        b.connect(Instant::ZERO, 0).unwrap();
+        // 920 + 80 bytes at 100,000 B/s: 10 ms each.
+        b.set_link_bandwidth(0, Some(100_000));
+        for i in 0..3u8 {
+            b.send(
+                Instant::ZERO,
+                0,
+                Direction::Up,
+                TopicClass::Telemetry,
+                vec![i; 920],
+            );
+        }
+        let got = drain(&mut b, Instant::from_millis(100));
+        let at: Vec<u64> = got.iter().map(|d| d.at.as_micros()).collect();
+        assert_eq!(at, vec![15_000, 25_000, 35_000]);
+        b.set_link_bandwidth(0, None);
+        b.send(
+            Instant::from_millis(100),
+            0,
+            Direction::Up,
+            TopicClass::Telemetry,
+            vec![0; 920],
+        );
+        let got = drain(&mut b, Instant::from_millis(200));
+        assert_eq!(got[0].at, Instant::from_millis(105));
+    }
+
+    #[test]
+    fn a_stall_shorter_than_detection_delivers_late_without_a_cut() {
+        let mut b = SimBroker::new(quiet(), 1, 1);
+        b.connect(Instant::ZERO, 0).unwrap();
+        let until = Instant::from_millis(2_000);
+        b.hold_link(Instant::ZERO, 0, Some(until), Duration::from_secs(90));
+        b.send(
+            Instant::from_millis(10),
+            0,
+            Direction::Down,
+            TopicClass::Command,
+            vec![1],
+        );
+        assert_eq!(b.poll_timeout(), Some(Instant::from_millis(2_005)));
+        b.handle_timeout(Instant::from_millis(2_005));
+        assert!(drain(&mut b, Instant::from_millis(2_004)).is_empty());
+        let got = drain(&mut b, Instant::from_millis(2_005));
+        assert_eq!(got.len(), 1);
+        assert_eq!(b.poll_link_down(), None);
+        assert!(b.is_connected(0));
+    }
+
+    #[test]
+    fn a_dead_link_is_cut_when_the_client_notices_and_refuses_connects_until_healed() {
+        let mut b = SimBroker::new(quiet(), 1, 1);
+        b.connect(Instant::ZERO, 0).unwrap();
+        let until = Instant::from_secs(300);
+        b.hold_link(Instant::ZERO, 0, Some(until), Duration::from_secs(90));
+        b.send(
+            Instant::from_secs(1),
+            0,
+            Direction::Up,
+            TopicClass::Command,
+            vec![1],
+        );
+        assert_eq!(b.poll_timeout(), Some(Instant::from_secs(90)));
+        b.handle_timeout(Instant::from_secs(90));
+        assert_eq!(
+            b.poll_link_down(),
+            Some(LinkDown {
+                link: 0,
+                at: Instant::from_secs(90)
+            })
+        );
+        assert_eq!(
+            b.connect(Instant::from_secs(100), 0),
+            Err(SimNetError::Unreachable { link: 0, until })
+        );
+        // What the dead link held is lost with it.
+        assert!(drain(&mut b, Instant::from_secs(400)).is_empty());
+        assert_eq!(b.stats().dropped_in_flight, 1);
+        b.connect(Instant::from_secs(400), 0).unwrap();
+    }
+
+    #[test]
+    fn a_link_dead_for_good_never_connects_until_released() {
+        let mut b = SimBroker::new(quiet(), 1, 1);
+        b.connect(Instant::ZERO, 0).unwrap();
+        b.hold_link(Instant::ZERO, 0, None, Duration::from_secs(90));
+        b.handle_timeout(Instant::from_secs(90));
+        assert!(b.poll_link_down().is_some());
+        assert_eq!(
+            b.connect(Instant::from_secs(1_000), 0),
+            Err(SimNetError::Dead { link: 0 })
+        );
+        b.release_link(Instant::from_secs(1_000), 0);
+        b.connect(Instant::from_secs(1_000), 0).unwrap();
     }
 
     #[test]

@@ -25,8 +25,12 @@ pub struct ExternalAction {
     pub spec: TimelineEntry,
     /// The charger protocol message the entry names (`backend_never_answer`).
     pub message: Option<MessageCode>,
-    /// Local charger indices (the bridge's connection numbers) an `mqtt_disconnect` cuts.
+    /// Local charger indices (the bridge's connection numbers) a charger action targets
+    /// (`mqtt_disconnect`, `net_*`, `reboot`, `firmware_update`).
     pub chargers: Vec<usize>,
+    /// The device ids (command topic ids) of the targeted chargers that have registered,
+    /// for the backend's `reboot` and `firmware_update` commands.
+    pub devices: Vec<String>,
     /// False when the action starts; true when its `duration` is over and what it replaced
     /// must be restored (for `restart_broker`: the broker comes back).
     pub ending: bool,
@@ -101,7 +105,9 @@ fn on_mqtt_peer(action: Action) -> bool {
             | Action::BackendDropResponses
             | Action::BackendMalformed
             | Action::BackendNeverAnswer
-    )
+            | Action::Reboot
+            | Action::FirmwareUpdate
+    ) || action.is_network()
 }
 
 /// Whether an action acts on the monitoring platform.

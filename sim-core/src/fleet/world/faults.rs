@@ -150,6 +150,17 @@ impl World {
         hit
     }
 
+    /// The local charger indices (the real-time shell's connection numbers) of the
+    /// connectors `target` selects, each once, in order.
+    pub fn target_chargers(&self, target: &FaultTarget) -> Vec<usize> {
+        let mut chargers: Vec<usize> = (0..self.connectors.len())
+            .filter(|&ci| self.selects(target, ci))
+            .map(|ci| self.connectors[ci].charger)
+            .collect();
+        chargers.dedup();
+        chargers
+    }
+
     /// Injects a per-connector `fault` into local connector `ci`, traced; false when it
     /// does not apply there.
     pub(super) fn inject_at(&mut self, ci: usize, fault: &Fault) -> bool {

@@ -8,6 +8,7 @@ mod faults;
 mod http;
 mod meter;
 mod mqtt;
+mod netfault;
 mod recent;
 mod session;
 mod timeline;

@@ -254,6 +254,20 @@ impl MqttSide {
         }
     }
 
+    /// The in-process broker (its links carry the network faults at `--speed max`) and
+    /// the global charger index of each local charger (its link id).
+    pub(super) fn sim_broker_mut(&mut self) -> Option<(&mut SimBroker, &[u32])> {
+        match &mut self.net {
+            Net::Memory { broker, .. } => Some((broker, &self.global)),
+            Net::External { .. } => None,
+        }
+    }
+
+    /// Charger `k`'s heartbeat interval (its MQTT keep-alive on a real broker).
+    pub(super) fn keep_alive(&self, k: usize) -> Option<Duration> {
+        self.clients.get(k).map(|c| c.config().heartbeat_interval)
+    }
+
     /// Charger `k`'s device id (its command topic id), once registered.
     pub(super) fn device_id(&self, k: usize) -> Option<String> {
         self.clients[k]
@@ -395,6 +409,7 @@ impl World {
             return;
         };
         let mut touched = Vec::new();
+        broker.handle_timeout(now);
         while let Some(down) = broker.poll_link_down() {
             let Some(k) = local_of(&m.global, down.link) else {
                 continue;
@@ -403,6 +418,11 @@ impl World {
             if let Some(id) = m.clients[k].topic_id(TopicClass::Command) {
                 backend.set_charger_online(now, id, false);
             }
+            self.trace.record(
+                now,
+                Entity::Charger(m.global[k]),
+                &MqttEvent::MqttLink { up: false },
+            );
             touched.push(k);
         }
         while let Some(d) = broker.poll_delivery(now) {

@@ -87,6 +87,8 @@ enum Saved {
     Load(f64),
     /// Local connectors whose meter a `meter_stuck` or `meter_drift` broke.
     Meter(Vec<usize>),
+    /// Local chargers a network fault (or, for a real peer, any charger action) hit.
+    Net(Vec<usize>, Action),
 }
 
 /// One entry and what happened to it.
@@ -384,7 +386,11 @@ impl World {
         if let Some(d) = spec.duration
             && !matches!(
                 spec.action,
-                Action::RestartBroker | Action::LoadRamp | Action::MqttDisconnect
+                Action::RestartBroker
+                    | Action::LoadRamp
+                    | Action::MqttDisconnect
+                    | Action::NetCut
+                    | Action::NetReset
             )
             && let Some(t) = self.timeline.as_mut()
         {
@@ -435,6 +441,7 @@ impl World {
             .collect();
         chargers.dedup();
         let mut hits = Vec::new();
+        let mut netted = Vec::new();
         for k in chargers {
             let ok = match spec.action {
                 Action::MqttDisconnect => {
@@ -445,17 +452,22 @@ impl World {
                     }
                 }
                 Action::Reboot | Action::FirmwareUpdate => self.backend_command(k, spec, now),
+                a if a.is_network() => self.net_fault(k, spec),
                 _ => false,
             };
             if ok {
                 let range = self.chargers[k].connectors.clone();
                 hits.extend(range.map(|ci| self.connectors[ci].global_id));
+                netted.push(k);
             }
         }
         self.flush_backend();
         let n = hits.len() as u32;
         if let Some(t) = self.timeline.as_mut() {
             t.entries[i].hits = hits;
+            if spec.action.is_network() {
+                t.entries[i].saved = Some(Saved::Net(netted, spec.action));
+            }
         }
         n
     }
@@ -531,7 +543,7 @@ impl World {
     fn fire_external(&mut self, i: usize, spec: TimelineEntry, resolved: Resolved) {
         let now = self.now;
         let mut chargers: Vec<usize> = Vec::new();
-        if spec.action == Action::MqttDisconnect {
+        if spec.action.scope() == Scope::Charger {
             chargers = self
                 .targets(i)
                 .into_iter()
@@ -539,11 +551,22 @@ impl World {
                 .collect();
             chargers.dedup();
         }
+        let devices = match spec.action {
+            Action::Reboot | Action::FirmwareUpdate => {
+                let m = self.mqtt.as_ref();
+                chargers
+                    .iter()
+                    .filter_map(|&k| m.and_then(|m| m.device_id(k)))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let action = ExternalAction {
             entry: i as u32,
             spec,
             message: mqtt_message(resolved),
             chargers,
+            devices,
             ending: false,
         };
         // A partition's hold is the shell's; other durations end here.
@@ -552,6 +575,8 @@ impl World {
             .flatten();
         if let Some(t) = self.timeline.as_mut() {
             t.entries[i].external = true;
+            // The ending must reach the same links.
+            t.entries[i].saved = Some(Saved::Net(action.chargers.clone(), action.spec.action));
             if let Some(d) = end {
                 t.jobs.push((now + d, i, Job::Revert));
             }
@@ -599,11 +624,16 @@ impl World {
         if t.entries[i].external {
             let spec = t.entries[i].spec.clone();
             let message = mqtt_message(t.entries[i].resolved);
+            let chargers = match t.entries[i].saved.take() {
+                Some(Saved::Net(chargers, _)) => chargers,
+                _ => Vec::new(),
+            };
             self.queue_external(ExternalAction {
                 entry: i as u32,
                 spec,
                 message,
-                chargers: Vec::new(),
+                chargers,
+                devices: Vec::new(),
                 ending: true,
             });
             return;
@@ -628,6 +658,7 @@ impl World {
                     self.repair_meter(ci);
                 }
             }
+            Some(Saved::Net(chargers, action)) => self.net_fault_end(&chargers, action),
             None => return,
         }
         self.trace.record(
