@@ -66,27 +66,41 @@ impl Sampler {
         self.next
     }
 
-    /// Records a sample at `now` and schedules the next one.
+    /// Records a sample at `now` and schedules the next one. `extra` are metrics kept
+    /// outside the world until the run ends (an operator platform served on real HTTP):
+    /// they join this sample's counts and interval latencies.
     pub fn sample(
         &mut self,
         now: Instant,
         states: [u64; 6],
         energy_kwh: f64,
         metrics: &mut Metrics,
+        mut extra: Option<&mut Metrics>,
     ) {
         let mut latency = BTreeMap::new();
         metrics.drain_intervals(|name, h| {
             latency.insert(name.to_owned(), LatencySummary::from_histogram(h));
         });
+        let mut messages: BTreeMap<String, u64> = metrics
+            .message_totals_by_protocol()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mut errors = metrics.error_total();
+        if let Some(extra) = extra.as_deref_mut() {
+            extra.drain_intervals(|name, h| {
+                latency.insert(name.to_owned(), LatencySummary::from_histogram(h));
+            });
+            for (k, v) in extra.message_totals_by_protocol() {
+                *messages.entry(k.to_owned()).or_default() += v;
+            }
+            errors += extra.error_total();
+        }
         let sample = Sample {
             t_s: now.as_secs_f64(),
             states,
-            messages: metrics
-                .message_totals_by_protocol()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-            errors: metrics.error_total(),
+            messages,
+            errors,
             energy_kwh,
             latency,
         };
@@ -119,8 +133,8 @@ mod tests {
         let mut s = Sampler::new(Duration::from_secs(10), Duration::from_secs(1));
         m.record_latency(id, Instant::ZERO, Instant::ZERO, Instant::from_millis(20));
         m.count_message(msg);
-        s.sample(Instant::from_secs(1), [0, 1, 0, 0, 0, 0], 0.5, &mut m);
-        s.sample(Instant::from_secs(2), [0, 1, 0, 0, 0, 0], 0.7, &mut m);
+        s.sample(Instant::from_secs(1), [0, 1, 0, 0, 0, 0], 0.5, &mut m, None);
+        s.sample(Instant::from_secs(2), [0, 1, 0, 0, 0, 0], 0.7, &mut m, None);
         let samples = &s.series().samples;
         assert_eq!(samples.len(), 2);
         assert!((samples[0].latency["mqtt.Boot"].p50 - 20.0).abs() < 0.5);

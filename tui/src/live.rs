@@ -301,4 +301,60 @@ mod tests {
         );
         stack.finish(&mut w).unwrap();
     }
+
+    #[test]
+    fn a_real_http_run_samples_the_served_operators_traffic_over_time() {
+        use crate::stack::{Stack, StackOptions};
+        let lib = profiles::Library::bundled().unwrap();
+        let mut scenario = lib.load_scenario("faults/platform-outage").unwrap();
+        scenario.scenario.timeline.clear();
+        scenario.scenario.expect.clear();
+        scenario.scenario.mqtt.enabled = false;
+        scenario.scenario.http.transport = profiles::scenario::HttpTransport::Network;
+        let mut w = World::new(
+            &scenario,
+            WorldConfig {
+                seed: 5,
+                duration: Some(Duration::from_secs(60)),
+                trace_level: None,
+                shard: sim_core::fleet::Shard::WHOLE,
+                sample_interval: Some(Duration::SECOND),
+                http_external: true,
+            },
+        )
+        .unwrap();
+        let options = StackOptions {
+            broker: None,
+            ca_file: None,
+            platform: Some("reference".into()),
+            tcec_keys: None,
+            net_proxy: false,
+        };
+        let mut stack = Stack::start(&options, &scenario, &mut w).unwrap();
+        for _ in 0..400 {
+            stack.pump(&mut w);
+            let next = w.now() + Duration::from_millis(10);
+            w.run_until(next);
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the served platforms answer in wall time"
+            )]
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let samples = &w.series().samples;
+        assert!(samples.len() >= 3, "{} samples", samples.len());
+        let last = samples.last().unwrap();
+        assert!(
+            last.messages.get("http").copied().unwrap_or(0) > 0,
+            "HTTP messages are in the series: {:?}",
+            last.messages
+        );
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.latency.keys().any(|k| k.starts_with("http."))),
+            "HTTP latency is sampled per interval"
+        );
+        stack.finish(&mut w).unwrap();
+    }
 }

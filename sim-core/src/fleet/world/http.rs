@@ -74,6 +74,14 @@ pub(super) struct HttpSide {
 }
 
 impl HttpSide {
+    /// The operator platform served on real HTTP, once attached.
+    pub(super) fn external_operator(&self) -> Option<&dyn ExternalOperator> {
+        match &self.mode {
+            Mode::External(ext) => Some(ext.as_ref()),
+            _ => None,
+        }
+    }
+
     /// The operator platform for `world`'s stations, with the reference platform on the
     /// in-memory network.
     pub(super) fn new(

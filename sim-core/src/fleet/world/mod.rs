@@ -559,8 +559,13 @@ impl World {
 
     fn take_sample(&mut self) {
         let snap = self.snapshot();
-        self.sampler
-            .sample(self.now, snap.states, snap.energy_kwh, &mut self.metrics);
+        let (now, sampler, metrics) = (self.now, &mut self.sampler, &mut self.metrics);
+        match self.http.as_ref().and_then(|h| h.external_operator()) {
+            Some(ext) => ext.with(&mut |_, extra, _| {
+                sampler.sample(now, snap.states, snap.energy_kwh, metrics, Some(extra));
+            }),
+            None => sampler.sample(now, snap.states, snap.energy_kwh, metrics, None),
+        }
         self.sched.arm(SAMPLER, Some(self.sampler.deadline()));
     }
 
