@@ -75,7 +75,7 @@ impl Sampler {
         states: [u64; 6],
         energy_kwh: f64,
         metrics: &mut Metrics,
-        mut extra: Option<&mut Metrics>,
+        extra: Option<&mut Metrics>,
     ) {
         let mut latency = BTreeMap::new();
         metrics.drain_intervals(|name, h| {
@@ -87,7 +87,7 @@ impl Sampler {
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         let mut errors = metrics.error_total();
-        if let Some(extra) = extra.as_deref_mut() {
+        if let Some(extra) = extra {
             extra.drain_intervals(|name, h| {
                 latency.insert(name.to_owned(), LatencySummary::from_histogram(h));
             });
