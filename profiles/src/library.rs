@@ -78,6 +78,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../scenarios/bench/mqtt-19k.toml"),
     ),
     (
+        "scenarios/bench/mqtt-100k.toml",
+        include_str!("../scenarios/bench/mqtt-100k.toml"),
+    ),
+    (
         "scenarios/faults/blackout-reconnect-storm.toml",
         include_str!("../scenarios/faults/blackout-reconnect-storm.toml"),
     ),
