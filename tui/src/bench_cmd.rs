@@ -9,6 +9,7 @@
 //! ([`baseline`]) at the same message rate as the fleet it is compared with.
 
 pub mod baseline;
+pub mod http;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -24,7 +25,7 @@ pub struct BenchArgs {
     /// Shorter runs and smaller fleets (minutes instead of a quarter of an hour).
     #[arg(long)]
     pub quick: bool,
-    /// Only these groups, comma separated: engine, realtime, mqtt.
+    /// Only these groups, comma separated: engine, realtime, mqtt, http.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where to write the results as Markdown (also printed).
@@ -155,9 +156,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         .into_iter()
         .filter(|c| args.only.is_empty() || args.only.iter().any(|g| g == c.group.name()))
         .collect();
-    if selected.is_empty() {
+    let wants_http = args.only.is_empty() || args.only.iter().any(|g| g == http::GROUP);
+    if selected.is_empty() && !wants_http {
         bail!(
-            "--only {:?} selects no case: use engine, realtime or mqtt",
+            "--only {:?} selects no case: use engine, realtime, mqtt or http",
             args.only
         );
     }
@@ -172,7 +174,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         eprintln!("{}", one_line(&outcome));
         outcomes.push(outcome);
     }
-    let markdown = render(&outcomes, args);
+    let mut markdown = render(&outcomes, args);
+    if wants_http {
+        http_case(&exe, args.quick, &mut markdown)?;
+    }
     print!("{markdown}");
     std::fs::write(&args.out, &markdown)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
@@ -182,6 +187,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the HTTP case ([`http`]) and appends its section to `markdown`.
+fn http_case(exe: &Path, quick: bool, markdown: &mut String) -> Result<()> {
+    eprintln!("bench: http (operator here, `chargestorm platform` in a child process)");
+    let outcome = http::run(exe, quick).context("the HTTP case failed")?;
+    http::render(markdown, &outcome);
+    Ok(())
 }
 
 #[expect(

@@ -51,6 +51,10 @@ pub struct PlatformArgs {
     /// Stop after this much wall time (e.g. `30s`, `2h`); default: until Ctrl-C.
     #[arg(long)]
     pub duration: Option<String>,
+    /// Accept this many operator identities (the scenario's OperatorID and derived ones,
+    /// for loads past the 9,999 requests per second one OperatorID's Seq allows).
+    #[arg(long, default_value_t = 1)]
+    pub operators: usize,
 }
 
 fn scenario_and_seed(name: &str, seed: Option<u64>) -> Result<(profiles::ResolvedScenario, u64)> {
@@ -156,8 +160,9 @@ pub fn platform(args: &PlatformArgs) -> Result<ExitCode> {
     let (scenario, seed) = scenario_and_seed(&args.scenario, args.seed)?;
     let spec = &scenario.scenario.http;
     let clock = hil::http::WallClock::start();
-    let (_, platform) = sim_core::fleet::http_configs(spec, seed, clock.beijing_epoch())
+    let (_, mut platform) = sim_core::fleet::http_configs(spec, seed, clock.beijing_epoch())
         .map_err(anyhow::Error::msg)?;
+    sim_core::tcec::demo::add_platform_identities(&mut platform, args.operators, seed)?;
     let rt = runtime()?;
     let server = rt
         .block_on(hil::http::serve_platform(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -89,21 +89,22 @@ impl HttpClient {
     }
 
     /// Sends `request` to its peer's base URL and reads the answer, within the request's
-    /// timeout.
+    /// timeout. The request's body and header strings move into the HTTP request uncopied.
     pub async fn send(
         &self,
         routes: &Routes,
-        request: &OutboundRequest,
+        request: OutboundRequest,
     ) -> Result<HttpResponse, TransportError> {
         let url = routes
-            .url(request)
+            .url(&request)
             .ok_or(TransportError::NoRoute(request.peer.0))?;
-        let mut builder = hyper::Request::post(url).header(CONTENT_TYPE, TCEC_CONTENT_TYPE);
-        if let Some(auth) = &request.authorization {
+        let mut builder = hyper::Request::post(url)
+            .header(CONTENT_TYPE, HeaderValue::from_static(TCEC_CONTENT_TYPE));
+        if let Some(auth) = request.authorization {
             builder = builder.header(AUTHORIZATION, auth);
         }
         let http_request = builder
-            .body(Full::new(Bytes::from(request.body.clone())))
+            .body(Full::new(Bytes::from(request.body)))
             .map_err(|e| TransportError::Connect(format!("bad request: {e}")))?;
         let exchange = async {
             let response = self.client.request(http_request).await.map_err(|e| {

@@ -14,10 +14,12 @@
 //! - [`tls`]: certificates and keys from PEM files.
 //! - [`runner`]: [`serve_machine`], [`serve_platform`] and [`serve_operator`].
 //! - [`loopback`]: operator, platform and eMSP on three loopback ports (demo and tests).
+//! - [`load`]: an open-loop push load from the operator to a platform elsewhere (benchmarks).
 
 pub mod client;
 pub mod clock;
 pub mod driver;
+pub mod load;
 pub mod loopback;
 pub mod runner;
 pub mod server;

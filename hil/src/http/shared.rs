@@ -71,6 +71,15 @@ impl<M> Shared<M> {
         result
     }
 
+    /// Calls `f` like [`Shared::with`] without waking the driver: for a caller that sends
+    /// the requests `f` produced itself and wakes the driver when a timer moved forward.
+    pub fn with_quiet<R>(&self, f: impl FnOnce(&mut M, &mut Metrics, Instant) -> R) -> R {
+        let mut guard = self.lock();
+        let now = self.clock.now();
+        let Inner { machine, metrics } = &mut *guard;
+        f(machine, metrics, now)
+    }
+
     /// Wakes the driver.
     pub fn wake(&self) {
         self.wake.notify_one();

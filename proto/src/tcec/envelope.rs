@@ -10,11 +10,11 @@
 //! trailing commas and padded keys. Unsigned error responses (`Sig: ""` with `Ret != 0`, quirk 7)
 //! are accepted only when [`ResponseOpenOptions::accept_unsigned_errors`] is set.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use crate::tcec::crypto::{self, CryptoError, TcecKeys};
+use crate::tcec::crypto::{self, CryptoError, PreparedKeys, TcecKeys};
 use crate::tcec::lenient;
 use crate::tcec::ret::Ret;
 use crate::tcec::time::{Seq, TimeStamp};
@@ -182,6 +182,50 @@ fn required(obj: &Map<String, Value>, name: &'static str) -> Result<String, Tcec
     text(obj, name)?.ok_or(TcecError::MissingField { field: name })
 }
 
+/// A request body in the exact form conformant peers send: the five fields as strings under
+/// their exact names. Parsing this first skips the lenient path's copies and maps; anything
+/// else (other cases, numbers, trailing commas, a BOM…) falls back to the lenient parser,
+/// which yields the same envelope for every body this accepts.
+#[derive(Deserialize)]
+struct StrictRequest {
+    #[serde(rename = "OperatorID")]
+    operator_id: String,
+    #[serde(rename = "Data")]
+    data: String,
+    #[serde(rename = "TimeStamp")]
+    time_stamp: String,
+    #[serde(rename = "Seq")]
+    seq: String,
+    #[serde(rename = "Sig")]
+    sig: String,
+}
+
+/// A response body in its conformant form (see [`StrictRequest`]): integer Ret, string Msg;
+/// Data and Sig default to `""` as the lenient parser reads them when absent.
+#[derive(Deserialize)]
+struct StrictResponse {
+    #[serde(rename = "Ret")]
+    ret: i32,
+    #[serde(rename = "Msg")]
+    msg: String,
+    #[serde(rename = "Data", default)]
+    data: String,
+    #[serde(rename = "Sig", default)]
+    sig: String,
+}
+
+/// Appends `"key":` and `value` as a JSON string to `out`.
+fn push_field(out: &mut Vec<u8>, first: bool, key: &str, value: &str) {
+    if !first {
+        out.push(b',');
+    }
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, TcecError> {
     match lenient::parse_json(body) {
         Ok(Value::Object(obj)) => Ok(obj),
@@ -215,6 +259,15 @@ fn encode_data<T: Serialize + ?Sized>(data: &T) -> Result<Vec<u8>, TcecError> {
 impl RequestEnvelope {
     /// Parses a request body. Missing fields are [`TcecError::MissingField`] (Ret 4003).
     pub fn parse(body: &[u8]) -> Result<Self, TcecError> {
+        if let Ok(s) = serde_json::from_slice::<StrictRequest>(body) {
+            return Ok(RequestEnvelope {
+                operator_id: s.operator_id,
+                data: s.data,
+                time_stamp: s.time_stamp,
+                seq: s.seq,
+                sig: s.sig,
+            });
+        }
         let obj = parse_object(body)?;
         Ok(RequestEnvelope {
             operator_id: required(&obj, "OperatorID")?,
@@ -225,16 +278,28 @@ impl RequestEnvelope {
         })
     }
 
-    /// The JSON body to send.
+    /// The JSON body to send (keys in sorted order, as a `serde_json` map writes them).
     pub fn to_json(&self) -> String {
-        json!({
-            "OperatorID": self.operator_id,
-            "Data": self.data,
-            "TimeStamp": self.time_stamp,
-            "Seq": self.seq,
-            "Sig": self.sig,
-        })
-        .to_string()
+        String::from_utf8(self.to_json_bytes()).unwrap_or_default()
+    }
+
+    /// [`RequestEnvelope::to_json`] as bytes, written straight into one buffer.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            80 + self.operator_id.len()
+                + self.data.len()
+                + self.time_stamp.len()
+                + self.seq.len()
+                + self.sig.len(),
+        );
+        out.push(b'{');
+        push_field(&mut out, true, "Data", &self.data);
+        push_field(&mut out, false, "OperatorID", &self.operator_id);
+        push_field(&mut out, false, "Seq", &self.seq);
+        push_field(&mut out, false, "Sig", &self.sig);
+        push_field(&mut out, false, "TimeStamp", &self.time_stamp);
+        out.push(b'}');
+        out
     }
 
     /// Checks the Sig (constant time).
@@ -269,6 +334,15 @@ impl RequestEnvelope {
 impl ResponseEnvelope {
     /// Parses a response body. Only `Ret` is required; absent Msg, Data and Sig read as `""`.
     pub fn parse(body: &[u8]) -> Result<Self, TcecError> {
+        if let Ok(s) = serde_json::from_slice::<StrictResponse>(body) {
+            return Ok(ResponseEnvelope {
+                ret: Ret::from_code(s.ret),
+                msg: s.msg,
+                data: s.data,
+                sig: s.sig,
+                msg_was_null: false,
+            });
+        }
         let obj = parse_object(body)?;
         let ret_value = field(&obj, "Ret").filter(|v| !v.is_null());
         let ret_value = ret_value.ok_or(TcecError::MissingField { field: "Ret" })?;
@@ -288,26 +362,67 @@ impl ResponseEnvelope {
         })
     }
 
-    /// The JSON body to send.
+    /// The JSON body to send (keys in sorted order, as a `serde_json` map writes them).
     pub fn to_json(&self) -> String {
-        json!({
-            "Ret": self.ret.code(),
-            "Msg": self.msg,
-            "Data": self.data,
-            "Sig": self.sig,
-        })
-        .to_string()
+        String::from_utf8(self.to_json_bytes()).unwrap_or_default()
+    }
+
+    /// [`ResponseEnvelope::to_json`] as bytes, written straight into one buffer.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.msg.len() + self.data.len() + self.sig.len());
+        out.push(b'{');
+        push_field(&mut out, true, "Data", &self.data);
+        push_field(&mut out, false, "Msg", &self.msg);
+        out.extend_from_slice(b",\"Ret\":");
+        out.extend_from_slice(self.ret.code().to_string().as_bytes());
+        push_field(&mut out, false, "Sig", &self.sig);
+        out.push(b'}');
+        out
     }
 
     /// Checks the Sig (constant time), honouring `options`.
     pub fn verify(&self, keys: &TcecKeys, options: ResponseOpenOptions) -> Result<(), TcecError> {
+        self.verify_with(options, |parts| {
+            crypto::verify(&keys.sig_secret, parts, &self.sig)
+        })
+    }
+
+    /// [`ResponseEnvelope::verify`] with prepared keys.
+    pub fn verify_prepared(
+        &self,
+        keys: &PreparedKeys,
+        options: ResponseOpenOptions,
+    ) -> Result<(), TcecError> {
+        self.verify_with(options, |parts| keys.verify(parts, &self.sig))
+    }
+
+    /// [`ResponseEnvelope::open_bytes`] with prepared keys.
+    pub fn open_bytes_prepared(
+        &self,
+        keys: &PreparedKeys,
+        options: ResponseOpenOptions,
+    ) -> Result<Option<Vec<u8>>, TcecError> {
+        self.verify_prepared(keys, options)?;
+        if self.data.trim().is_empty() {
+            return Ok(None);
+        }
+        keys.decrypt_data(&self.data)
+            .map(Some)
+            .map_err(TcecError::Decrypt)
+    }
+
+    fn verify_with(
+        &self,
+        options: ResponseOpenOptions,
+        verify: impl Fn(&[&[u8]]) -> Result<(), CryptoError>,
+    ) -> Result<(), TcecError> {
         if options.accept_unsigned_errors && self.sig.is_empty() && !self.ret.is_success() {
             return Ok(());
         }
         let ret = self.ret.code().to_string();
         let check = |msg: &str| {
             let parts = [ret.as_bytes(), msg.as_bytes(), self.data.as_bytes()];
-            crypto::verify(&keys.sig_secret, &parts, &self.sig)
+            verify(&parts)
         };
         match check(&self.msg) {
             Err(CryptoError::SignatureMismatch { .. }) if self.msg_was_null => check("null"),
@@ -359,6 +474,26 @@ pub fn seal_request_bytes(
 ) -> RequestEnvelope {
     let data = crypto::encrypt_data(&keys.data_secret, &keys.data_secret_iv, plaintext);
     let sig = crypto::request_signature(keys, operator_id, &data, time_stamp, seq);
+    RequestEnvelope {
+        operator_id: operator_id.to_owned(),
+        data,
+        time_stamp: time_stamp.to_owned(),
+        seq: seq.to_owned(),
+        sig,
+    }
+}
+
+/// [`seal_request_bytes`] with prepared keys (the same envelope, without re-deriving the
+/// AES key schedule and HMAC key state).
+pub fn seal_request_prepared(
+    keys: &PreparedKeys,
+    operator_id: &str,
+    plaintext: &[u8],
+    time_stamp: &str,
+    seq: &str,
+) -> RequestEnvelope {
+    let data = keys.encrypt_data(plaintext);
+    let sig = keys.sign(&crypto::request_parts(operator_id, &data, time_stamp, seq));
     RequestEnvelope {
         operator_id: operator_id.to_owned(),
         data,

@@ -31,7 +31,7 @@ pub mod ret;
 pub mod time;
 pub mod validate;
 
-pub use crypto::{CryptoError, Key16, Secret, TcecKeys};
+pub use crypto::{CryptoError, Key16, PreparedKeys, Secret, TcecKeys};
 pub use envelope::{
     OpenedRequest, OpenedResponse, RequestEnvelope, ResponseEnvelope, ResponseOpenOptions,
     TcecError, open_request, open_response, seal_error_response, seal_request, seal_response,

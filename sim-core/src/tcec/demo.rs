@@ -26,6 +26,65 @@ pub fn keys(operator_id: &str, salt: u64) -> Result<TcecKeys, KeyError> {
     )
 }
 
+/// `n` distinct 9-character OperatorIDs: `base` first, then `base` with its last two
+/// characters replaced by `00`, `01`, … (skipping `base` itself).
+///
+/// One OperatorID may send at most 9,999 requests per TimeStamp second (Seq has four
+/// digits), so a load run past that rate sends under several identities, each a peer of its
+/// own on both sides. At most 101 identities exist (100 when `base` ends in two digits).
+pub fn operator_ids(base: &str, n: usize) -> Vec<String> {
+    let prefix: String = base.chars().take(7).collect();
+    let more = (0..100u32)
+        .map(|i| format!("{prefix}{i:02}"))
+        .filter(|id| id != base);
+    std::iter::once(base.to_owned())
+        .chain(more)
+        .take(n)
+        .collect()
+}
+
+/// Gives a chargestorm-paired operator `n` sender identities ([`operator_ids`] of its first
+/// peer's OperatorID, keys from [`keys`] with `salt`): every further identity is a copy of
+/// the first peer with its own outbound keys, reaching the same platform.
+pub fn add_operator_identities(
+    operator: &mut crate::tcec::operator::OperatorConfig,
+    n: usize,
+    salt: u64,
+) -> Result<(), KeyError> {
+    let Some(first) = operator.peers.first().cloned() else {
+        return Ok(());
+    };
+    for id in operator_ids(&first.config.outbound.operator_id, n)
+        .iter()
+        .skip(1)
+    {
+        let mut peer = first.clone();
+        peer.config.outbound = keys(id, salt)?;
+        peer.config.name = format!("{} as {id}", first.config.name);
+        operator.peers.push(peer);
+    }
+    Ok(())
+}
+
+/// The platform's side of [`add_operator_identities`]: every further identity is a copy of
+/// the first peer with that identity's inbound keys.
+pub fn add_platform_identities(
+    platform: &mut crate::tcec::platform::PlatformConfig,
+    n: usize,
+    salt: u64,
+) -> Result<(), KeyError> {
+    let Some(first) = platform.peers.first().cloned() else {
+        return Ok(());
+    };
+    for id in operator_ids(&first.inbound.operator_id, n).iter().skip(1) {
+        let mut peer = first.clone();
+        peer.inbound = keys(id, salt)?;
+        peer.name = format!("operator {id}");
+        platform.peers.push(peer);
+    }
+    Ok(())
+}
+
 /// The StationID of station `index`.
 pub fn station_id(index: u32) -> String {
     format!("{index:016}")
@@ -245,6 +304,20 @@ mod tests {
         b.validate().unwrap();
         video("MA5DA0053", 1).validate().unwrap();
         dis_equipment_status("MA5DA0053", 1).validate().unwrap();
+    }
+
+    #[test]
+    fn operator_ids_are_distinct_and_nine_characters() {
+        let ids = operator_ids("MA5DA0053", 5);
+        assert_eq!(ids[0], "MA5DA0053");
+        assert_eq!(ids[1], "MA5DA0000");
+        assert_eq!(ids.len(), 5);
+        assert!(ids.iter().all(|id| id.len() == 9));
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 5);
+        assert_eq!(operator_ids("MA5DA0000", 200).len(), 100);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 mod keys;
 
 use aes::cipher::block_padding::Pkcs7;
-use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyIvInit};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, KeyInit, Mac};
@@ -69,8 +69,8 @@ pub fn encrypt_data(key: &Key16, iv: &Key16, plaintext: &[u8]) -> String {
     BASE64.encode(cipher.encrypt_padded_vec::<Pkcs7>(plaintext))
 }
 
-/// Decrypts a Base64 `Data` string; line breaks and the literal `\r`/`\n` are ignored.
-pub fn decrypt_data(key: &Key16, iv: &Key16, data: &str) -> Result<Vec<u8>, CryptoError> {
+/// The ciphertext of a Base64 `Data` string (noise removed), checked to be whole blocks.
+fn decode_ciphertext(data: &str) -> Result<Vec<u8>, CryptoError> {
     let cleaned = crate::tcec::lenient::strip_base64_noise(data);
     let ciphertext = BASE64
         .decode(cleaned.as_bytes())
@@ -82,6 +82,12 @@ pub fn decrypt_data(key: &Key16, iv: &Key16, data: &str) -> Result<Vec<u8>, Cryp
             len: ciphertext.len(),
         });
     }
+    Ok(ciphertext)
+}
+
+/// Decrypts a Base64 `Data` string; line breaks and the literal `\r`/`\n` are ignored.
+pub fn decrypt_data(key: &Key16, iv: &Key16, data: &str) -> Result<Vec<u8>, CryptoError> {
+    let ciphertext = decode_ciphertext(data)?;
     let cipher = Aes128CbcDec::new(&(*key.expose()).into(), &(*iv.expose()).into());
     cipher
         .decrypt_padded_vec::<Pkcs7>(&ciphertext)
@@ -117,8 +123,12 @@ fn mac_over(secret: &Secret, parts: &[&[u8]]) -> Hmac<Md5> {
 
 /// HMAC-MD5 of the concatenated `parts` as 32 uppercase hex digits.
 pub fn sign(secret: &Secret, parts: &[&[u8]]) -> String {
+    hex_upper(&mac_over(secret, parts).finalize().into_bytes())
+}
+
+/// 32 uppercase hex digits of a 16-byte tag.
+fn hex_upper(tag: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let tag = mac_over(secret, parts).finalize().into_bytes();
     let mut out = String::with_capacity(32);
     for b in tag.iter() {
         out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -152,6 +162,79 @@ pub fn verify(secret: &Secret, parts: &[&[u8]], sig: &str) -> Result<(), CryptoE
     mac_over(secret, parts)
         .verify_slice(&tag)
         .map_err(|_| CryptoError::SignatureMismatch { received })
+}
+
+/// A key set's AES key schedule and HMAC-MD5 keyed state, derived once per peer instead of
+/// per message (both are pure functions of the keys). Produces exactly what the free
+/// functions of this module produce with the same keys.
+#[derive(Clone)]
+pub struct PreparedKeys {
+    aes: aes::Aes128,
+    iv: [u8; 16],
+    mac: Hmac<Md5>,
+}
+
+impl core::fmt::Debug for PreparedKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PreparedKeys([REDACTED])")
+    }
+}
+
+impl Drop for PreparedKeys {
+    fn drop(&mut self) {
+        self.iv.zeroize();
+    }
+}
+
+impl PreparedKeys {
+    /// Derives the states of `keys` (DataSecret, DataSecretIV, SigSecret).
+    pub fn new(keys: &TcecKeys) -> Self {
+        PreparedKeys {
+            aes: aes::Aes128::new(&(*keys.data_secret.expose()).into()),
+            iv: *keys.data_secret_iv.expose(),
+            mac: hmac_md5(keys.sig_secret.expose().as_bytes()),
+        }
+    }
+
+    /// [`encrypt_data`] with these keys.
+    pub fn encrypt_data(&self, plaintext: &[u8]) -> String {
+        let cipher = Aes128CbcEnc::inner_iv_init(self.aes.clone(), &self.iv.into());
+        BASE64.encode(cipher.encrypt_padded_vec::<Pkcs7>(plaintext))
+    }
+
+    /// [`decrypt_data`] with these keys.
+    pub fn decrypt_data(&self, data: &str) -> Result<Vec<u8>, CryptoError> {
+        let ciphertext = decode_ciphertext(data)?;
+        let cipher = Aes128CbcDec::inner_iv_init(self.aes.clone(), &self.iv.into());
+        cipher
+            .decrypt_padded_vec::<Pkcs7>(&ciphertext)
+            .map_err(|_| CryptoError::Padding)
+    }
+
+    fn mac_over(&self, parts: &[&[u8]]) -> Hmac<Md5> {
+        let mut mac = self.mac.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac
+    }
+
+    /// [`sign`] with these keys' SigSecret.
+    pub fn sign(&self, parts: &[&[u8]]) -> String {
+        hex_upper(&self.mac_over(parts).finalize().into_bytes())
+    }
+
+    /// [`verify`] with these keys' SigSecret.
+    pub fn verify(&self, parts: &[&[u8]], sig: &str) -> Result<(), CryptoError> {
+        let mut received = sig.to_owned();
+        crate::tcec::lenient::truncate_for_error(&mut received);
+        let tag = decode_sig(sig).ok_or(CryptoError::MalformedSignature {
+            received: received.clone(),
+        })?;
+        self.mac_over(parts)
+            .verify_slice(&tag)
+            .map_err(|_| CryptoError::SignatureMismatch { received })
+    }
 }
 
 /// Request Sig: HMAC-MD5(SigSecret, OperatorID + Data + TimeStamp + Seq).

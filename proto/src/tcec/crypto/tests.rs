@@ -290,3 +290,47 @@ fn secrets_never_print() {
         Secret::new("a").ct_eq(&Secret::new("a")) && !Secret::new("a").ct_eq(&Secret::new("ab"))
     );
 }
+
+#[test]
+fn prepared_keys_reproduce_the_test_vectors() {
+    let keys = tv_keys();
+    let prepared = PreparedKeys::new(&keys);
+    assert_eq!(
+        prepared.encrypt_data(TV2_PLAINTEXT.as_bytes()),
+        encrypt_data(
+            &keys.data_secret,
+            &keys.data_secret_iv,
+            TV2_PLAINTEXT.as_bytes()
+        )
+    );
+    let parts = request_parts("123456789", TV1_DATA, "20160729142400", "0001");
+    assert_eq!(prepared.sign(&parts), sign(&keys.sig_secret, &parts));
+    assert_eq!(prepared.verify(&parts, TV1_SIG), Ok(()));
+    assert!(prepared.verify(&parts, &"0".repeat(32)).is_err());
+    assert_eq!(
+        prepared.decrypt_data(TV1_DATA),
+        decrypt_data(&keys.data_secret, &keys.data_secret_iv, TV1_DATA)
+    );
+    // Reused states give the same answers again (nothing carried over between calls).
+    assert_eq!(prepared.sign(&parts), prepared.sign(&parts));
+    assert!(!format!("{prepared:?}").contains(keys.sig_secret.expose()));
+}
+
+proptest::proptest! {
+    #[test]
+    fn prepared_keys_agree_with_the_free_functions(
+        plain in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        secret in "\\PC{0,80}",
+    ) {
+        let mut keys = tv_keys();
+        keys.sig_secret = Secret::new(secret);
+        let prepared = PreparedKeys::new(&keys);
+        let data = prepared.encrypt_data(&plain);
+        proptest::prop_assert_eq!(&data, &encrypt_data(&keys.data_secret, &keys.data_secret_iv, &plain));
+        proptest::prop_assert_eq!(prepared.decrypt_data(&data).unwrap(), plain);
+        let parts: [&[u8]; 2] = [b"x", data.as_bytes()];
+        let sig = sign(&keys.sig_secret, &parts);
+        proptest::prop_assert_eq!(prepared.sign(&parts), sig.clone());
+        proptest::prop_assert!(prepared.verify(&parts, &sig).is_ok());
+    }
+}

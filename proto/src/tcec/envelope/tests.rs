@@ -360,3 +360,65 @@ proptest! {
         prop_assert_eq!(opened.data, Some(Status { status }));
     }
 }
+
+/// The envelope as the lenient path reads it (the strict fast path skipped).
+fn lenient_response(body: &[u8]) -> Result<ResponseEnvelope, TcecError> {
+    let obj = parse_object(body)?;
+    let ret_value = field(&obj, "Ret").ok_or(TcecError::MissingField { field: "Ret" })?;
+    let ret =
+        <Ret as lenient::Lenient>::from_json(ret_value).map_err(|_| TcecError::InvalidField {
+            field: "Ret",
+            received: lenient::describe(ret_value),
+        })?;
+    let msg = text(&obj, "Msg")?;
+    Ok(ResponseEnvelope {
+        ret,
+        msg_was_null: msg.is_none() && field(&obj, "Msg").is_some(),
+        msg: msg.unwrap_or_default(),
+        data: text(&obj, "Data")?.unwrap_or_default(),
+        sig: text(&obj, "Sig")?.unwrap_or_default(),
+    })
+}
+
+proptest! {
+    #[test]
+    fn direct_json_writing_matches_a_serde_json_map(
+        op in "\\PC{0,12}", data in "\\PC{0,40}", ts in "\\PC{0,16}", seq in "\\PC{0,6}",
+        sig in "\\PC{0,40}", ret in any::<i32>(),
+    ) {
+        let req = RequestEnvelope {
+            operator_id: op.clone(), data: data.clone(), time_stamp: ts.clone(),
+            seq: seq.clone(), sig: sig.clone(),
+        };
+        let expected = json!({"OperatorID": op, "Data": data, "TimeStamp": ts, "Seq": seq, "Sig": sig});
+        prop_assert_eq!(req.to_json(), expected.to_string());
+        prop_assert_eq!(RequestEnvelope::parse(req.to_json().as_bytes()).unwrap(), req);
+        let resp = ResponseEnvelope {
+            ret: Ret::from_code(ret), msg: op, data, sig, msg_was_null: false,
+        };
+        let expected = json!({"Ret": ret, "Msg": resp.msg, "Data": resp.data, "Sig": resp.sig});
+        prop_assert_eq!(resp.to_json(), expected.to_string());
+        prop_assert_eq!(ResponseEnvelope::parse(resp.to_json().as_bytes()).unwrap(), resp);
+    }
+
+    #[test]
+    fn strict_response_parsing_agrees_with_the_lenient_path(
+        ret in prop_oneof![any::<i64>().prop_map(Value::from), "-?[0-9]{1,4}".prop_map(Value::from), Just(Value::Null)],
+        msg in proptest::option::of("\\PC{0,8}"), data in proptest::option::of("[A-Za-z0-9+/=]{0,24}"),
+        sig in proptest::option::of("[0-9A-F]{0,32}"),
+    ) {
+        let mut obj = serde_json::Map::new();
+        obj.insert("Ret".into(), ret);
+        if let Some(m) = msg { obj.insert("Msg".into(), m.into()); }
+        if let Some(d) = data { obj.insert("Data".into(), d.into()); }
+        if let Some(s) = sig { obj.insert("Sig".into(), s.into()); }
+        let body = Value::Object(obj).to_string();
+        let fast = ResponseEnvelope::parse(body.as_bytes());
+        let slow = lenient_response(body.as_bytes());
+        match (fast, slow) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
+        }
+    }
+}
