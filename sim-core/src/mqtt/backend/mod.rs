@@ -18,6 +18,7 @@
 
 mod commands;
 mod ledger;
+mod load;
 mod uplink;
 
 use std::cmp::Reverse;
@@ -324,6 +325,8 @@ pub struct Backend {
     /// Remote-start orders open over all chargers: when there are none (the usual case),
     /// the timer poll skips the scan of every charger.
     open_orders: usize,
+    /// The steady command load, if one is set.
+    load: Option<load::CommandLoad>,
 }
 
 impl Backend {
@@ -347,6 +350,7 @@ impl Backend {
             metrics: MetricLog::default(),
             stats: BackendStats::default(),
             open_orders: 0,
+            load: None,
             last_now: Instant::ZERO,
             pool: Vec::new(),
         }
@@ -485,7 +489,7 @@ impl Backend {
                 .flat_map(|c| c.orders.iter().filter_map(|o| o.deadline))
                 .min()
         };
-        [delayed, scheduled, pending, orders]
+        [delayed, scheduled, pending, orders, self.load_timeout()]
             .into_iter()
             .flatten()
             .min()
@@ -509,6 +513,7 @@ impl Backend {
                 self.metrics.error(ErrorKind::PublishFailure, None, now);
             }
         }
+        self.run_load(now);
         self.expire_requests(now);
         self.expire_orders(now);
     }
