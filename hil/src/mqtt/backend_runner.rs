@@ -9,8 +9,10 @@ use std::sync::Arc;
 use proto::mqtt::topic::{Direction, QoS, Topic, TopicClass, filter};
 use rand::SeedableRng;
 use rumqttc::{AsyncClient, Event, Packet, SubscribeFilter};
+use sim_core::metrics::Metrics;
 use sim_core::mqtt::backend::{Backend, BackendEvent};
 use sim_core::mqtt::backoff::Backoff;
+use sim_core::mqtt::metrics::MqttMetricIds;
 use sim_core::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -22,6 +24,10 @@ use super::{MqttError, MqttSettings, RealClock};
 struct ServeState {
     backend: Backend,
     events: Vec<BackendEvent>,
+    /// The backend's metrics (latency of its own requests from their intended send time,
+    /// messages, errors), drained from its bounded log on every pass so none overflow.
+    metrics: Metrics,
+    ids: MqttMetricIds,
 }
 
 /// Most backend events kept between two `take_events` calls.
@@ -124,6 +130,19 @@ impl BackendRunner {
         rx.await.unwrap_or_default()
     }
 
+    /// The backend's metrics so far (its requests' latency from their intended send time,
+    /// its messages and errors); `None` if the runner has stopped.
+    pub async fn metrics(&self) -> Option<Metrics> {
+        let (tx, rx) = oneshot::channel();
+        let command: Command = Box::new(move |s, _| {
+            let mut copy = Metrics::new();
+            copy.absorb(&s.metrics);
+            let _ = tx.send(copy);
+        });
+        self.commands.send(command).ok()?;
+        rx.await.ok()
+    }
+
     /// Stops serving and returns the backend (ledger, statistics) and the runner's counters.
     pub async fn stop(self) -> Result<(Backend, RunnerStats), MqttError> {
         drop(self.commands);
@@ -207,9 +226,13 @@ async fn serve(
 ) -> (Backend, RunnerStats) {
     let mut stats = RunnerStats::default();
     let mut batch = Vec::new();
+    let mut metrics = Metrics::new();
+    let ids = MqttMetricIds::register(&mut metrics);
     let mut state = ServeState {
         backend,
         events: Vec::new(),
+        metrics,
+        ids,
     };
     loop {
         let backend = &mut state.backend;
@@ -247,6 +270,7 @@ async fn serve(
                 state.events.push(e);
             }
         }
+        backend.drain_metrics(&state.ids, &mut state.metrics);
         let next = backend
             .poll_timeout()
             .map_or(now + sim_core::time::Duration::from_secs(1), |t| t.max(now));

@@ -19,6 +19,7 @@
 mod commands;
 mod ledger;
 mod load;
+mod pending;
 mod uplink;
 
 use std::cmp::Reverse;
@@ -311,7 +312,7 @@ pub struct Backend {
     /// Serial -> device id.
     serials: BTreeMap<String, Arc<str>>,
     cards: BTreeMap<String, pb::IdTagInfo>,
-    pending: Vec<Pending>,
+    pending: pending::PendingRequests,
     delayed: BinaryHeap<Reverse<Delayed>>,
     delayed_order: u64,
     scheduled: Vec<Scheduled>,
@@ -340,7 +341,7 @@ impl Backend {
             chargers: BTreeMap::new(),
             serials: BTreeMap::new(),
             cards: BTreeMap::new(),
-            pending: Vec::new(),
+            pending: pending::PendingRequests::default(),
             delayed: BinaryHeap::new(),
             delayed_order: 0,
             scheduled: Vec::new(),
@@ -470,7 +471,7 @@ impl Backend {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let delayed = self.delayed.peek().map(|Reverse(d)| d.due);
         let scheduled = self.scheduled.iter().map(|s| s.at).min();
-        let pending = self.pending.iter().map(|p| p.deadline).min();
+        let pending = self.pending.next_deadline();
         // The unit tests check the count against the orders on every poll.
         #[cfg(test)]
         assert_eq!(
@@ -519,15 +520,7 @@ impl Backend {
     }
 
     fn expire_requests(&mut self, now: Instant) {
-        let mut expired = Vec::new();
-        self.pending.retain(|p| {
-            let keep = p.deadline > now;
-            if !keep {
-                expired.push(p.clone());
-            }
-            keep
-        });
-        for p in expired {
+        for p in self.pending.expire(now) {
             self.metrics.error(ErrorKind::Timeout, Some(p.code), now);
             self.events.push_back(BackendEvent::RequestTimedOut {
                 charger: p.charger,
