@@ -25,7 +25,8 @@ pub struct BenchArgs {
     /// Shorter runs and smaller fleets (minutes instead of a quarter of an hour).
     #[arg(long)]
     pub quick: bool,
-    /// Only these groups, comma separated: engine, realtime, mqtt.
+    /// Only these groups (engine, realtime, mqtt) or cases (e.g. mqtt-qos2-10k), comma
+    /// separated.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where to write the results as Markdown (also printed).
@@ -168,11 +169,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let selected: Vec<Case> = cases(args.quick)
         .into_iter()
-        .filter(|c| args.only.is_empty() || args.only.iter().any(|g| g == c.group.name()))
+        .filter(|c| {
+            args.only.is_empty() || args.only.iter().any(|g| g == c.group.name() || *g == c.id)
+        })
         .collect();
     if selected.is_empty() {
         bail!(
-            "--only {:?} selects no case: use engine, realtime or mqtt",
+            "--only {:?} selects no case: use engine, realtime, mqtt or a case id",
             args.only
         );
     }

@@ -33,6 +33,10 @@ struct ServeState {
 /// Most backend events kept between two `take_events` calls.
 const MAX_EVENTS: usize = 1_000_000;
 
+/// Events handled (or downlinks sent) between two drains of the backend's metric log, well
+/// under its bound of [`sim_core::mqtt::metrics::MetricLog::MAX`] records.
+const DRAIN_EVERY: usize = 256;
+
 /// A command run on the backend inside its task.
 type Command = Box<dyn FnOnce(&mut ServeState, Instant) + Send>;
 
@@ -238,7 +242,12 @@ async fn serve(
         let backend = &mut state.backend;
         let now = clock.now();
         inbox.drain(&mut batch);
-        for event in batch.drain(..) {
+        for (i, event) in batch.drain(..).enumerate() {
+            // The backend's metric log is bounded (records past it are only counted): drain
+            // it within a large batch too, so that a burst loses no latency sample.
+            if i % DRAIN_EVERY == DRAIN_EVERY - 1 {
+                backend.drain_metrics(&state.ids, &mut state.metrics);
+            }
             match event {
                 TransportEvent::Publish { publish, .. } => match Topic::parse(&publish.topic) {
                     Ok(t) if t.direction == Direction::Up => {
@@ -263,6 +272,9 @@ async fn serve(
             // Awaiting here is safe: the event loop runs on its own task.
             if client.publish(topic, qos, false, d.payload).await.is_ok() {
                 stats.published += 1;
+            }
+            if stats.published % DRAIN_EVERY as u64 == 0 {
+                backend.drain_metrics(&state.ids, &mut state.metrics);
             }
         }
         while let Some(e) = backend.poll_event() {

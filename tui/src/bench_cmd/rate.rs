@@ -77,7 +77,19 @@ impl HostedBackend {
                 n
             }))
             .context("the benchmark's backend stopped early")?;
-        runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(500)).await });
+        // Messages still queued in the broker or the backend's socket are in transit, not
+        // lost: wait until the backend's count stops growing (at most 30 s).
+        runtime.block_on(async {
+            let mut last = None;
+            for _ in 0..60 {
+                let received = self.runner.call(|b, _| b.stats().received).await;
+                if received.is_none() || received == last {
+                    break;
+                }
+                last = received;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        });
         let metrics = runtime
             .block_on(self.runner.metrics())
             .context("the benchmark's backend stopped early")?;
