@@ -54,11 +54,12 @@ impl MqttBridge {
         })
     }
 
-    /// A waiter that wakes the pacing loop when the connections have news.
-    pub fn waiter(&self, handle: tokio::runtime::Handle) -> InboxWaiter {
+    /// A waiter that wakes the pacing loop when the connections have news. It blocks the
+    /// calling thread in the kernel and needs no runtime; `_handle` is kept so that callers
+    /// need not change.
+    pub fn waiter(&self, _handle: tokio::runtime::Handle) -> InboxWaiter {
         InboxWaiter {
             inbox: self.fleet.inbox(),
-            handle,
         }
     }
 
@@ -151,21 +152,20 @@ impl MqttBridge {
     }
 }
 
+/// The shortest wait of the pacing loop. Deadlines of a large fleet are microseconds
+/// apart; waking for each alone would hand each publish to its connection by itself (one
+/// worker wake-up per message). One millisecond is the granularity tokio's timer gave the
+/// loop before, so the lag it adds is unchanged.
+const MIN_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Wakes the pacing loop when a connection has news, else after the timeout.
 #[derive(Debug)]
 pub struct InboxWaiter {
     inbox: Arc<Inbox>,
-    handle: tokio::runtime::Handle,
 }
 
 impl Waiter for InboxWaiter {
     fn wait(&mut self, timeout: std::time::Duration) {
-        let inbox = Arc::clone(&self.inbox);
-        self.handle.block_on(async move {
-            tokio::select! {
-                () = tokio::time::sleep(timeout) => {}
-                () = inbox.wait() => {}
-            }
-        });
+        self.inbox.wait_blocking(timeout.max(MIN_WAIT));
     }
 }

@@ -82,6 +82,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../scenarios/bench/mqtt-100k.toml"),
     ),
     (
+        "scenarios/bench/mqtt-qos0-100k.toml",
+        include_str!("../scenarios/bench/mqtt-qos0-100k.toml"),
+    ),
+    (
+        "scenarios/bench/mqtt-qos2-10k.toml",
+        include_str!("../scenarios/bench/mqtt-qos2-10k.toml"),
+    ),
+    (
         "scenarios/faults/blackout-reconnect-storm.toml",
         include_str!("../scenarios/faults/blackout-reconnect-storm.toml"),
     ),

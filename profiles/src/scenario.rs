@@ -178,6 +178,10 @@ pub struct MqttSpec {
     /// TelemetryReq period, s.
     #[serde(default = "default_telemetry")]
     pub telemetry_interval_s: u32,
+    /// TelemetryReq period in ms; when given it replaces `telemetry_interval_s` (the
+    /// sub-second periods of the telemetry rate benchmark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry_interval_ms: Option<u32>,
     /// ChargingInfoReq period while charging, s.
     #[serde(default = "default_charging_info")]
     pub charging_info_interval_s: u32,
@@ -196,6 +200,11 @@ pub struct MqttSpec {
     /// Faults of the reference backend.
     #[serde(default)]
     pub backend_faults: BackendFaultSpec,
+    /// Commands per second the reference backend sends on its own, round-robin over the
+    /// registered chargers (GetConfigurationReq at QoS 2, answered by every charger): the
+    /// command-rate benchmark's load. 0: none.
+    #[serde(default)]
+    pub command_rate_per_s: f64,
 }
 
 fn default_registration_code() -> String {
@@ -236,12 +245,14 @@ impl Default for MqttSpec {
             jitter_ms: default_jitter(),
             qos0_loss_pct: 0.0,
             telemetry_interval_s: default_telemetry(),
+            telemetry_interval_ms: None,
             charging_info_interval_s: default_charging_info(),
             heartbeat_interval_s: default_keepalive(),
             response_timeout_s: default_response_timeout(),
             cards: default_cards(),
             invalid_card_ratio: 0.0,
             backend_faults: BackendFaultSpec::default(),
+            command_rate_per_s: 0.0,
         }
     }
 }
@@ -700,6 +711,10 @@ impl Scenario {
                 0.0,
                 86_400.0,
             );
+            if let Some(ms) = m.telemetry_interval_ms {
+                e.range("telemetry_interval_ms", f64::from(ms), 1.0, 86_400_000.0);
+            }
+            e.range("command_rate_per_s", m.command_rate_per_s, 0.0, 1e6);
             e.range(
                 "charging_info_interval_s",
                 f64::from(m.charging_info_interval_s),

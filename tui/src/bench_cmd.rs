@@ -10,6 +10,7 @@
 
 pub mod baseline;
 pub mod http;
+pub mod rate;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -25,7 +26,8 @@ pub struct BenchArgs {
     /// Shorter runs and smaller fleets (minutes instead of a quarter of an hour).
     #[arg(long)]
     pub quick: bool,
-    /// Only these groups, comma separated: engine, realtime, mqtt, http.
+    /// Only these groups (engine, realtime, mqtt, http) or cases (e.g. mqtt-qos2-10k),
+    /// comma separated.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where to write the results as Markdown (also printed).
@@ -66,6 +68,9 @@ struct Case {
     speed: &'static str,
     duration: &'static str,
     shard: Option<&'static str>,
+    /// The scenario's backend is external: the bench runs its reference backend (a rate
+    /// run, see [`rate`]).
+    hosted_backend: bool,
 }
 
 impl Case {
@@ -81,7 +86,13 @@ impl Case {
             },
             duration,
             shard: None,
+            hosted_backend: false,
         }
+    }
+
+    fn hosted_backend(mut self) -> Case {
+        self.hosted_backend = true;
+        self
     }
 
     fn shard(mut self, shard: &'static str) -> Case {
@@ -116,6 +127,7 @@ fn cases(quick: bool) -> Vec<Case> {
             Case::new("engine-1k-can", Engine, "engine-1k-can", "6m"),
             Case::new("engine-10k-realtime", Realtime, "engine-100k", "30s").shard("0/10"),
             Case::new("mqtt-1k", Mqtt, "mqtt-19k", "30s").shard("0/19"),
+            Case::new("mqtt-qos2-10k", Mqtt, "mqtt-qos2-10k", "15s").hosted_backend(),
         ]
     } else {
         vec![
@@ -127,6 +139,8 @@ fn cases(quick: bool) -> Vec<Case> {
             Case::new("mqtt-1k", Mqtt, "mqtt-19k", "1m").shard("0/19"),
             Case::new("mqtt-9.5k", Mqtt, "mqtt-19k", "1m").shard("0/2"),
             Case::new("mqtt-19k", Mqtt, "mqtt-19k", "1m"),
+            Case::new("mqtt-qos0-100k", Mqtt, "mqtt-qos0-100k", "30s").hosted_backend(),
+            Case::new("mqtt-qos2-10k", Mqtt, "mqtt-qos2-10k", "30s").hosted_backend(),
         ]
     }
 }
@@ -142,6 +156,8 @@ struct Outcome {
     cut_short: bool,
     /// The bare-client baseline at the same rate (MQTT cases).
     baseline: Option<baseline::BaselineResult>,
+    /// What the bench's own backend measured (rate runs).
+    rate: Option<rate::RateFigures>,
 }
 
 /// Runs the benchmarks and writes the Markdown results.
@@ -154,12 +170,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let selected: Vec<Case> = cases(args.quick)
         .into_iter()
-        .filter(|c| args.only.is_empty() || args.only.iter().any(|g| g == c.group.name()))
+        .filter(|c| {
+            args.only.is_empty() || args.only.iter().any(|g| g == c.group.name() || *g == c.id)
+        })
         .collect();
     let wants_http = args.only.is_empty() || args.only.iter().any(|g| g == http::GROUP);
     if selected.is_empty() && !wants_http {
         bail!(
-            "--only {:?} selects no case: use engine, realtime, mqtt or http",
+            "--only {:?} selects no case: use engine, realtime, mqtt, http or a case id",
             args.only
         );
     }
@@ -211,13 +229,26 @@ fn run_case(
     let mut args = case.run_args();
     args.extend(["--report".to_owned(), report_path.display().to_string()]);
     let broker = if case.group == Group::Mqtt {
+        let inflight = if case.hosted_backend {
+            rate::BACKEND_INFLIGHT
+        } else {
+            hil::mqtt::MAX_INFLIGHT
+        };
         let m = runtime
-            .block_on(hil::mqtt::Mosquitto::start())
+            .block_on(hil::mqtt::Mosquitto::start_with_inflight(inflight))
             .context("the MQTT benchmarks need mosquitto (apt-get install -y mosquitto)")?;
         args.extend(["--broker".to_owned(), format!("mqtt://{}", m.addr())]);
         Some(m)
     } else {
         None
+    };
+    let hosted = match (&broker, case.hosted_backend) {
+        (Some(m), true) => Some(rate::HostedBackend::start(
+            runtime,
+            m.addr(),
+            case.scenario,
+        )?),
+        _ => None,
     };
     let simulated = profiles::HumanDuration::parse(case.duration)?.micros as f64 / 1e6;
     // A real-time run that cannot keep up would take ever longer: it is stopped (Ctrl-C,
@@ -253,8 +284,9 @@ fn run_case(
     })?;
     let report: Report = serde_json::from_str(&text)
         .with_context(|| format!("cannot read report {}", report_path.display()))?;
+    let rate = hosted.map(|h| h.finish(runtime)).transpose()?;
     let baseline = match &broker {
-        Some(m) => {
+        Some(m) if rate.is_none() => {
             let (messages, _) = mqtt_publishes(&report);
             let rate = messages as f64 / report.simulated_s.max(1.0);
             let clients = report.connectors.total as usize;
@@ -266,7 +298,7 @@ fn run_case(
             };
             Some(baseline::run_isolated(exe, &params).context("the bare rumqttc baseline failed")?)
         }
-        None => None,
+        _ => None,
     };
     drop(broker);
     Ok(Outcome {
@@ -275,6 +307,7 @@ fn run_case(
         child_wall,
         cut_short,
         baseline,
+        rate,
     })
 }
 
@@ -406,8 +439,14 @@ fn render(outcomes: &[Outcome], args: &BenchArgs) -> String {
         }
         md.push('\n');
     }
-    if of(Group::Mqtt).next().is_some() {
-        render_mqtt(&mut md, of(Group::Mqtt));
+    if of(Group::Mqtt).any(|o| o.rate.is_none()) {
+        render_mqtt(&mut md, of(Group::Mqtt).filter(|o| o.rate.is_none()));
+    }
+    if of(Group::Mqtt).any(|o| o.rate.is_some()) {
+        rate::render(
+            &mut md,
+            of(Group::Mqtt).filter_map(|o| Some((&o.report, o.rate.as_ref()?, o.cut_short))),
+        );
     }
     md.push_str("Cases:\n\n");
     for o in outcomes {

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use proto::mqtt::topic::{Direction, QoS, Topic, TopicClass, filter};
 use rand::SeedableRng;
 use rumqttc::{AsyncClient, Event, Packet, SubscribeFilter};
+use sim_core::metrics::Metrics;
 use sim_core::mqtt::backend::{Backend, BackendEvent};
 use sim_core::mqtt::backoff::Backoff;
+use sim_core::mqtt::metrics::MqttMetricIds;
 use sim_core::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -22,10 +24,18 @@ use super::{MqttError, MqttSettings, RealClock};
 struct ServeState {
     backend: Backend,
     events: Vec<BackendEvent>,
+    /// The backend's metrics (latency of its own requests from their intended send time,
+    /// messages, errors), drained from its bounded log on every pass so none overflow.
+    metrics: Metrics,
+    ids: MqttMetricIds,
 }
 
 /// Most backend events kept between two `take_events` calls.
 const MAX_EVENTS: usize = 1_000_000;
+
+/// Events handled (or downlinks sent) between two drains of the backend's metric log, well
+/// under its bound of [`sim_core::mqtt::metrics::MetricLog::MAX`] records.
+const DRAIN_EVERY: usize = 256;
 
 /// A command run on the backend inside its task.
 type Command = Box<dyn FnOnce(&mut ServeState, Instant) + Send>;
@@ -124,6 +134,19 @@ impl BackendRunner {
         rx.await.unwrap_or_default()
     }
 
+    /// The backend's metrics so far (its requests' latency from their intended send time,
+    /// its messages and errors); `None` if the runner has stopped.
+    pub async fn metrics(&self) -> Option<Metrics> {
+        let (tx, rx) = oneshot::channel();
+        let command: Command = Box::new(move |s, _| {
+            let mut copy = Metrics::new();
+            copy.absorb(&s.metrics);
+            let _ = tx.send(copy);
+        });
+        self.commands.send(command).ok()?;
+        rx.await.ok()
+    }
+
     /// Stops serving and returns the backend (ledger, statistics) and the runner's counters.
     pub async fn stop(self) -> Result<(Backend, RunnerStats), MqttError> {
         drop(self.commands);
@@ -207,15 +230,24 @@ async fn serve(
 ) -> (Backend, RunnerStats) {
     let mut stats = RunnerStats::default();
     let mut batch = Vec::new();
+    let mut metrics = Metrics::new();
+    let ids = MqttMetricIds::register(&mut metrics);
     let mut state = ServeState {
         backend,
         events: Vec::new(),
+        metrics,
+        ids,
     };
     loop {
         let backend = &mut state.backend;
         let now = clock.now();
         inbox.drain(&mut batch);
-        for event in batch.drain(..) {
+        for (i, event) in batch.drain(..).enumerate() {
+            // The backend's metric log is bounded (records past it are only counted): drain
+            // it within a large batch too, so that a burst loses no latency sample.
+            if i % DRAIN_EVERY == DRAIN_EVERY - 1 {
+                backend.drain_metrics(&state.ids, &mut state.metrics);
+            }
             match event {
                 TransportEvent::Publish { publish, .. } => match Topic::parse(&publish.topic) {
                     Ok(t) if t.direction == Direction::Up => {
@@ -241,12 +273,16 @@ async fn serve(
             if client.publish(topic, qos, false, d.payload).await.is_ok() {
                 stats.published += 1;
             }
+            if stats.published % DRAIN_EVERY as u64 == 0 {
+                backend.drain_metrics(&state.ids, &mut state.metrics);
+            }
         }
         while let Some(e) = backend.poll_event() {
             if state.events.len() < MAX_EVENTS {
                 state.events.push(e);
             }
         }
+        backend.drain_metrics(&state.ids, &mut state.metrics);
         let next = backend
             .poll_timeout()
             .map_or(now + sim_core::time::Duration::from_secs(1), |t| t.max(now));

@@ -9,7 +9,7 @@
 //! from the polling task deadlocks when the request channel is full).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use rumqttc::{AsyncClient, ClientError, Event, EventLoop, Outgoing, Packet, QoS, Request};
 use tokio::sync::Notify;
@@ -72,10 +72,25 @@ pub struct TransportStats {
     pub disconnects: u64,
 }
 
-/// The shared, batched queue of transport events.
+/// The queued events and whether a thread is blocked waiting for them.
+#[derive(Debug, Default)]
+struct Queue {
+    events: Vec<TransportEvent>,
+    /// A thread waits in [`Inbox::wait_blocking`]: the push that fills the empty batch
+    /// must signal the condition variable (otherwise nobody is woken and no system call
+    /// is made).
+    blocked: bool,
+}
+
+/// The shared, batched queue of transport events. An async consumer waits with
+/// [`Inbox::wait`]; a plain thread (the simulation's pacing loop) with
+/// [`Inbox::wait_blocking`], which sleeps in the kernel with its own timeout, so that an
+/// idle wait does not need a tokio worker to fire a timer and then wake the thread (two
+/// context switches per wait).
 #[derive(Debug, Default)]
 pub struct Inbox {
-    queue: Mutex<Vec<TransportEvent>>,
+    queue: Mutex<Queue>,
+    cond: Condvar,
     notify: Notify,
     counters: Counters,
 }
@@ -84,23 +99,42 @@ impl Inbox {
     /// Queues an event; wakes the consumer if the batch was empty.
     pub fn push(&self, event: TransportEvent) {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let was_empty = q.is_empty();
-        q.push(event);
+        let was_empty = q.events.is_empty();
+        q.events.push(event);
+        let wake_blocked = was_empty && q.blocked;
         drop(q);
         if was_empty {
             self.notify.notify_one();
+        }
+        if wake_blocked {
+            self.cond.notify_one();
         }
     }
 
     /// Moves every queued event into `into` (which should be empty; its buffer is reused).
     pub fn drain(&self, into: &mut Vec<TransportEvent>) {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::swap(&mut *q, into);
+        std::mem::swap(&mut q.events, into);
     }
 
     /// Waits until an event may be queued.
     pub async fn wait(&self) {
         self.notify.notified().await;
+    }
+
+    /// Blocks the calling thread until an event is queued or `timeout` has passed; returns
+    /// at once when events are already queued. Never call it on a tokio worker.
+    pub fn wait_blocking(&self, timeout: std::time::Duration) {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if !q.events.is_empty() {
+            return;
+        }
+        q.blocked = true;
+        let (mut q, _) = self
+            .cond
+            .wait_timeout_while(q, timeout, |q| q.events.is_empty())
+            .unwrap_or_else(PoisonError::into_inner);
+        q.blocked = false;
     }
 }
 
@@ -380,5 +414,51 @@ async fn run_connection(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn event(conn: usize) -> TransportEvent {
+        TransportEvent::Connected {
+            conn,
+            session_present: false,
+        }
+    }
+
+    #[test]
+    fn a_blocked_waiter_wakes_on_the_first_push_and_times_out_when_idle() {
+        let inbox = Arc::new(Inbox::default());
+        // Idle: the wait ends by its timeout, with nothing queued.
+        inbox.wait_blocking(Duration::from_millis(5));
+        let mut batch = Vec::new();
+        inbox.drain(&mut batch);
+        assert!(batch.is_empty());
+        // A push from another thread ends a long wait early.
+        let pusher = {
+            let inbox = Arc::clone(&inbox);
+            #[expect(clippy::disallowed_methods, reason = "the test delays a real push")]
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                inbox.push(event(7));
+            })
+        };
+        #[expect(clippy::disallowed_methods, reason = "the test times a real wait")]
+        let started = std::time::Instant::now();
+        inbox.wait_blocking(Duration::from_secs(60));
+        assert!(started.elapsed() < Duration::from_secs(30));
+        pusher.join().unwrap();
+        inbox.drain(&mut batch);
+        assert!(matches!(
+            batch[..],
+            [TransportEvent::Connected { conn: 7, .. }]
+        ));
+        // Queued events make the wait return at once, and nothing is left marked blocked.
+        inbox.push(event(8));
+        inbox.wait_blocking(Duration::from_secs(60));
+        assert!(!inbox.queue.lock().unwrap().blocked);
     }
 }

@@ -44,6 +44,14 @@ impl Mosquitto {
     /// Starts mosquitto on `127.0.0.1` at a free port. Fails with [`MqttError::NoMosquitto`]
     /// when it is not installed (`apt-get install -y mosquitto`).
     pub async fn start() -> Result<Self, MqttError> {
+        Self::start_with_inflight(super::MAX_INFLIGHT).await
+    }
+
+    /// [`Mosquitto::start`] with `max_inflight_messages` set to `max_inflight` (at least 1):
+    /// for a client that needs a wider QoS 1/2 window than the chargers' 20, such as a
+    /// backend sending thousands of QoS 2 commands per second on one connection. Its own
+    /// rumqttc in-flight setting must not exceed this, or QoS 2 messages are lost silently.
+    pub async fn start_with_inflight(max_inflight: u16) -> Result<Self, MqttError> {
         let binary = Self::find().ok_or(MqttError::NoMosquitto)?;
         let addr = super::broker::free_loopback_port()?;
         let config = std::env::temp_dir().join(format!(
@@ -52,10 +60,11 @@ impl Mosquitto {
             addr.port()
         ));
         let text = format!(
-            "listener {} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 20\n\
+            "listener {} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages {}\n\
              persistence false\nset_tcp_nodelay true\nmax_queued_messages 200000\n\
              max_packet_size 1048576\n",
-            addr.port()
+            addr.port(),
+            max_inflight.max(1)
         );
         std::fs::write(&config, text)
             .map_err(|e| MqttError::Broker(format!("writing {}: {e}", config.display())))?;

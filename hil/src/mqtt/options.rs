@@ -87,8 +87,12 @@ pub struct MqttSettings {
     /// Clean session: false asks the broker to keep subscriptions and queued QoS 2 messages
     /// across reconnects (the outbox does not depend on it).
     pub clean_session: bool,
-    /// In-flight window, capped at [`MAX_INFLIGHT`].
+    /// In-flight window, capped at `broker_max_inflight`.
     pub inflight: u16,
+    /// The broker's `max_inflight_messages` ([`MAX_INFLIGHT`], Mosquitto's default, unless
+    /// the broker is known to allow more): the in-flight window never exceeds it, because a
+    /// wider client window than the broker's loses QoS 2 messages silently.
+    pub broker_max_inflight: u16,
     /// rumqttc's request channel per connection.
     pub request_capacity: usize,
     /// Largest packet accepted and sent.
@@ -107,6 +111,7 @@ impl MqttSettings {
             keep_alive: Duration::from_secs(60),
             clean_session: true,
             inflight: MAX_INFLIGHT,
+            broker_max_inflight: MAX_INFLIGHT,
             request_capacity: 256,
             max_packet_size: 512 * 1024,
             connect_timeout: Duration::from_secs(5),
@@ -121,7 +126,7 @@ impl MqttSettings {
         let mut o = MqttOptions::new(client_id, self.url.host.clone(), self.url.port);
         o.set_keep_alive(self.keep_alive.max(Duration::from_secs(1)));
         o.set_clean_session(self.clean_session);
-        o.set_inflight(self.inflight.clamp(1, MAX_INFLIGHT));
+        o.set_inflight(self.inflight.clamp(1, self.broker_max_inflight.max(1)));
         o.set_request_channel_capacity(self.request_capacity.max(1));
         o.set_max_packet_size(self.max_packet_size, self.max_packet_size);
         if let Some((user, pass)) = &self.credentials {
@@ -189,6 +194,12 @@ mod tests {
         s.inflight = 100;
         let (o, _) = s.client_options("c").unwrap();
         assert_eq!(o.inflight(), MAX_INFLIGHT);
+        s.broker_max_inflight = 1000;
+        let (o, _) = s.client_options("c").unwrap();
+        assert_eq!(o.inflight(), 100);
+        s.inflight = 5000;
+        let (o, _) = s.client_options("c").unwrap();
+        assert_eq!(o.inflight(), 1000);
         s.url.tls = true;
         s.ca_file = Some("/nonexistent/ca.pem".into());
         match s.client_options("c") {

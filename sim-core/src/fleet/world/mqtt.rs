@@ -142,7 +142,7 @@ impl MqttSide {
             clock: build.clock,
             response_timeout: Duration::from_secs(u64::from(spec.response_timeout_s)),
             heartbeat_interval: Duration::from_secs(u64::from(spec.heartbeat_interval_s)),
-            telemetry_interval: Duration::from_secs(u64::from(spec.telemetry_interval_s)),
+            telemetry_interval: telemetry_interval(spec),
             charging_info_interval: Duration::from_secs(u64::from(spec.charging_info_interval_s)),
             ..ClientConfig::default()
         };
@@ -286,6 +286,15 @@ pub fn vehicle_vins(seed: u64, n: u32) -> Vec<String> {
     pool(seed, 0x0B17, n, "LSVCS")
 }
 
+/// The telemetry period of a scenario: `telemetry_interval_ms` when given, else
+/// `telemetry_interval_s`.
+pub fn telemetry_interval(spec: &profiles::scenario::MqttSpec) -> Duration {
+    spec.telemetry_interval_ms.map_or_else(
+        || Duration::from_secs(u64::from(spec.telemetry_interval_s)),
+        |ms| Duration::from_millis(u64::from(ms)),
+    )
+}
+
 /// The reference backend of a scenario: its registration code, the drivers' cards and
 /// vehicles' VINs, the reference tariff and the configured faults.
 pub fn reference_backend(
@@ -309,6 +318,7 @@ pub fn reference_backend(
     {
         backend.add_card(tag, pb::AuthorizationStatus::Accepted, 0);
     }
+    backend.set_command_load(spec.command_rate_per_s);
     Ok(backend)
 }
 

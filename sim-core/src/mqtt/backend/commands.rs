@@ -39,6 +39,18 @@ impl Backend {
         charger: &str,
         message: Message,
     ) -> Result<Seq, BackendError> {
+        self.send_request_intended(now, now, charger, message)
+    }
+
+    /// [`Backend::send_request`] for a request that was due at `intended` (≤ `now`): its
+    /// latency runs from then.
+    pub(super) fn send_request_intended(
+        &mut self,
+        now: Instant,
+        intended: Instant,
+        charger: &str,
+        message: Message,
+    ) -> Result<Seq, BackendError> {
         self.tick(now);
         let code = message.code();
         let backend_request = !code.is_conf()
@@ -61,7 +73,7 @@ impl Backend {
                 charger: id.clone(),
                 seq,
                 code,
-                intended: now,
+                intended,
                 sent: now,
                 deadline: now + self.config.response_timeout,
             });

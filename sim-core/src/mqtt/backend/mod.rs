@@ -18,6 +18,8 @@
 
 mod commands;
 mod ledger;
+mod load;
+mod pending;
 mod uplink;
 
 use std::cmp::Reverse;
@@ -310,7 +312,7 @@ pub struct Backend {
     /// Serial -> device id.
     serials: BTreeMap<String, Arc<str>>,
     cards: BTreeMap<String, pb::IdTagInfo>,
-    pending: Vec<Pending>,
+    pending: pending::PendingRequests,
     delayed: BinaryHeap<Reverse<Delayed>>,
     delayed_order: u64,
     scheduled: Vec<Scheduled>,
@@ -324,6 +326,8 @@ pub struct Backend {
     /// Remote-start orders open over all chargers: when there are none (the usual case),
     /// the timer poll skips the scan of every charger.
     open_orders: usize,
+    /// The steady command load, if one is set.
+    load: Option<load::CommandLoad>,
 }
 
 impl Backend {
@@ -337,7 +341,7 @@ impl Backend {
             chargers: BTreeMap::new(),
             serials: BTreeMap::new(),
             cards: BTreeMap::new(),
-            pending: Vec::new(),
+            pending: pending::PendingRequests::default(),
             delayed: BinaryHeap::new(),
             delayed_order: 0,
             scheduled: Vec::new(),
@@ -347,6 +351,7 @@ impl Backend {
             metrics: MetricLog::default(),
             stats: BackendStats::default(),
             open_orders: 0,
+            load: None,
             last_now: Instant::ZERO,
             pool: Vec::new(),
         }
@@ -466,7 +471,7 @@ impl Backend {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let delayed = self.delayed.peek().map(|Reverse(d)| d.due);
         let scheduled = self.scheduled.iter().map(|s| s.at).min();
-        let pending = self.pending.iter().map(|p| p.deadline).min();
+        let pending = self.pending.next_deadline();
         // The unit tests check the count against the orders on every poll.
         #[cfg(test)]
         assert_eq!(
@@ -485,7 +490,7 @@ impl Backend {
                 .flat_map(|c| c.orders.iter().filter_map(|o| o.deadline))
                 .min()
         };
-        [delayed, scheduled, pending, orders]
+        [delayed, scheduled, pending, orders, self.load_timeout()]
             .into_iter()
             .flatten()
             .min()
@@ -509,20 +514,13 @@ impl Backend {
                 self.metrics.error(ErrorKind::PublishFailure, None, now);
             }
         }
+        self.run_load(now);
         self.expire_requests(now);
         self.expire_orders(now);
     }
 
     fn expire_requests(&mut self, now: Instant) {
-        let mut expired = Vec::new();
-        self.pending.retain(|p| {
-            let keep = p.deadline > now;
-            if !keep {
-                expired.push(p.clone());
-            }
-            keep
-        });
-        for p in expired {
+        for p in self.pending.expire(now) {
             self.metrics.error(ErrorKind::Timeout, Some(p.code), now);
             self.events.push_back(BackendEvent::RequestTimedOut {
                 charger: p.charger,

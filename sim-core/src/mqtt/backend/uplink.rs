@@ -588,20 +588,7 @@ impl Backend {
         message: Message,
     ) {
         let code = message.code();
-        let Some(index) = self
-            .pending
-            .iter()
-            .position(|p| {
-                p.seq == seq
-                    && p.charger == id
-                    && (code == MessageCode::MessageError || p.code.conf_of() == Some(code))
-            })
-            .or_else(|| {
-                self.pending
-                    .iter()
-                    .position(|p| p.seq == seq && p.charger == id)
-            })
-        else {
+        let Some(expected) = self.pending.find(&id, seq, code).map(|p| p.code.conf_of()) else {
             if let Message::MessageError(error) = message {
                 self.metrics.error(ErrorKind::MessageError, None, now);
                 self.events
@@ -620,7 +607,6 @@ impl Backend {
                 text,
             );
         };
-        let expected = self.pending.get(index).and_then(|p| p.code.conf_of());
         if code != MessageCode::MessageError && expected != Some(code) {
             let text = "confirmation of the wrong type for this seq";
             return self.reject(
@@ -634,7 +620,9 @@ impl Backend {
                 text,
             );
         }
-        let p = self.pending.swap_remove(index);
+        let Some(p) = self.pending.take(&id, seq, code) else {
+            return;
+        };
         if let Message::MessageError(error) = message {
             self.metrics
                 .error(ErrorKind::MessageError, Some(p.code), now);

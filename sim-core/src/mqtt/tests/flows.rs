@@ -635,3 +635,45 @@ fn vin_start_authorizes_the_vehicle_identity() {
         "LSVAU2180N2183294"
     );
 }
+
+#[test]
+fn command_load_runs_at_its_rate_round_robin_and_every_charger_answers() {
+    let mut h = online(3, None);
+    h.with_backend(|b, _| b.set_command_load(200.0));
+    h.run_for(Duration::from_secs(2));
+    // 2 s at 200/s from the first timer call: 400 commands, the one due at the end included.
+    let scheduled = h.backend().load_commands_scheduled();
+    assert!((400..=401).contains(&scheduled), "{scheduled}");
+    // Every command is answered except those still on the simulated links (≤ 20 ms).
+    let answered = responses(&h, MessageCode::GetConfigurationReq).len() as u64;
+    assert!(
+        answered <= scheduled && answered + 5 >= scheduled,
+        "{answered}"
+    );
+    // Round-robin: each of the three chargers got a third.
+    for i in 0..3 {
+        let id = dev(&h, i);
+        let n = h
+            .backend_events()
+            .filter(|e| {
+                matches!(e, BackendEvent::Response { charger, request: MessageCode::GetConfigurationReq, .. }
+                    if **charger == *id)
+            })
+            .count() as u64;
+        assert!(
+            n * 3 + 6 >= answered && n * 3 <= answered + 6,
+            "charger {i}: {n}"
+        );
+    }
+    let (_, latency) = h
+        .metrics()
+        .latency_series()
+        .find(|(name, _)| *name == "mqtt.GetConfigurationReq")
+        .unwrap();
+    assert_eq!(latency.corrected_us.len(), answered);
+    // Two simulated one-way trips of 5–7 ms each.
+    assert!(latency.corrected_us.value_at_quantile(0.5) >= 10_000);
+    h.with_backend(|b, _| b.set_command_load(0.0));
+    h.run_for(Duration::from_secs(1));
+    assert_eq!(h.backend().load_commands_scheduled(), 0);
+}

@@ -1,0 +1,199 @@
+//! The MQTT rate runs (`mqtt-qos0-100k`, `mqtt-qos2-10k`): the simulator runs the chargers
+//! with `backend = "external"`, and the bench process runs the scenario's reference backend
+//! beside them on the same Mosquitto, so that every uplink is counted where it arrives and
+//! the backend's QoS 2 command load is timed from each command's scheduled send time to
+//! its confirmation.
+//!
+//! The Mosquitto of these runs allows [`BACKEND_INFLIGHT`] QoS 1/2 messages in flight per
+//! client, and the backend's rumqttc window is the same: one connection carrying 10,000
+//! QoS 2 commands/s cannot do it through a window of 20 (20 per round trip), and a client
+//! window wider than the broker's would lose messages silently. The chargers keep their 20.
+
+use anyhow::{Context, Result, bail};
+use hil::mqtt::{BackendRunner, BrokerUrl, MqttSettings, RealClock, RunnerStats};
+use sim_core::report::{LatencySummary, Report};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+/// The in-flight window of the bench's Mosquitto and of the hosted backend's connection.
+pub const BACKEND_INFLIGHT: u16 = 1000;
+
+/// The figures the hosted backend measured.
+#[derive(Debug, Clone, Default)]
+pub struct RateFigures {
+    /// Uplink publishes the backend received (every class).
+    pub received: u64,
+    /// Downlink publishes the backend handed to its connection.
+    pub published: u64,
+    /// Load commands scheduled (0 without a command load).
+    pub commands: u64,
+    /// The load commands' latency from their scheduled send time (corrected) and from
+    /// their actual send time (service), ms.
+    pub command_latency: Option<(LatencySummary, LatencySummary)>,
+    /// Requests of the backend that got no confirmation in time.
+    pub timeouts: u64,
+    /// Every error the backend counted.
+    pub errors: u64,
+}
+
+/// The reference backend of a bundled scenario, running in the bench process.
+pub struct HostedBackend {
+    runner: BackendRunner,
+}
+
+impl HostedBackend {
+    /// Connects the reference backend of `scenario` (its seed, registration code, cards
+    /// and command load) to the broker at `broker`.
+    pub fn start(
+        runtime: &tokio::runtime::Runtime,
+        broker: SocketAddr,
+        scenario: &str,
+    ) -> Result<Self> {
+        let lib = profiles::Library::bundled().context("the bundled profiles are broken")?;
+        let resolved = lib.load_scenario(scenario)?;
+        let Some(seed) = resolved.scenario.scenario.seed else {
+            bail!("benchmark scenario {scenario} names no seed");
+        };
+        let spec = &resolved.scenario.mqtt;
+        let backend = sim_core::fleet::reference_backend(spec, wall_clock_now(), seed)
+            .map_err(anyhow::Error::msg)?;
+        let mut settings = MqttSettings::new(BrokerUrl::loopback(broker.port()));
+        settings.keep_alive = std::time::Duration::from_secs(u64::from(spec.heartbeat_interval_s));
+        settings.broker_max_inflight = BACKEND_INFLIGHT;
+        settings.inflight = BACKEND_INFLIGHT;
+        let runner = runtime
+            .block_on(BackendRunner::start(&settings, backend, RealClock::start()))
+            .context("the benchmark's reference backend could not connect to Mosquitto")?;
+        Ok(HostedBackend { runner })
+    }
+
+    /// Stops the command load (the chargers have gone), lets the last messages arrive,
+    /// stops the backend and returns what it measured.
+    pub fn finish(self, runtime: &tokio::runtime::Runtime) -> Result<RateFigures> {
+        let commands = runtime
+            .block_on(self.runner.call(|b, _| {
+                let n = b.load_commands_scheduled();
+                b.set_command_load(0.0);
+                n
+            }))
+            .context("the benchmark's backend stopped early")?;
+        // Messages still queued in the broker or the backend's socket are in transit, not
+        // lost: wait until the backend's count stops growing (at most 30 s).
+        runtime.block_on(async {
+            let mut last = None;
+            for _ in 0..60 {
+                let received = self.runner.call(|b, _| b.stats().received).await;
+                if received.is_none() || received == last {
+                    break;
+                }
+                last = received;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        });
+        let metrics = runtime
+            .block_on(self.runner.metrics())
+            .context("the benchmark's backend stopped early")?;
+        let (_, stats): (_, RunnerStats) = runtime
+            .block_on(self.runner.stop())
+            .context("the benchmark's backend did not stop cleanly")?;
+        let command_latency = metrics
+            .latency_series()
+            .find(|(name, _)| *name == "mqtt.GetConfigurationReq")
+            .filter(|(_, s)| !s.corrected_us.is_empty())
+            .map(|(_, s)| {
+                (
+                    LatencySummary::from_histogram(&s.corrected_us),
+                    LatencySummary::from_histogram(&s.service_us),
+                )
+            });
+        let errors = metrics.errors();
+        Ok(RateFigures {
+            received: stats.received,
+            published: stats.published,
+            commands,
+            command_latency,
+            timeouts: errors.get("mqtt.backend.timeout").map_or(0, |e| e.count),
+            errors: errors.values().map(|e| e.count).sum(),
+        })
+    }
+}
+
+/// The rate runs' table: rate offered and reached, every uplink counted at the backend,
+/// the command load's latency, the generator's lag, and the simulator's cost.
+pub(super) fn render<'a>(
+    md: &mut String,
+    outcomes: impl Iterator<Item = (&'a Report, &'a RateFigures, bool)>,
+) {
+    md.push_str(
+        "## MQTT rate runs through Mosquitto (loopback, real time)\n\n| Case | Chargers | \
+         Uplinks sent | Received by the backend | Lost | Uplink rate reached | Commands \
+         scheduled / answered | Command rate reached | Command latency p50 / p99 (corrected) \
+         | Service p99 | Backend timeouts | Generator lag p99 | Kept up | CPU per message | \
+         RSS per charger |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (r, f, cut_short) in outcomes {
+        let (publishes, up) = super::mqtt_publishes(r);
+        let seconds = r.simulated_s.max(1.0);
+        let answered = f.command_latency.as_ref().map_or(0, |(c, _)| c.count);
+        let (lag, kept) = r
+            .details
+            .pacing
+            .as_ref()
+            .map_or((f64::NAN, false), |p| (p.lag_p99_ms, p.kept_up()));
+        // The chargers' own publishes plus the commands they received: what the simulator
+        // process handled.
+        let handled = publishes.max(up + answered);
+        let _ = writeln!(
+            md,
+            "| {}{} | {} | {up} | {} | {} | {:.0}/s | {} / {answered} | {:.0}/s | {} | {} | {} | \
+             {lag:.1} ms | {} | {:.1} µs | {:.1} KiB |",
+            r.scenario,
+            if cut_short { " (stopped)" } else { "" },
+            r.connectors.total,
+            f.received,
+            up.saturating_sub(f.received),
+            f.received as f64 / seconds,
+            f.commands,
+            answered as f64 / seconds,
+            f.command_latency
+                .as_ref()
+                .map_or("–".into(), |(c, _)| format!(
+                    "{:.1} / {:.1} ms",
+                    c.p50, c.p99
+                )),
+            f.command_latency
+                .as_ref()
+                .map_or("–".into(), |(_, s)| format!("{:.1} ms", s.p99)),
+            f.timeouts,
+            if kept { "yes" } else { "**no**" },
+            super::cpu_s(r) * 1e6 / handled.max(1) as f64,
+            super::rss_kib(r) as f64 / r.connectors.total.max(1) as f64,
+        );
+    }
+    md.push_str(
+        "\nThe bench runs the scenario's reference backend in its own process on the same \
+         Mosquitto (`max_inflight_messages` 1000 and the backend's window 1000; the chargers \
+         keep 20). \"Lost\" is uplinks the chargers' report counts as sent minus those the \
+         backend received. Command latency runs from each command's scheduled send time to \
+         its confirmation (QoS 2 both ways); commands scheduled but not answered were in \
+         flight at the end or timed out. QoS 0 telemetry carries no send time finer than a \
+         second, so its latency is bounded by the generator lag and the broker path, not \
+         timed per message. CPU per message is the simulator process over the publishes it \
+         sent and the commands it answered.\n\n",
+    );
+}
+
+/// The wall clock now, as the backend's civil time (China Standard Time).
+fn wall_clock_now() -> sim_core::mqtt::clock::WallClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a real-time backend starts at the wall clock's now"
+    )]
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    sim_core::mqtt::clock::WallClock {
+        epoch_unix_s: i64::try_from(unix).unwrap_or(0),
+        utc_offset_min: 480,
+    }
+}
