@@ -259,6 +259,10 @@ pub struct World {
     groups: Vec<Group>,
     chargers: Vec<Charger>,
     connectors: Vec<Connector>,
+    /// Each connector's GB/T link deadline (`FAR_FUTURE` without a link), kept next to
+    /// each other so a charger's wake-up need not load the links it does not step (each
+    /// link is several KiB, and a fleet's links do not fit the cache).
+    link_due: Vec<Instant>,
     trace: Trace,
     metrics: Metrics,
     ids: Ids,
@@ -322,6 +326,7 @@ impl World {
             groups: Vec::with_capacity(scenario.groups.len()),
             chargers: Vec::new(),
             connectors: Vec::new(),
+            link_due: Vec::new(),
             trace: Trace::new(config.trace_level),
             metrics,
             ids,
@@ -336,6 +341,7 @@ impl World {
             external: Vec::new(),
         };
         let identities = world.build_fleet(scenario, config.shard)?;
+        world.link_due = vec![Instant::FAR_FUTURE; world.connectors.len()];
         let spec = &scenario.scenario.mqtt;
         if spec.enabled {
             let build = mqtt::MqttBuild {

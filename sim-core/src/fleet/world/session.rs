@@ -53,15 +53,36 @@ impl World {
         }
     }
 
+    /// Re-reads the link deadlines of charger `k`'s connectors (anything may have changed
+    /// them), then re-arms it.
     pub(super) fn rearm(&mut self, k: usize) {
+        for ci in self.chargers[k].connectors.clone() {
+            self.sync_link(ci);
+        }
+        self.rearm_cached(k);
+    }
+
+    /// Copies connector `ci`'s link deadline into the dense table; called after every
+    /// change to the link.
+    fn sync_link(&mut self, ci: usize) {
+        let due = self.connectors[ci]
+            .link
+            .as_ref()
+            .and_then(|l| l.poll_timeout());
+        self.link_due[ci] = due.unwrap_or(Instant::FAR_FUTURE);
+    }
+
+    /// Re-arms charger `k` from the cached link deadlines.
+    fn rearm_cached(&mut self, k: usize) {
         let charger = &self.chargers[k];
         let mut deadline = charger.next_tick;
         if let Some(m) = &self.mqtt {
             deadline = earliest(deadline, m.deadline(k));
         }
-        for c in &self.connectors[charger.connectors.clone()] {
-            deadline = earliest(deadline, c.phase.deadline());
-            deadline = earliest(deadline, c.link.as_ref().and_then(|l| l.poll_timeout()));
+        for ci in charger.connectors.clone() {
+            deadline = earliest(deadline, self.connectors[ci].phase.deadline());
+            let due = self.link_due[ci];
+            deadline = earliest(deadline, (due != Instant::FAR_FUTURE).then_some(due));
         }
         // Nothing may be scheduled in the past: a deadline already passed runs now.
         let deadline = deadline.map(|d| d.max(self.now));
@@ -71,6 +92,12 @@ impl World {
     pub(super) fn wake_charger(&mut self, k: usize) {
         let now = self.now;
         self.wake_client(k);
+        if self.mqtt.is_some() {
+            // The MQTT client may have stopped a session through its link.
+            for ci in self.chargers[k].connectors.clone() {
+                self.sync_link(ci);
+            }
+        }
         if self.chargers[k].next_tick.is_some_and(|t| t <= now) {
             self.physics_tick(k);
         }
@@ -80,15 +107,20 @@ impl World {
             // bounded, because every phase has a positive or absent next deadline.
             for _ in 0..8 {
                 match self.connectors[ci].phase.deadline() {
-                    Some(d) if d <= now => self.advance(ci, k),
+                    Some(d) if d <= now => {
+                        self.advance(ci, k);
+                        self.sync_link(ci);
+                    }
                     _ => break,
                 }
             }
         }
         if self.mqtt.is_some() {
             self.flush_client(k);
+            self.rearm(k);
+        } else {
+            self.rearm_cached(k);
         }
-        self.rearm(k);
     }
 
     /// Steps the physics of every charging connector of charger `k`.
@@ -128,7 +160,10 @@ impl World {
             }
             let c = &mut self.connectors[ci];
             match (&mut c.link, &c.phase) {
-                (Some(link), Phase::Charging { ev, .. }) => link.feed(now, ev, &tick),
+                (Some(link), Phase::Charging { ev, .. }) => {
+                    link.feed(now, ev, &tick);
+                    self.sync_link(ci);
+                }
                 (None, _) => {
                     if let Some(stop) = tick.stop {
                         self.stop_charging(ci, stop.into());
@@ -146,6 +181,9 @@ impl World {
     /// Runs connector `ci`'s GB/T link to `now` and acts on what it reports.
     fn step_link(&mut self, ci: usize, k: usize) {
         let now = self.now;
+        if self.link_due[ci] > now {
+            return;
+        }
         let mut outcomes = [None; MAX_OUTCOMES];
         let mut n = 0;
         {
@@ -169,6 +207,7 @@ impl World {
                 }
             });
         }
+        self.sync_link(ci);
         for outcome in outcomes.into_iter().flatten() {
             self.handle_link_outcome(ci, k, outcome);
         }
