@@ -263,6 +263,11 @@ pub struct World {
     /// each other so a charger's wake-up need not load the links it does not step (each
     /// link is several KiB, and a fleet's links do not fit the cache).
     link_due: Vec<Instant>,
+    /// Whether links may run ahead of the scheduler between the world's own events
+    /// ([`World::set_run_ahead`]).
+    run_ahead: bool,
+    /// The limit of the `run_until` in progress: nothing runs ahead past it.
+    run_limit: Instant,
     trace: Trace,
     metrics: Metrics,
     ids: Ids,
@@ -327,6 +332,8 @@ impl World {
             chargers: Vec::new(),
             connectors: Vec::new(),
             link_due: Vec::new(),
+            run_ahead: true,
+            run_limit: Instant::ZERO,
             trace: Trace::new(config.trace_level),
             metrics,
             ids,
@@ -532,6 +539,7 @@ impl World {
     /// sets the time to that limit. Chunking never changes the outcome.
     pub fn run_until(&mut self, limit: Instant) {
         let limit = limit.min(self.end);
+        self.run_limit = limit;
         while let Some((at, key)) = self.sched.pop_due(limit) {
             self.now = at;
             self.events += 1;
@@ -545,6 +553,16 @@ impl World {
             }
         }
         self.now = self.now.max(limit);
+    }
+
+    /// Lets GB/T links run ahead of the scheduler (the default) or not. A link runs
+    /// ahead only through the frames, timers and plant steps of its own that nothing else
+    /// can see or change before its connector's next physics tick or phase deadline, the
+    /// next timeline, network or sampler event, and the end of the current `run_until`;
+    /// never with MQTT, HTTP or CAN recording on. Either way the trace, the report and
+    /// every frame count are the same; only `details.scheduler_events` (wake-ups) drops.
+    pub fn set_run_ahead(&mut self, on: bool) {
+        self.run_ahead = on;
     }
 
     /// Whether the run has reached its end.

@@ -3,7 +3,7 @@
 
 use super::{Connector, EntityKind, Key, Phase, World, earliest, round2};
 use crate::fleet::events::{FleetEvent, GbtEvent, StopReason};
-use crate::fleet::gbt_link::{GbtLink, HANDSHAKE_LIMIT, LinkOutcome};
+use crate::fleet::gbt_link::{GbtLink, HANDSHAKE_LIMIT, LinkOutcome, MAX_OUTCOMES};
 use crate::fleet::plant::{Ev, MAX_CONNECTORS, SessionSlot, TickResult};
 use crate::fleet::traffic::Arrival;
 use crate::gbt::charger::ChargerStopCause;
@@ -13,8 +13,27 @@ use crate::trace::Entity;
 use profiles::ChargerKind;
 use rand::RngExt;
 
-/// Most link outcomes one step produces (a handful in practice).
-const MAX_OUTCOMES: usize = 16;
+/// The scheduler's entities other than chargers: a link never runs ahead past their next
+/// event, since any of them may look at or change a connector.
+const BARRIERS: [Key; 5] = [
+    Key {
+        kind: EntityKind::Timeline,
+        index: 0,
+    },
+    Key {
+        kind: EntityKind::Network,
+        index: 0,
+    },
+    Key {
+        kind: EntityKind::Server,
+        index: 0,
+    },
+    Key {
+        kind: EntityKind::Server,
+        index: 1,
+    },
+    super::SAMPLER,
+];
 
 impl World {
     pub(super) fn start_connectors(&mut self, occupancy: f64) {
@@ -101,8 +120,11 @@ impl World {
         if self.chargers[k].next_tick.is_some_and(|t| t <= now) {
             self.physics_tick(k);
         }
-        for ci in self.chargers[k].connectors.clone() {
-            self.step_link(ci, k);
+        let mut stepped = 0u32;
+        for (i, ci) in self.chargers[k].connectors.clone().enumerate() {
+            if self.step_link(ci, k) {
+                stepped |= 1 << i;
+            }
             // A transition may create a deadline that is already due (zero delays);
             // bounded, because every phase has a positive or absent next deadline.
             for _ in 0..8 {
@@ -112,6 +134,13 @@ impl World {
                         self.sync_link(ci);
                     }
                     _ => break,
+                }
+            }
+        }
+        if stepped != 0 {
+            for (i, ci) in self.chargers[k].connectors.clone().enumerate() {
+                if stepped & (1 << i) != 0 {
+                    self.run_link_ahead(ci, k);
                 }
             }
         }
@@ -178,39 +207,76 @@ impl World {
         self.chargers[k].next_tick = any_charging.then(|| now + self.tick);
     }
 
-    /// Runs connector `ci`'s GB/T link to `now` and acts on what it reports.
-    fn step_link(&mut self, ci: usize, k: usize) {
+    /// Runs connector `ci`'s GB/T link to `now` and acts on what it reports (first what a
+    /// step run ahead to `now` reported). True if the link was due.
+    fn step_link(&mut self, ci: usize, k: usize) -> bool {
         let now = self.now;
         if self.link_due[ci] > now {
-            return;
+            return false;
         }
         let mut outcomes = [None; MAX_OUTCOMES];
         let mut n = 0;
+        let ahead;
         {
             let Connector {
                 link, plant, phase, ..
             } = &mut self.connectors[ci];
-            let Some(link) = link.as_mut() else { return };
+            let Some(link) = link.as_mut() else {
+                return false;
+            };
             let ev = match phase {
                 Phase::Starting { ev, .. }
                 | Phase::Charging { ev, .. }
                 | Phase::Finishing { ev, .. } => ev,
-                _ => return,
+                _ => return false,
             };
-            if link.poll_timeout().is_none_or(|t| t > now) {
-                return;
+            ahead = link.take_pending(now);
+            if link.poll_timeout().is_some_and(|t| t <= now) {
+                link.step(now, plant, ev, &mut |o| {
+                    if n < MAX_OUTCOMES {
+                        outcomes[n] = Some(o);
+                        n += 1;
+                    }
+                });
             }
-            link.step(now, plant, ev, &mut |o| {
-                if n < MAX_OUTCOMES {
-                    outcomes[n] = Some(o);
-                    n += 1;
-                }
-            });
         }
         self.sync_link(ci);
-        for outcome in outcomes.into_iter().flatten() {
+        for outcome in ahead.into_iter().chain(outcomes).flatten() {
             self.handle_link_outcome(ci, k, outcome);
         }
+        true
+    }
+
+    /// Lets connector `ci`'s link run ahead through everything of its own before anything
+    /// else could see or change it (see [`World::set_run_ahead`]).
+    fn run_link_ahead(&mut self, ci: usize, k: usize) {
+        if !self.run_ahead || self.mqtt.is_some() || self.http.is_some() || self.can_log.is_some() {
+            return;
+        }
+        let mut until = self.run_limit.min(self.end);
+        if let Some(t) = self.chargers[k].next_tick {
+            until = until.min(t);
+        }
+        for key in BARRIERS {
+            if let Some(t) = self.sched.deadline(key) {
+                until = until.min(t);
+            }
+        }
+        let Connector {
+            link, plant, phase, ..
+        } = &mut self.connectors[ci];
+        if let Some(t) = phase.deadline() {
+            until = until.min(t);
+        }
+        let (
+            Some(link),
+            Phase::Starting { ev, .. } | Phase::Charging { ev, .. } | Phase::Finishing { ev, .. },
+        ) = (link, phase)
+        else {
+            return;
+        };
+        link.run_ahead(until, plant, ev);
+        self.sync_link(ci);
     }
 
     fn handle_link_outcome(&mut self, ci: usize, k: usize, outcome: LinkOutcome) {
