@@ -279,6 +279,15 @@ fn execute(
         speed: args.speed.clone(),
     };
     let mut live = sim.map(|s| Live::new(s, title));
+    // Without a dashboard, metrics endpoint, network stack or CAN recording nothing looks
+    // at connectors between chunks: GB/T links may run ahead past a chunk's end.
+    if live.is_none()
+        && setup.stack.is_none()
+        && setup.metrics.is_none()
+        && setup.candump_file.is_none()
+    {
+        setup.world.set_unobserved(true);
+    }
     if let Some(r) = ready {
         let _ = r.send(());
     }

@@ -187,23 +187,36 @@ impl GbtLink {
             && let Some(at) = self.deadline
             && at < until
         {
-            let mut outcomes = [None; MAX_OUTCOMES];
-            let mut n = 0;
-            self.step(at, plant, ev, &mut |o| {
-                if let Some(slot) = outcomes.get_mut(n) {
-                    *slot = Some(o);
-                    n += 1;
-                }
-            });
+            self.step_ahead(at, plant, ev);
             steps += 1;
-            if n > 0 {
-                self.pending = Pending {
-                    at: Some(at),
-                    outcomes,
-                };
-            }
         }
         steps
+    }
+
+    /// One [`step`](GbtLink::step) at `at` ahead of the owner, whose outcomes are kept for
+    /// the owner to take at `at` ([`take_pending`](GbtLink::take_pending)); true if there
+    /// were any. Nothing must be pending.
+    pub fn step_ahead(&mut self, at: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) -> bool {
+        let mut outcomes = [None; MAX_OUTCOMES];
+        let mut n = 0;
+        self.step(at, plant, ev, &mut |o| {
+            if let Some(slot) = outcomes.get_mut(n) {
+                *slot = Some(o);
+                n += 1;
+            }
+        });
+        if n > 0 {
+            self.pending = Pending {
+                at: Some(at),
+                outcomes,
+            };
+        }
+        n > 0
+    }
+
+    /// Whether outcomes of a step run ahead wait for the owner.
+    pub fn has_pending(&self) -> bool {
+        self.pending.at.is_some()
     }
 
     /// The outcomes of a step run ahead, once their time `now` has come (in the order

@@ -9,6 +9,16 @@ use profiles::{Library, ResolvedScenario};
 
 /// The trace, the report as JSON without `scheduler_events`, and `scheduler_events`.
 fn run(s: &ResolvedScenario, run_ahead: bool, chunk: Duration) -> (String, String, u64) {
+    run_with(s, run_ahead, false, chunk)
+}
+
+/// [`run`], optionally telling the world nobody looks between chunks.
+fn run_with(
+    s: &ResolvedScenario,
+    run_ahead: bool,
+    unobserved: bool,
+    chunk: Duration,
+) -> (String, String, u64) {
     let seed = s.scenario.scenario.seed.unwrap_or(5);
     let mut w = World::new(
         s,
@@ -23,6 +33,7 @@ fn run(s: &ResolvedScenario, run_ahead: bool, chunk: Duration) -> (String, Strin
     )
     .unwrap();
     w.set_run_ahead(run_ahead);
+    w.set_unobserved(unobserved);
     let mut lines = Vec::new();
     while !w.is_finished() {
         let limit = w.now() + chunk;
@@ -101,6 +112,15 @@ fn a_plain_fleet_is_the_same_with_links_running_ahead() {
     );
     // Chunk limits are barriers too: another chunking, the same again.
     same_both_ways(&s, Duration::from_millis(2_345));
+    // Unobserved, links run past chunk ends (the real-time pacer's one-deadline chunks).
+    let (trace_off, report_off, _) = run(&s, false, Duration::from_millis(50));
+    let (trace_on, report_on, events) = run_with(&s, true, true, Duration::from_millis(50));
+    assert_eq!(trace_off, trace_on);
+    assert_eq!(report_off, report_on);
+    assert!(
+        events * 3 < off,
+        "unobserved run-ahead saves wake-ups: {events}"
+    );
 }
 
 #[test]

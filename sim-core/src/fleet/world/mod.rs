@@ -266,8 +266,11 @@ pub struct World {
     /// Whether links may run ahead of the scheduler between the world's own events
     /// ([`World::set_run_ahead`]).
     run_ahead: bool,
-    /// The limit of the `run_until` in progress: nothing runs ahead past it.
+    /// The limit of the `run_until` in progress: nothing runs ahead past it unless
+    /// nobody looks between chunks (`unobserved`).
     run_limit: Instant,
+    /// Nobody looks at connectors between `run_until` calls ([`World::set_unobserved`]).
+    unobserved: bool,
     trace: Trace,
     metrics: Metrics,
     ids: Ids,
@@ -334,6 +337,7 @@ impl World {
             link_due: Vec::new(),
             run_ahead: true,
             run_limit: Instant::ZERO,
+            unobserved: false,
             trace: Trace::new(config.trace_level),
             metrics,
             ids,
@@ -563,6 +567,16 @@ impl World {
     /// every frame count are the same; only `details.scheduler_events` (wake-ups) drops.
     pub fn set_run_ahead(&mut self, on: bool) {
         self.run_ahead = on;
+    }
+
+    /// Tells the world that nothing looks at its connectors between `run_until` calls
+    /// (no dashboard, metrics endpoint or CAN recording; trace lines are fine, since a
+    /// link running ahead records nothing before its time). Links may then run ahead
+    /// past the end of the current chunk, which matters when the pacer runs one chunk per
+    /// deadline (real time). Results are the same either way; only snapshots taken
+    /// between chunks may include physics ticks a little ahead of `now`.
+    pub fn set_unobserved(&mut self, unobserved: bool) {
+        self.unobserved = unobserved;
     }
 
     /// Whether the run has reached its end.

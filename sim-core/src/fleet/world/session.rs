@@ -120,11 +120,8 @@ impl World {
         if self.chargers[k].next_tick.is_some_and(|t| t <= now) {
             self.physics_tick(k);
         }
-        let mut stepped = 0u32;
-        for (i, ci) in self.chargers[k].connectors.clone().enumerate() {
-            if self.step_link(ci, k) {
-                stepped |= 1 << i;
-            }
+        for ci in self.chargers[k].connectors.clone() {
+            self.step_link(ci, k);
             // A transition may create a deadline that is already due (zero delays);
             // bounded, because every phase has a positive or absent next deadline.
             for _ in 0..8 {
@@ -137,13 +134,7 @@ impl World {
                 }
             }
         }
-        if stepped != 0 {
-            for (i, ci) in self.chargers[k].connectors.clone().enumerate() {
-                if stepped & (1 << i) != 0 {
-                    self.run_link_ahead(ci, k);
-                }
-            }
-        }
+        self.run_charger_ahead(k);
         if self.mqtt.is_some() {
             self.flush_client(k);
             self.rearm(k);
@@ -247,36 +238,85 @@ impl World {
         true
     }
 
-    /// Lets connector `ci`'s link run ahead through everything of its own before anything
-    /// else could see or change it (see [`World::set_run_ahead`]).
-    fn run_link_ahead(&mut self, ci: usize, k: usize) {
+    /// Runs charger `k` ahead of the scheduler: the wake-ups the scheduler would give it
+    /// next (physics ticks and its links' own frames and timers), for as long as they
+    /// can only touch this charger: up to the first phase deadline of its connectors,
+    /// the next timeline, network or sampler event and the end of the current
+    /// `run_until`, and only until a link reports an outcome (kept for its time, when the
+    /// scheduler wakes the charger for it). See [`World::set_run_ahead`].
+    fn run_charger_ahead(&mut self, k: usize) {
         if !self.run_ahead || self.mqtt.is_some() || self.http.is_some() || self.can_log.is_some() {
             return;
         }
-        let mut until = self.run_limit.min(self.end);
-        if let Some(t) = self.chargers[k].next_tick {
-            until = until.min(t);
-        }
+        let mut until = if self.unobserved {
+            self.end
+        } else {
+            self.run_limit.min(self.end)
+        };
         for key in BARRIERS {
             if let Some(t) = self.sched.deadline(key) {
                 until = until.min(t);
             }
         }
+        let range = self.chargers[k].connectors.clone();
+        let mut ticks = true;
+        for c in &self.connectors[range.clone()] {
+            if let Some(t) = c.phase.deadline() {
+                until = until.min(t);
+            }
+            // A session without a link stops through the world on a tick.
+            ticks &= c.link.is_some() || !matches!(c.phase, Phase::Charging { .. });
+            if c.link.as_ref().is_some_and(|l| l.has_pending()) {
+                return;
+            }
+        }
+        let woken_at = self.now;
+        loop {
+            let tick = self.chargers[k].next_tick;
+            let mut next = tick.unwrap_or(Instant::FAR_FUTURE);
+            if !ticks {
+                until = until.min(next);
+            }
+            for ci in range.clone() {
+                next = next.min(self.link_due[ci]);
+            }
+            if next >= until {
+                break;
+            }
+            // The wake-up at `next`, as `wake_charger` runs it with nothing else due.
+            self.now = next;
+            if tick.is_some_and(|t| t <= next) {
+                self.physics_tick(k);
+            }
+            let mut kept = false;
+            for ci in range.clone() {
+                if self.link_due[ci] <= next {
+                    kept |= self.step_link_ahead(ci, next);
+                }
+            }
+            if kept {
+                break;
+            }
+        }
+        self.now = woken_at;
+    }
+
+    /// Steps connector `ci`'s link at `at` ahead of the scheduler; true if it reported
+    /// outcomes (kept in the link for the wake-up at `at`).
+    fn step_link_ahead(&mut self, ci: usize, at: Instant) -> bool {
         let Connector {
             link, plant, phase, ..
         } = &mut self.connectors[ci];
-        if let Some(t) = phase.deadline() {
-            until = until.min(t);
-        }
         let (
             Some(link),
             Phase::Starting { ev, .. } | Phase::Charging { ev, .. } | Phase::Finishing { ev, .. },
         ) = (link, phase)
         else {
-            return;
+            return false;
         };
-        link.run_ahead(until, plant, ev);
+        let kept = link.step_ahead(at, plant, ev);
         self.sync_link(ci);
+        kept
     }
 
     fn handle_link_outcome(&mut self, ci: usize, k: usize, outcome: LinkOutcome) {
