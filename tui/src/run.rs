@@ -280,11 +280,8 @@ fn execute(
     };
     let mut live = sim.map(|s| Live::new(s, title));
     // Without a dashboard, metrics endpoint, network stack or CAN recording nothing looks
-    // at connectors between chunks: GB/T links may run ahead past a chunk's end. Only at
-    // `--speed max`: paced, the bursts of chargers running ahead together after a common
-    // barrier (the sampler) show up as scheduler lag.
-    if matches!(setup.speed, Speed::Max)
-        && live.is_none()
+    // at connectors between chunks: GB/T links may run ahead past a chunk's end.
+    if live.is_none()
         && setup.stack.is_none()
         && setup.metrics.is_none()
         && setup.candump_file.is_none()

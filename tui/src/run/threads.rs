@@ -85,11 +85,8 @@ fn run_shard(
     if setup.stack.is_some() {
         bail!("--threads runs on in-process networks only (the scenario uses real transports)");
     }
-    // Nothing looks at a shard world between its chunks (paced runs keep their chunk
-    // limits, as in `run`).
-    setup
-        .world
-        .set_unobserved(matches!(setup.speed, hil::pace::Speed::Max));
+    // Nothing looks at a shard world between its chunks.
+    setup.world.set_unobserved(true);
     let stats = pace::run_with(&mut setup.world, setup.speed, &mut pace::Sleep, |_, _| {
         !stop.load(std::sync::atomic::Ordering::Relaxed)
     });
