@@ -103,6 +103,11 @@ pub struct RunArgs {
     /// Run only shard K of N (`K/N`): the stations whose index mod N equals K.
     #[arg(long)]
     pub shard: Option<String>,
+    /// Split the fleet into N shard worlds (`--shard K/N` for every K) run on N threads
+    /// of this process, their reports merged as `report merge` would; headless, without
+    /// trace, candump, metrics endpoint or real transports.
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
     /// Seconds between progress lines in headless mode.
     #[arg(long, default_value_t = 5.0)]
     pub progress_every_s: f64,
@@ -196,6 +201,7 @@ impl DemoArgs {
             trace: self.trace.clone(),
             trace_level: "protocol".into(),
             shard: None,
+            threads: 1,
             progress_every_s: 5.0,
             broker: realtime.then(|| self.broker.clone()),
             transport: (!realtime).then(|| "memory".to_owned()),

@@ -72,6 +72,26 @@ pub struct GbtLink {
     /// The next deadline, recomputed whenever the link's state changes: the scheduler
     /// asks for it far more often than it changes.
     deadline: Option<Instant>,
+    /// Outcomes of a step taken ahead of the world ([`GbtLink::run_ahead`]), with the
+    /// time they happened at; the owner takes them at that time.
+    pending: Pending,
+}
+
+/// Most outcomes one step produces (a handful in practice).
+pub const MAX_OUTCOMES: usize = 16;
+
+/// Outcomes kept from a step run ahead, for the owner to act on at `at`.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    at: Option<Instant>,
+    outcomes: [Option<LinkOutcome>; MAX_OUTCOMES],
+}
+
+impl Pending {
+    const NONE: Pending = Pending {
+        at: None,
+        outcomes: [None; MAX_OUTCOMES],
+    };
 }
 
 /// What the link reports to the connector after handling events.
@@ -111,6 +131,7 @@ impl GbtLink {
             bms_stop: None,
             stop_requested: false,
             deadline: None,
+            pending: Pending::NONE,
         }
     }
 
@@ -141,9 +162,70 @@ impl GbtLink {
         self.setpoint
     }
 
-    /// The next time the link has something to do.
+    /// The next time the link has something to do: a deadline of its own, or outcomes of
+    /// a step run ahead that the owner must act on.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        match (self.deadline, self.pending.at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Steps the link through its own deadlines strictly before `until`, one step per
+    /// deadline, exactly as an owner woken at each of them would call [`GbtLink::step`],
+    /// and stops after the first step that produced outcomes: those are kept, and
+    /// [`poll_timeout`](GbtLink::poll_timeout) is their time until the owner takes them
+    /// with [`take_pending`](GbtLink::take_pending) at that time.
+    ///
+    /// The owner must make sure nothing else touches this link, its plant or its vehicle
+    /// before `until` (no physics tick, phase deadline, fault, network or observer); then
+    /// running ahead changes nothing but how often the owner is woken. Returns the steps
+    /// taken.
+    pub fn run_ahead(&mut self, until: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) -> u64 {
+        let mut steps = 0;
+        while self.pending.at.is_none()
+            && let Some(at) = self.deadline
+            && at < until
+        {
+            self.step_ahead(at, plant, ev);
+            steps += 1;
+        }
+        steps
+    }
+
+    /// One [`step`](GbtLink::step) at `at` ahead of the owner, whose outcomes are kept for
+    /// the owner to take at `at` ([`take_pending`](GbtLink::take_pending)); true if there
+    /// were any. Nothing must be pending.
+    pub fn step_ahead(&mut self, at: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) -> bool {
+        let mut outcomes = [None; MAX_OUTCOMES];
+        let mut n = 0;
+        self.step(at, plant, ev, &mut |o| {
+            if let Some(slot) = outcomes.get_mut(n) {
+                *slot = Some(o);
+                n += 1;
+            }
+        });
+        if n > 0 {
+            self.pending = Pending {
+                at: Some(at),
+                outcomes,
+            };
+        }
+        n > 0
+    }
+
+    /// Whether outcomes of a step run ahead wait for the owner.
+    pub fn has_pending(&self) -> bool {
+        self.pending.at.is_some()
+    }
+
+    /// The outcomes of a step run ahead, once their time `now` has come (in the order
+    /// they happened); none otherwise.
+    pub fn take_pending(&mut self, now: Instant) -> [Option<LinkOutcome>; MAX_OUTCOMES] {
+        match self.pending.at {
+            Some(at) if at <= now => std::mem::replace(&mut self.pending, Pending::NONE).outcomes,
+            _ => [None; MAX_OUTCOMES],
+        }
     }
 
     /// Feeds the tick's plant readings to both machines.

@@ -31,6 +31,8 @@ pub use world::{
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod run_ahead_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod timeline_tests;

@@ -260,6 +260,18 @@ pub struct World {
     groups: Vec<Group>,
     chargers: Vec<Charger>,
     connectors: Vec<Connector>,
+    /// Each connector's GB/T link deadline (`FAR_FUTURE` without a link), kept next to
+    /// each other so a charger's wake-up need not load the links it does not step (each
+    /// link is several KiB, and a fleet's links do not fit the cache).
+    link_due: Vec<Instant>,
+    /// Whether links may run ahead of the scheduler between the world's own events
+    /// ([`World::set_run_ahead`]).
+    run_ahead: bool,
+    /// The limit of the `run_until` in progress: nothing runs ahead past it unless
+    /// nobody looks between chunks (`unobserved`).
+    run_limit: Instant,
+    /// Nobody looks at connectors between `run_until` calls ([`World::set_unobserved`]).
+    unobserved: bool,
     trace: Trace,
     metrics: Metrics,
     ids: Ids,
@@ -323,6 +335,10 @@ impl World {
             groups: Vec::with_capacity(scenario.groups.len()),
             chargers: Vec::new(),
             connectors: Vec::new(),
+            link_due: Vec::new(),
+            run_ahead: true,
+            run_limit: Instant::ZERO,
+            unobserved: false,
             trace: Trace::new(config.trace_level),
             metrics,
             ids,
@@ -337,6 +353,7 @@ impl World {
             external: Vec::new(),
         };
         let identities = world.build_fleet(scenario, config.shard)?;
+        world.link_due = vec![Instant::FAR_FUTURE; world.connectors.len()];
         let spec = &scenario.scenario.mqtt;
         if spec.enabled {
             let build = mqtt::MqttBuild {
@@ -527,6 +544,7 @@ impl World {
     /// sets the time to that limit. Chunking never changes the outcome.
     pub fn run_until(&mut self, limit: Instant) {
         let limit = limit.min(self.end);
+        self.run_limit = limit;
         while let Some((at, key)) = self.sched.pop_due(limit) {
             self.now = at;
             self.events += 1;
@@ -540,6 +558,26 @@ impl World {
             }
         }
         self.now = self.now.max(limit);
+    }
+
+    /// Lets GB/T links run ahead of the scheduler (the default) or not. A link runs
+    /// ahead only through the frames, timers and plant steps of its own that nothing else
+    /// can see or change before its connector's next physics tick or phase deadline, the
+    /// next timeline, network or sampler event, and the end of the current `run_until`;
+    /// never with MQTT, HTTP or CAN recording on. Either way the trace, the report and
+    /// every frame count are the same; only `details.scheduler_events` (wake-ups) drops.
+    pub fn set_run_ahead(&mut self, on: bool) {
+        self.run_ahead = on;
+    }
+
+    /// Tells the world that nothing looks at its connectors between `run_until` calls
+    /// (no dashboard, metrics endpoint or CAN recording; trace lines are fine, since a
+    /// link running ahead records nothing before its time). Links may then run ahead
+    /// past the end of the current chunk, which matters when the pacer runs one chunk per
+    /// deadline (real time). Results are the same either way; only snapshots taken
+    /// between chunks may include physics ticks a little ahead of `now`.
+    pub fn set_unobserved(&mut self, unobserved: bool) {
+        self.unobserved = unobserved;
     }
 
     /// Whether the run has reached its end.

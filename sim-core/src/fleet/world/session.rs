@@ -3,7 +3,7 @@
 
 use super::{Connector, EntityKind, Key, Phase, World, earliest, round2};
 use crate::fleet::events::{FleetEvent, GbtEvent, StopReason};
-use crate::fleet::gbt_link::{GbtLink, HANDSHAKE_LIMIT, LinkOutcome};
+use crate::fleet::gbt_link::{GbtLink, HANDSHAKE_LIMIT, LinkOutcome, MAX_OUTCOMES};
 use crate::fleet::plant::{Ev, MAX_CONNECTORS, SessionSlot, TickResult};
 use crate::fleet::traffic::Arrival;
 use crate::gbt::charger::ChargerStopCause;
@@ -13,8 +13,27 @@ use crate::trace::Entity;
 use profiles::ChargerKind;
 use rand::RngExt;
 
-/// Most link outcomes one step produces (a handful in practice).
-const MAX_OUTCOMES: usize = 16;
+/// The scheduler's entities other than chargers: a link never runs ahead past their next
+/// event, since any of them may look at or change a connector.
+const BARRIERS: [Key; 5] = [
+    Key {
+        kind: EntityKind::Timeline,
+        index: 0,
+    },
+    Key {
+        kind: EntityKind::Network,
+        index: 0,
+    },
+    Key {
+        kind: EntityKind::Server,
+        index: 0,
+    },
+    Key {
+        kind: EntityKind::Server,
+        index: 1,
+    },
+    super::SAMPLER,
+];
 
 impl World {
     pub(super) fn start_connectors(&mut self, occupancy: f64) {
@@ -53,15 +72,36 @@ impl World {
         }
     }
 
+    /// Re-reads the link deadlines of charger `k`'s connectors (anything may have changed
+    /// them), then re-arms it.
     pub(super) fn rearm(&mut self, k: usize) {
+        for ci in self.chargers[k].connectors.clone() {
+            self.sync_link(ci);
+        }
+        self.rearm_cached(k);
+    }
+
+    /// Copies connector `ci`'s link deadline into the dense table; called after every
+    /// change to the link.
+    fn sync_link(&mut self, ci: usize) {
+        let due = self.connectors[ci]
+            .link
+            .as_ref()
+            .and_then(|l| l.poll_timeout());
+        self.link_due[ci] = due.unwrap_or(Instant::FAR_FUTURE);
+    }
+
+    /// Re-arms charger `k` from the cached link deadlines.
+    fn rearm_cached(&mut self, k: usize) {
         let charger = &self.chargers[k];
         let mut deadline = charger.next_tick;
         if let Some(m) = &self.mqtt {
             deadline = earliest(deadline, m.deadline(k));
         }
-        for c in &self.connectors[charger.connectors.clone()] {
-            deadline = earliest(deadline, c.phase.deadline());
-            deadline = earliest(deadline, c.link.as_ref().and_then(|l| l.poll_timeout()));
+        for ci in charger.connectors.clone() {
+            deadline = earliest(deadline, self.connectors[ci].phase.deadline());
+            let due = self.link_due[ci];
+            deadline = earliest(deadline, (due != Instant::FAR_FUTURE).then_some(due));
         }
         // Nothing may be scheduled in the past: a deadline already passed runs now.
         let deadline = deadline.map(|d| d.max(self.now));
@@ -71,6 +111,12 @@ impl World {
     pub(super) fn wake_charger(&mut self, k: usize) {
         let now = self.now;
         self.wake_client(k);
+        if self.mqtt.is_some() {
+            // The MQTT client may have stopped a session through its link.
+            for ci in self.chargers[k].connectors.clone() {
+                self.sync_link(ci);
+            }
+        }
         if self.chargers[k].next_tick.is_some_and(|t| t <= now) {
             self.physics_tick(k);
         }
@@ -80,15 +126,21 @@ impl World {
             // bounded, because every phase has a positive or absent next deadline.
             for _ in 0..8 {
                 match self.connectors[ci].phase.deadline() {
-                    Some(d) if d <= now => self.advance(ci, k),
+                    Some(d) if d <= now => {
+                        self.advance(ci, k);
+                        self.sync_link(ci);
+                    }
                     _ => break,
                 }
             }
         }
+        self.run_charger_ahead(k);
         if self.mqtt.is_some() {
             self.flush_client(k);
+            self.rearm(k);
+        } else {
+            self.rearm_cached(k);
         }
-        self.rearm(k);
     }
 
     /// Steps the physics of every charging connector of charger `k`.
@@ -128,7 +180,10 @@ impl World {
             }
             let c = &mut self.connectors[ci];
             match (&mut c.link, &c.phase) {
-                (Some(link), Phase::Charging { ev, .. }) => link.feed(now, ev, &tick),
+                (Some(link), Phase::Charging { ev, .. }) => {
+                    link.feed(now, ev, &tick);
+                    self.sync_link(ci);
+                }
                 (None, _) => {
                     if let Some(stop) = tick.stop {
                         self.stop_charging(ci, stop.into());
@@ -143,35 +198,125 @@ impl World {
         self.chargers[k].next_tick = any_charging.then(|| now + self.tick);
     }
 
-    /// Runs connector `ci`'s GB/T link to `now` and acts on what it reports.
-    fn step_link(&mut self, ci: usize, k: usize) {
+    /// Runs connector `ci`'s GB/T link to `now` and acts on what it reports (first what a
+    /// step run ahead to `now` reported). True if the link was due.
+    fn step_link(&mut self, ci: usize, k: usize) -> bool {
         let now = self.now;
+        if self.link_due[ci] > now {
+            return false;
+        }
         let mut outcomes = [None; MAX_OUTCOMES];
         let mut n = 0;
+        let ahead;
         {
             let Connector {
                 link, plant, phase, ..
             } = &mut self.connectors[ci];
-            let Some(link) = link.as_mut() else { return };
+            let Some(link) = link.as_mut() else {
+                return false;
+            };
             let ev = match phase {
                 Phase::Starting { ev, .. }
                 | Phase::Charging { ev, .. }
                 | Phase::Finishing { ev, .. } => ev,
-                _ => return,
+                _ => return false,
             };
-            if link.poll_timeout().is_none_or(|t| t > now) {
-                return;
+            ahead = link.take_pending(now);
+            if link.poll_timeout().is_some_and(|t| t <= now) {
+                link.step(now, plant, ev, &mut |o| {
+                    if n < MAX_OUTCOMES {
+                        outcomes[n] = Some(o);
+                        n += 1;
+                    }
+                });
             }
-            link.step(now, plant, ev, &mut |o| {
-                if n < MAX_OUTCOMES {
-                    outcomes[n] = Some(o);
-                    n += 1;
-                }
-            });
         }
-        for outcome in outcomes.into_iter().flatten() {
+        self.sync_link(ci);
+        for outcome in ahead.into_iter().chain(outcomes).flatten() {
             self.handle_link_outcome(ci, k, outcome);
         }
+        true
+    }
+
+    /// Runs charger `k` ahead of the scheduler: the wake-ups the scheduler would give it
+    /// next (physics ticks and its links' own frames and timers), for as long as they
+    /// can only touch this charger: up to the first phase deadline of its connectors,
+    /// the next timeline, network or sampler event and the end of the current
+    /// `run_until`, and only until a link reports an outcome (kept for its time, when the
+    /// scheduler wakes the charger for it). See [`World::set_run_ahead`].
+    fn run_charger_ahead(&mut self, k: usize) {
+        if !self.run_ahead || self.mqtt.is_some() || self.http.is_some() || self.can_log.is_some() {
+            return;
+        }
+        let mut until = if self.unobserved {
+            self.end
+        } else {
+            self.run_limit.min(self.end)
+        };
+        for key in BARRIERS {
+            if let Some(t) = self.sched.deadline(key) {
+                until = until.min(t);
+            }
+        }
+        let range = self.chargers[k].connectors.clone();
+        let mut ticks = true;
+        for c in &self.connectors[range.clone()] {
+            if let Some(t) = c.phase.deadline() {
+                until = until.min(t);
+            }
+            // A session without a link stops through the world on a tick.
+            ticks &= c.link.is_some() || !matches!(c.phase, Phase::Charging { .. });
+            if c.link.as_ref().is_some_and(|l| l.has_pending()) {
+                return;
+            }
+        }
+        let woken_at = self.now;
+        loop {
+            let tick = self.chargers[k].next_tick;
+            let mut next = tick.unwrap_or(Instant::FAR_FUTURE);
+            if !ticks {
+                until = until.min(next);
+            }
+            for ci in range.clone() {
+                next = next.min(self.link_due[ci]);
+            }
+            if next >= until {
+                break;
+            }
+            // The wake-up at `next`, as `wake_charger` runs it with nothing else due.
+            self.now = next;
+            if tick.is_some_and(|t| t <= next) {
+                self.physics_tick(k);
+            }
+            let mut kept = false;
+            for ci in range.clone() {
+                if self.link_due[ci] <= next {
+                    kept |= self.step_link_ahead(ci, next);
+                }
+            }
+            if kept {
+                break;
+            }
+        }
+        self.now = woken_at;
+    }
+
+    /// Steps connector `ci`'s link at `at` ahead of the scheduler; true if it reported
+    /// outcomes (kept in the link for the wake-up at `at`).
+    fn step_link_ahead(&mut self, ci: usize, at: Instant) -> bool {
+        let Connector {
+            link, plant, phase, ..
+        } = &mut self.connectors[ci];
+        let (
+            Some(link),
+            Phase::Starting { ev, .. } | Phase::Charging { ev, .. } | Phase::Finishing { ev, .. },
+        ) = (link, phase)
+        else {
+            return false;
+        };
+        let kept = link.step_ahead(at, plant, ev);
+        self.sync_link(ci);
+        kept
     }
 
     fn handle_link_outcome(&mut self, ci: usize, k: usize, outcome: LinkOutcome) {

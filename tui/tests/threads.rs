@@ -1,0 +1,88 @@
+//! `run --threads N` against N shard processes and `report merge`: the same report, up to
+//! wall times and process usage.
+
+mod binary_common;
+
+use binary_common::*;
+use std::path::Path;
+use tui::report_cmd::{MergeArgs, ReportCommand};
+
+/// A report as JSON without what differs between any two runs of it (wall clock, CPU and
+/// memory of the process).
+fn normalized(path: &Path) -> serde_json::Value {
+    let mut r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("the report exists"))
+            .expect("the report is JSON");
+    let obj = r.as_object_mut().expect("a report is an object");
+    obj.remove("wall_s");
+    let details = obj
+        .get_mut("details")
+        .and_then(|d| d.as_object_mut())
+        .expect("a report has details");
+    details.remove("process");
+    if let Some(shards) = details.get_mut("shards").and_then(|s| s.as_array_mut()) {
+        for s in shards {
+            s.as_object_mut().expect("a shard entry").remove("wall_s");
+        }
+    }
+    r
+}
+
+#[test]
+fn threads_equal_shard_processes_merged() {
+    let dir = tempdir("threads", "ci-smoke");
+    let base = ["run", "ci-smoke", "--duration", "20m", "--headless"];
+    let threaded = chargestorm(
+        &[&base[..], &["--threads", "3", "--report", "threads.json"]].concat(),
+        &dir,
+    );
+    assert!(threaded.status.success(), "{}", text(&threaded));
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let report = format!("shard-{k}.json");
+        let out = chargestorm(
+            &[&base[..], &["--shard", &shard, "--report", &report]].concat(),
+            &dir,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let code = tui::report_cmd::run(ReportCommand::Merge(MergeArgs {
+        out: dir.join("merged.json"),
+        inputs: (0..3)
+            .map(|k| dir.join(format!("shard-{k}.json")))
+            .collect(),
+        allow_partial: false,
+    }));
+    assert!(code.is_ok(), "the merge runs: {code:?}");
+    let a = normalized(&dir.join("threads.json"));
+    let b = normalized(&dir.join("merged.json"));
+    assert!(
+        a["sessions"]["started"].as_u64().unwrap_or(0) > 0,
+        "the run does something"
+    );
+    assert_eq!(a["details"]["shards"].as_array().map(Vec::len), Some(3));
+    assert_eq!(a, b, "threads and merged shard processes differ");
+}
+
+#[test]
+fn threads_refuse_options_that_need_one_world() {
+    let dir = tempdir("threads", "refused");
+    let out = chargestorm(
+        &[
+            "run",
+            "ci-smoke",
+            "--headless",
+            "--threads",
+            "2",
+            "--trace",
+            "t.jsonl",
+        ],
+        &dir,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--threads does not combine with --trace"),
+        "{}",
+        text(&out)
+    );
+}
