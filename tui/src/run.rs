@@ -199,6 +199,10 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
     })
 }
 
+/// How far a paced run lets a charger run ahead per wake-up: short enough that the
+/// chargers released together after a sample do not make a burst of lag.
+const RUN_AHEAD_WHEN_PACED: Duration = Duration::from_millis(50);
+
 /// Whether MQTT and HTTP run over real sockets.
 fn real_transports(scenario: &profiles::ResolvedScenario) -> (bool, bool) {
     let s = &scenario.scenario;
@@ -288,6 +292,11 @@ fn execute(
         && setup.candump_file.is_none()
     {
         setup.world.set_unobserved(true);
+    }
+    if setup.speed != hil::pace::Speed::Max {
+        setup
+            .world
+            .set_run_ahead_horizon(Some(RUN_AHEAD_WHEN_PACED));
     }
     if let Some(r) = ready {
         let _ = r.send(());

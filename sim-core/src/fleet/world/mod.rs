@@ -272,6 +272,8 @@ pub struct World {
     run_limit: Instant,
     /// Nobody looks at connectors between `run_until` calls ([`World::set_unobserved`]).
     unobserved: bool,
+    /// How far one wake-up may run a charger ahead ([`World::set_run_ahead_horizon`]).
+    run_ahead_horizon: Option<Duration>,
     trace: Trace,
     metrics: Metrics,
     ids: Ids,
@@ -339,6 +341,7 @@ impl World {
             run_ahead: true,
             run_limit: Instant::ZERO,
             unobserved: false,
+            run_ahead_horizon: None,
             trace: Trace::new(config.trace_level),
             metrics,
             ids,
@@ -578,6 +581,15 @@ impl World {
     /// between chunks may include physics ticks a little ahead of `now`.
     pub fn set_unobserved(&mut self, unobserved: bool) {
         self.unobserved = unobserved;
+    }
+
+    /// Bounds how far one wake-up may run a charger ahead (`None`: up to the next
+    /// barrier). A paced run wants a short horizon: chargers that all stopped at the same
+    /// barrier (a sample) would otherwise all run a whole second ahead at once, and that
+    /// burst is scheduler lag; with a horizon each does a slice of it at its own time.
+    /// Results are the same either way.
+    pub fn set_run_ahead_horizon(&mut self, horizon: Option<Duration>) {
+        self.run_ahead_horizon = horizon;
     }
 
     /// Whether the run has reached its end.

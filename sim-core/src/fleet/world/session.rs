@@ -258,6 +258,9 @@ impl World {
                 until = until.min(t);
             }
         }
+        if let Some(h) = self.run_ahead_horizon {
+            until = until.min(self.now + h);
+        }
         let range = self.chargers[k].connectors.clone();
         let mut ticks = true;
         for c in &self.connectors[range.clone()] {
