@@ -89,6 +89,15 @@ fn run_realtime(dir: &Path, toml: &str) -> (Output, serde_json::Value, std::time
     (out, report, wall)
 }
 
+/// `(t_us, up)` of every `mqtt_link` event of charger `entity`.
+fn links_of(lines: &[serde_json::Value], entity: &str) -> Vec<(u64, bool)> {
+    lines
+        .iter()
+        .filter(|l| l["event"] == "mqtt_link" && l["entity"] == entity)
+        .map(|l| (l["t_us"].as_u64().unwrap(), l["up"] == true))
+        .collect()
+}
+
 fn assertion<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["assertions"]
         .as_array()
@@ -379,13 +388,7 @@ fn network_faults_go_through_the_fault_proxy_and_dead_links_are_noticed_by_keep_
             .unwrap_or_else(|| panic!("{label} fired"));
         assert!(fired["reached"].as_u64().unwrap() >= 1, "{fired}");
     }
-    let links = |entity: &str| -> Vec<(u64, bool)> {
-        lines
-            .iter()
-            .filter(|l| l["event"] == "mqtt_link" && l["entity"] == entity)
-            .map(|l| (l["t_us"].as_u64().unwrap(), l["up"] == true))
-            .collect()
-    };
+    let links = |entity: &str| links_of(&lines, entity);
     // The dead link: noticed within twice the keep-alive (2 s), back only after the heal.
     let ch0 = links("ch0");
     let down = ch0
@@ -455,11 +458,7 @@ fn reboot_and_firmware_update_reach_the_real_chargers_through_the_reference_back
         "{injected:?}"
     );
     // The rebooted charger dropped its link and logged in again.
-    let ch0: Vec<(u64, bool)> = lines
-        .iter()
-        .filter(|l| l["event"] == "mqtt_link" && l["entity"] == "ch0")
-        .map(|l| (l["t_us"].as_u64().unwrap(), l["up"] == true))
-        .collect();
+    let ch0 = links_of(&lines, "ch0");
     let down = ch0
         .iter()
         .find(|(t, up)| !up && *t >= 8_000_000)

@@ -128,22 +128,8 @@ fn a_fault_scenario_replays_to_the_same_trace() {
 fn a_seeded_fraction_picks_the_same_chargers_and_differs_by_seed() {
     let s = load("faults/network-partition");
     let reached = |seed: u64| {
-        let mut w = World::new(
-            &s,
-            WorldConfig {
-                seed,
-                duration: Some(crate::time::Duration::from_secs(150)),
-                trace_level: Some(TraceLevel::Session),
-                shard: Shard::WHOLE,
-                sample_interval: None,
-                http_external: false,
-            },
-        )
-        .unwrap();
-        let end = w.end();
-        w.run_until(end);
-        let lines = String::from_utf8(w.take_trace_lines()).unwrap();
-        lines
+        let duration = Some(crate::time::Duration::from_secs(150));
+        trace_of(&s, seed, duration, TraceLevel::Session)
             .lines()
             .filter(|l| l.contains("\"action_fired\""))
             .map(str::to_owned)
@@ -215,6 +201,30 @@ fn a_backend_stall_shows_up_in_p99() {
     }
 }
 
+/// The trace (JSON lines) of `s` run to its end with `seed`.
+fn trace_of(
+    s: &ResolvedScenario,
+    seed: u64,
+    duration: Option<crate::time::Duration>,
+    level: TraceLevel,
+) -> String {
+    let mut w = World::new(
+        s,
+        WorldConfig {
+            seed,
+            duration,
+            trace_level: Some(level),
+            shard: Shard::WHOLE,
+            sample_interval: None,
+            http_external: false,
+        },
+    )
+    .unwrap();
+    let end = w.end();
+    w.run_until(end);
+    String::from_utf8(w.take_trace_lines()).unwrap()
+}
+
 /// `(t_us, up)` of every `mqtt_link` event of charger `entity` in `lines`.
 fn links_of(lines: &str, entity: &str) -> Vec<(u64, bool)> {
     lines
@@ -227,22 +237,12 @@ fn links_of(lines: &str, entity: &str) -> Vec<(u64, bool)> {
 
 #[test]
 fn network_faults_act_on_the_in_process_links_as_the_proxy_does_on_sockets() {
-    let s = load("faults/network-degradation");
-    let mut w = World::new(
-        &s,
-        WorldConfig {
-            seed: 7010,
-            duration: None,
-            trace_level: Some(TraceLevel::Protocol),
-            shard: Shard::WHOLE,
-            sample_interval: None,
-            http_external: false,
-        },
-    )
-    .unwrap();
-    let end = w.end();
-    w.run_until(end);
-    let lines = String::from_utf8(w.take_trace_lines()).unwrap();
+    let lines = trace_of(
+        &load("faults/network-degradation"),
+        7010,
+        None,
+        TraceLevel::Protocol,
+    );
     let s = 1_000_000u64;
     // The dead link (6 min, for 3 min) is noticed after 1.5 heartbeat intervals of 60 s,
     // and the charger gets back only when it heals.
