@@ -94,7 +94,12 @@ fn links_of(lines: &[serde_json::Value], entity: &str) -> Vec<(u64, bool)> {
     lines
         .iter()
         .filter(|l| l["event"] == "mqtt_link" && l["entity"] == entity)
-        .map(|l| (l["t_us"].as_u64().unwrap(), l["up"] == true))
+        .map(|l| {
+            (
+                l["t_us"].as_u64().expect("trace lines carry t_us"),
+                l["up"] == true,
+            )
+        })
         .collect()
 }
 
