@@ -95,7 +95,7 @@ fn wait_for_end(duration: Option<&str>) -> Result<()> {
 }
 
 /// The wall clock now, as the backend's civil time (China Standard Time).
-fn wall_clock_now() -> sim_core::mqtt::clock::WallClock {
+pub(crate) fn wall_clock_now() -> sim_core::mqtt::clock::WallClock {
     #[expect(
         clippy::disallowed_methods,
         reason = "a real-time backend starts at the wall clock's now"

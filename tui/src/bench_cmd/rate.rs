@@ -55,8 +55,9 @@ impl HostedBackend {
             bail!("benchmark scenario {scenario} names no seed");
         };
         let spec = &resolved.scenario.mqtt;
-        let backend = sim_core::fleet::reference_backend(spec, wall_clock_now(), seed)
-            .map_err(anyhow::Error::msg)?;
+        let backend =
+            sim_core::fleet::reference_backend(spec, crate::serve_cmd::wall_clock_now(), seed)
+                .map_err(anyhow::Error::msg)?;
         let mut settings = MqttSettings::new(BrokerUrl::loopback(broker.port()));
         settings.keep_alive = std::time::Duration::from_secs(u64::from(spec.heartbeat_interval_s));
         settings.broker_max_inflight = BACKEND_INFLIGHT;
@@ -181,19 +182,4 @@ pub(super) fn render<'a>(
          timed per message. CPU per message is the simulator process over the publishes it \
          sent and the commands it answered.\n\n",
     );
-}
-
-/// The wall clock now, as the backend's civil time (China Standard Time).
-fn wall_clock_now() -> sim_core::mqtt::clock::WallClock {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "a real-time backend starts at the wall clock's now"
-    )]
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    sim_core::mqtt::clock::WallClock {
-        epoch_unix_s: i64::try_from(unix).unwrap_or(0),
-        utc_offset_min: 480,
-    }
 }
