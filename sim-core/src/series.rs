@@ -66,6 +66,11 @@ impl Sampler {
         self.next
     }
 
+    /// The sampling interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
     /// Records a sample at `now` and schedules the next one. `extra` are metrics kept
     /// outside the world until the run ends (an operator platform served on real HTTP):
     /// they join this sample's counts and interval latencies.

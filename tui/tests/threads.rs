@@ -1,5 +1,5 @@
 //! `run --threads N` against N shard processes and `report merge`: the same report, up to
-//! wall times and process usage.
+//! wall times, process usage and `--threads` in the rerun command.
 
 mod binary_common;
 
@@ -54,8 +54,19 @@ fn threads_equal_shard_processes_merged() {
         allow_partial: false,
     }));
     assert!(code.is_ok(), "the merge runs: {code:?}");
-    let a = normalized(&dir.join("threads.json"));
+    let mut a = normalized(&dir.join("threads.json"));
     let b = normalized(&dir.join("merged.json"));
+    // The threaded run's rerun command names its threads (pacing depends on them); the
+    // rest of it is the merged processes' command.
+    let threaded_rerun = a["details"]["rerun"].as_str().unwrap_or("").to_owned();
+    assert_eq!(
+        threaded_rerun,
+        format!(
+            "{} --threads 3",
+            b["details"]["rerun"].as_str().unwrap_or("?")
+        )
+    );
+    a["details"]["rerun"] = b["details"]["rerun"].clone();
     assert!(
         a["sessions"]["started"].as_u64().unwrap_or(0) > 0,
         "the run does something"

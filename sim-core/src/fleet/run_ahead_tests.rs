@@ -7,7 +7,8 @@ use crate::time::Duration;
 use crate::trace::TraceLevel;
 use profiles::{Library, ResolvedScenario};
 
-/// The trace, the report as JSON without `scheduler_events`, and `scheduler_events`.
+/// The trace, the report and the sampled series as JSON without `scheduler_events`, and
+/// `scheduler_events`.
 fn run(s: &ResolvedScenario, run_ahead: bool, chunk: Duration) -> (String, String, u64) {
     run_with(s, run_ahead, false, chunk)
 }
@@ -41,9 +42,14 @@ fn run_with(
         lines.extend(w.take_trace_lines());
     }
     lines.extend(w.take_trace_lines());
+    let series = serde_json::to_string_pretty(w.series()).unwrap();
+    assert!(
+        w.series().samples.len() > 10,
+        "the series has samples to compare"
+    );
     let mut report = w.finish(0.0);
     let events = std::mem::take(&mut report.details.scheduler_events);
-    let json = serde_json::to_string_pretty(&report).unwrap();
+    let json = serde_json::to_string_pretty(&report).unwrap() + &series;
     (String::from_utf8(lines).unwrap(), json, events)
 }
 

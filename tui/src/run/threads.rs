@@ -127,6 +127,8 @@ fn conclude_threads(args: &RunArgs, runs: Vec<ShardRun>) -> Result<Outcome> {
         stats.overruns += r.stats.overruns;
         stats.interrupted |= r.stats.interrupted;
     }
+    // The merged rerun is the whole run; at a paced speed the thread count matters.
+    report.details.rerun = format!("{} --threads {}", report.details.rerun, runs.len());
     let speed = hil::pace::Speed::parse(&args.speed).map_err(anyhow::Error::msg)?;
     if let Some(pacing) = crate::usage::pacing(speed, &stats) {
         report.record_pacing(pacing);

@@ -151,6 +151,9 @@ struct Connector {
     link: Option<Box<GbtLink>>,
     /// Its energy meter as the charger reads it (injected meter faults).
     meter: meter::MeterState,
+    /// The session energy at the next sample, kept when the charger ran ahead past the
+    /// sample's time: `(sample time, energy_wh)`.
+    energy_at_sample: Option<(Instant, f64)>,
 }
 
 /// A connector's session phase; the data in each variant is what is valid there.
@@ -495,6 +498,7 @@ impl World {
                             ),
                             link: None,
                             meter: meter::MeterState::default(),
+                            energy_at_sample: None,
                         });
                     }
                     self.chargers.push(Charger {
@@ -608,7 +612,7 @@ impl World {
     }
 
     fn take_sample(&mut self) {
-        let snap = self.snapshot();
+        let snap = self.snapshot_at(true);
         let (now, sampler, metrics) = (self.now, &mut self.sampler, &mut self.metrics);
         match self.http.as_ref().and_then(|h| h.external_operator()) {
             Some(ext) => ext.with(&mut |_, extra, _| {
@@ -626,6 +630,12 @@ impl World {
 
     /// A fleet-wide snapshot.
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_at(false)
+    }
+
+    /// A fleet-wide snapshot; `for_sample`: as of `now` exactly, reading the session
+    /// energy a charger that ran ahead past `now` kept for this sample.
+    fn snapshot_at(&self, for_sample: bool) -> Snapshot {
         let mut states = [0u64; 6];
         let mut in_progress_wh = 0.0;
         for c in &self.connectors {
@@ -637,7 +647,10 @@ impl World {
             };
             states[state as usize] += 1;
             if let Phase::Charging { .. } = c.phase {
-                in_progress_wh += c.plant.session_energy_wh();
+                in_progress_wh += match c.energy_at_sample {
+                    Some((at, energy_wh)) if for_sample && at == self.now => energy_wh,
+                    _ => c.plant.session_energy_wh(),
+                };
             }
         }
         let s = self.metrics.sessions;

@@ -13,9 +13,11 @@ use crate::trace::Entity;
 use profiles::ChargerKind;
 use rand::RngExt;
 
-/// The scheduler's entities other than chargers: a link never runs ahead past their next
-/// event, since any of them may look at or change a connector.
-const BARRIERS: [Key; 5] = [
+/// The scheduler's entities other than chargers and the sampler: a link never runs ahead
+/// past their next event, since any of them may look at or change a connector. (The
+/// sampler only reads session energies; a charger running past a sample keeps its
+/// energies at the sample's time for it.)
+const BARRIERS: [Key; 4] = [
     Key {
         kind: EntityKind::Timeline,
         index: 0,
@@ -32,7 +34,6 @@ const BARRIERS: [Key; 5] = [
         kind: EntityKind::Server,
         index: 1,
     },
-    super::SAMPLER,
 ];
 
 impl World {
@@ -261,6 +262,11 @@ impl World {
         if let Some(h) = self.run_ahead_horizon {
             until = until.min(self.now + h);
         }
+        // The sampler reads session energies: a charger may run past one sample, keeping
+        // its energies at that sample's time, but not past the next.
+        let sample_at = self.sampler.deadline();
+        until = until.min(sample_at + self.sampler.interval());
+        let mut kept_for_sample = false;
         let range = self.chargers[k].connectors.clone();
         let mut ticks = true;
         for c in &self.connectors[range.clone()] {
@@ -285,6 +291,13 @@ impl World {
             }
             if next >= until {
                 break;
+            }
+            if next > sample_at && !kept_for_sample {
+                // The sample at `sample_at` runs after every charger event at its time.
+                for c in &mut self.connectors[range.clone()] {
+                    c.energy_at_sample = Some((sample_at, c.plant.session_energy_wh()));
+                }
+                kept_for_sample = true;
             }
             // The wake-up at `next`, as `wake_charger` runs it with nothing else due.
             self.now = next;
