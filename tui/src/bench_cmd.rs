@@ -68,6 +68,8 @@ struct Case {
     speed: &'static str,
     duration: &'static str,
     shard: Option<&'static str>,
+    /// `--threads N`: the run's shard worlds on N threads of one process.
+    threads: Option<u32>,
     /// The scenario's backend is external: the bench runs its reference backend (a rate
     /// run, see [`rate`]).
     hosted_backend: bool,
@@ -86,6 +88,7 @@ impl Case {
             },
             duration,
             shard: None,
+            threads: None,
             hosted_backend: false,
         }
     }
@@ -97,6 +100,11 @@ impl Case {
 
     fn shard(mut self, shard: &'static str) -> Case {
         self.shard = Some(shard);
+        self
+    }
+
+    fn threads(mut self, threads: u32) -> Case {
+        self.threads = Some(threads);
         self
     }
 
@@ -113,6 +121,9 @@ impl Case {
         ];
         if let Some(shard) = self.shard {
             args.extend(["--shard".to_owned(), shard.to_owned()]);
+        }
+        if let Some(threads) = self.threads {
+            args.extend(["--threads".to_owned(), threads.to_string()]);
         }
         args
     }
@@ -133,9 +144,10 @@ fn cases(quick: bool) -> Vec<Case> {
         vec![
             Case::new("engine-1k", Engine, "engine-1k", "1h"),
             Case::new("engine-1k-can", Engine, "engine-1k-can", "1h"),
+            Case::new("engine-1k-can-2t", Engine, "engine-1k-can", "1h").threads(2),
             Case::new("engine-10k-realtime", Realtime, "engine-100k", "1m").shard("0/10"),
             Case::new("engine-25k-realtime", Realtime, "engine-100k", "1m").shard("0/4"),
-            Case::new("engine-100k-realtime", Realtime, "engine-100k", "1m"),
+            Case::new("engine-100k-realtime-2t", Realtime, "engine-100k", "1m").threads(2),
             Case::new("mqtt-1k", Mqtt, "mqtt-19k", "1m").shard("0/19"),
             Case::new("mqtt-9.5k", Mqtt, "mqtt-19k", "1m").shard("0/2"),
             Case::new("mqtt-19k", Mqtt, "mqtt-19k", "1m"),
