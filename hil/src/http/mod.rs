@@ -21,10 +21,12 @@ pub mod clock;
 pub mod driver;
 pub mod load;
 pub mod loopback;
+pub mod pool;
 pub mod runner;
 pub mod server;
 pub mod shared;
 pub mod tls;
+pub mod watchdog;
 
 pub use client::{ClientTls, HttpClient, Routes};
 pub use clock::WallClock;
