@@ -47,12 +47,12 @@ fn request(id: u64, timeout: Duration) -> OutboundRequest {
 /// A server that answers each request with `{"n":k}` and, if `close_after_each`, closes
 /// the connection right after the answer (as a server ending idle keep-alive does).
 async fn raw_server(close_after_each: bool) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("test set-up");
+    let addr = listener.local_addr().expect("test set-up");
     tokio::spawn(async move {
         let mut k = 0u32;
         loop {
-            let (mut sock, _) = listener.accept().await.unwrap();
+            let (mut sock, _) = listener.accept().await.expect("test set-up");
             k += 1;
             let n = k;
             tokio::spawn(async move {
@@ -74,7 +74,9 @@ async fn raw_server(close_after_each: bool) -> std::net::SocketAddr {
                             "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
                             body.len()
                         );
-                        sock.write_all(answer.as_bytes()).await.unwrap();
+                        sock.write_all(answer.as_bytes())
+                            .await
+                            .expect("test set-up");
                         if close_after_each {
                             return;
                         }
@@ -89,15 +91,15 @@ async fn raw_server(close_after_each: bool) -> std::net::SocketAddr {
 #[tokio::test]
 async fn keep_alive_reuses_one_connection_for_sequential_requests() {
     let addr = raw_server(false).await;
-    let client = HttpClient::new(&ClientTls::default()).unwrap();
+    let client = HttpClient::new(&ClientTls::default()).expect("test set-up");
     let routes = Routes::new()
         .with(PeerId(0), &format!("http://{addr}"))
-        .unwrap();
+        .expect("test set-up");
     for i in 0..20 {
         let r = client
             .send(&routes, request(i, Duration::from_secs(5)))
             .await
-            .unwrap();
+            .expect("test set-up");
         assert_eq!((r.status, r.body.as_slice()), (200, &b"{\"n\":1}"[..]));
     }
     assert_eq!(client.pool_stats().opened, 1);
@@ -107,15 +109,15 @@ async fn keep_alive_reuses_one_connection_for_sequential_requests() {
 #[tokio::test]
 async fn the_pool_reconnects_after_the_server_drops_a_connection() {
     let addr = raw_server(true).await;
-    let client = HttpClient::new(&ClientTls::default()).unwrap();
+    let client = HttpClient::new(&ClientTls::default()).expect("test set-up");
     let routes = Routes::new()
         .with(PeerId(0), &format!("http://{addr}"))
-        .unwrap();
+        .expect("test set-up");
     for i in 0..5u32 {
         let r = client
             .send(&routes, request(u64::from(i), Duration::from_secs(5)))
             .await
-            .unwrap();
+            .expect("test set-up");
         // Each answer comes from a new connection: the closed one was not reused.
         assert_eq!(r.body, format!("{{\"n\":{}}}", i + 1).into_bytes());
         // Let the client see the close before the next request takes a connection.
@@ -126,8 +128,8 @@ async fn the_pool_reconnects_after_the_server_drops_a_connection() {
 
 #[tokio::test]
 async fn a_silent_server_times_out_after_the_requests_timeout() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("test set-up");
+    let addr = listener.local_addr().expect("test set-up");
     // Accepts and reads, never answers.
     tokio::spawn(async move {
         let mut held = Vec::new();
@@ -135,10 +137,10 @@ async fn a_silent_server_times_out_after_the_requests_timeout() {
             held.push(sock);
         }
     });
-    let client = HttpClient::new(&ClientTls::default()).unwrap();
+    let client = HttpClient::new(&ClientTls::default()).expect("test set-up");
     let routes = Routes::new()
         .with(PeerId(0), &format!("http://{addr}"))
-        .unwrap();
+        .expect("test set-up");
     let start = tokio::time::Instant::now();
     let (a, b) = tokio::join!(
         client.send(&routes, request(1, Duration::from_millis(200))),
@@ -155,13 +157,13 @@ async fn a_silent_server_times_out_after_the_requests_timeout() {
 
 #[tokio::test]
 async fn a_refused_connection_is_a_connect_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("test set-up");
+    let addr = listener.local_addr().expect("test set-up");
     drop(listener);
-    let client = HttpClient::new(&ClientTls::default()).unwrap();
+    let client = HttpClient::new(&ClientTls::default()).expect("test set-up");
     let routes = Routes::new()
         .with(PeerId(0), &format!("http://{addr}/base/"))
-        .unwrap();
+        .expect("test set-up");
     let r = client
         .send(&routes, request(1, Duration::from_secs(5)))
         .await;
@@ -177,9 +179,9 @@ fn configs(peers: usize) -> (OperatorConfig, PlatformConfig) {
     };
     let (mut op, mut pc) =
         sim_core::fleet::http_configs(&spec, seed, sim_core::tcec::wire::CivilEpoch::beijing(0))
-            .unwrap();
-    demo::add_operator_identities(&mut op, peers, seed).unwrap();
-    demo::add_platform_identities(&mut pc, peers, seed).unwrap();
+            .expect("test set-up");
+    demo::add_operator_identities(&mut op, peers, seed).expect("test set-up");
+    demo::add_platform_identities(&mut pc, peers, seed).expect("test set-up");
     (op, pc)
 }
 
@@ -197,7 +199,7 @@ async fn platform_on(
         },
     )
     .await
-    .unwrap()
+    .expect("test set-up")
 }
 
 fn occupied() -> ConnectorSnapshot {
@@ -209,14 +211,16 @@ fn occupied() -> ConnectorSnapshot {
 
 async fn operator_to(url: &str, op: OperatorConfig) -> hil::http::RunningServer<OperatorPlatform> {
     let peers = op.peers.len();
-    let routes = (0..peers).fold(Routes::new(), |r, i| r.with(PeerId(i as u16), url).unwrap());
+    let routes = (0..peers).fold(Routes::new(), |r, i| {
+        r.with(PeerId(i as u16), url).expect("test set-up")
+    });
     let clock = hil::http::WallClock::start();
     let op = OperatorConfig {
         epoch: clock.beijing_epoch(),
         ..op
     };
-    let machine = OperatorPlatform::new(op).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let machine = OperatorPlatform::new(op).expect("test set-up");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("test set-up");
     serve_machine(
         listener,
         machine,
@@ -225,13 +229,13 @@ async fn operator_to(url: &str, op: OperatorConfig) -> hil::http::RunningServer<
         None,
         &ClientTls::default(),
     )
-    .unwrap()
+    .expect("test set-up")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_are_counted_as_failures_with_their_reason() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("test set-up");
+    let addr = listener.local_addr().expect("test set-up");
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((sock, _)) = listener.accept().await {
@@ -282,7 +286,7 @@ async fn timeouts_are_counted_as_failures_with_their_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_push_is_lost_when_the_platform_restarts() {
     let (op, pc) = configs(2);
-    let first = platform_on("127.0.0.1:0".parse().unwrap(), &pc).await;
+    let first = platform_on("127.0.0.1:0".parse().expect("test set-up"), &pc).await;
     let addr = first.local_addr();
     let operator = operator_to(&first.base_url(), op).await;
     let shared = operator.shared().clone();
