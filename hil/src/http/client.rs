@@ -1,19 +1,21 @@
-//! The HTTP client that executes a machine's outbound requests: hyper-util's pooled client
-//! over rustls (HTTP/1.1, keep-alive; `http://` and `https://` peers).
+//! The HTTP client that executes a machine's outbound requests: keep-alive HTTP/1.1
+//! connections of our own [`Pool`] on hyper's connection-level API (`http://` and
+//! `https://` peers, rustls), with every in-flight request's timeout kept by one
+//! [`Watchdog`] instead of a timer each.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use sim_core::tcec::wire::envelope::CONTENT_TYPE as TCEC_CONTENT_TYPE;
 use sim_core::tcec::{HttpResponse, OutboundRequest, PeerId, TransportError};
 
 use super::HttpError;
+use super::pool::{Pool, PoolStats};
 use super::tls;
+use super::watchdog::Watchdog;
 
 /// Largest response body read (larger answers are a transport error).
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
@@ -27,11 +29,54 @@ pub struct ClientTls {
     pub ca_pem: Option<Vec<u8>>,
 }
 
+/// Where one peer is reached, parsed once from its base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The base URL as configured, without a trailing `/`.
+    pub base: String,
+    /// `https://`.
+    pub https: bool,
+    /// Host name or IP literal (IPv6 in brackets).
+    pub host: String,
+    /// Port (the scheme's default when the URL has none).
+    pub port: u16,
+    /// `scheme://host:port`: the pool's key.
+    pub origin: String,
+    /// The `Host` header value, prebuilt.
+    pub authority: HeaderValue,
+    /// The base path before a request's path (`""` for none).
+    pub base_path: String,
+}
+
+impl Target {
+    fn parse(base_url: &str) -> Option<Self> {
+        let url = base_url.trim_end_matches('/');
+        let https = url.starts_with("https://");
+        if !https && !url.starts_with("http://") {
+            return None;
+        }
+        let uri = url.parse::<hyper::Uri>().ok()?;
+        let authority = uri.authority()?;
+        let host = authority.host().to_owned();
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let scheme = if https { "https" } else { "http" };
+        Some(Target {
+            base: url.to_owned(),
+            https,
+            origin: format!("{scheme}://{host}:{port}"),
+            authority: HeaderValue::from_str(authority.as_str()).ok()?,
+            host,
+            port,
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
 /// Base URLs of a machine's peers: `http(s)://host[:port][/base/path]`; a request's path
 /// (`/shevcs/v1.0/…`) is appended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Routes {
-    bases: BTreeMap<PeerId, String>,
+    targets: BTreeMap<PeerId, Target>,
 }
 
 impl Routes {
@@ -42,50 +87,47 @@ impl Routes {
 
     /// Routes `peer` to `base_url`.
     pub fn with(mut self, peer: PeerId, base_url: &str) -> Result<Self, HttpError> {
-        let url = base_url.trim_end_matches('/');
-        let ok = (url.starts_with("http://") || url.starts_with("https://"))
-            && url.parse::<hyper::Uri>().is_ok_and(|u| u.host().is_some());
-        if !ok {
-            return Err(HttpError::Url {
-                url: base_url.to_owned(),
-                reason: "expected http(s)://host[:port][/path]".to_owned(),
-            });
-        }
-        self.bases.insert(peer, url.to_owned());
+        let target = Target::parse(base_url).ok_or_else(|| HttpError::Url {
+            url: base_url.to_owned(),
+            reason: "expected http(s)://host[:port][/path]".to_owned(),
+        })?;
+        self.targets.insert(peer, target);
         Ok(self)
+    }
+
+    /// Where `peer` is reached.
+    pub fn target(&self, peer: PeerId) -> Option<&Target> {
+        self.targets.get(&peer)
     }
 
     /// The full URL of `request`.
     pub fn url(&self, request: &OutboundRequest) -> Option<String> {
-        self.bases
-            .get(&request.peer)
-            .map(|base| format!("{base}{}", request.path))
+        self.target(request.peer)
+            .map(|t| format!("{}{}", t.base, request.path))
     }
 }
 
-/// A pooled HTTP(S) client.
+/// A client of keep-alive connections; clones share the connections and the watchdog.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Arc<Pool>,
+    watchdog: Arc<Watchdog>,
 }
 
 impl HttpClient {
-    /// A client trusting what `tls` says.
+    /// A client trusting what `tls` says. Must be called within a tokio runtime (it starts
+    /// the timeout sweeper).
     pub fn new(tls: &ClientTls) -> Result<Self, HttpError> {
         let config = tls::client_config(tls.native_roots, tls.ca_pem.as_deref())?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(https);
-        Ok(HttpClient { client })
+        Ok(HttpClient {
+            pool: Arc::new(Pool::new(config)),
+            watchdog: Watchdog::start(),
+        })
+    }
+
+    /// Connections opened so far and idle now.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
     }
 
     /// Sends `request` to its peer's base URL and reads the answer, within the request's
@@ -95,45 +137,44 @@ impl HttpClient {
         routes: &Routes,
         request: OutboundRequest,
     ) -> Result<HttpResponse, TransportError> {
-        let url = routes
-            .url(&request)
+        let target = routes
+            .target(request.peer)
             .ok_or(TransportError::NoRoute(request.peer.0))?;
-        let mut builder = hyper::Request::post(url)
-            .header(CONTENT_TYPE, HeaderValue::from_static(TCEC_CONTENT_TYPE));
-        if let Some(auth) = request.authorization {
-            builder = builder.header(AUTHORIZATION, auth);
-        }
-        let http_request = builder
-            .body(Full::new(Bytes::from(request.body)))
-            .map_err(|e| TransportError::Connect(format!("bad request: {e}")))?;
-        let exchange = async {
-            let response = self.client.request(http_request).await.map_err(|e| {
-                if e.is_connect() {
-                    TransportError::Connect(error_chain(&e))
-                } else {
-                    TransportError::Io(error_chain(&e))
-                }
-            })?;
-            let status = response.status().as_u16();
-            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|e| TransportError::Io(format!("reading body: {e}")))?
-                .to_bytes();
-            Ok(HttpResponse {
-                status,
-                body: body.to_vec(),
-            })
-        };
-        match tokio::time::timeout(request.timeout.to_std(), exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::Timeout),
-        }
+        let timeout = request.timeout.to_std();
+        let http_request = http_request(target, request)?;
+        self.watchdog
+            .run(timeout, self.pool.exchange(target, http_request))
+            .await
+            .unwrap_or(Err(TransportError::Timeout))
     }
 }
 
+/// The HTTP request for `request` in origin form, with `Host` (hyper's connection API adds
+/// none).
+fn http_request(
+    target: &Target,
+    request: OutboundRequest,
+) -> Result<hyper::Request<Full<Bytes>>, TransportError> {
+    let bad = |e: &dyn std::fmt::Display| TransportError::Connect(format!("bad request: {e}"));
+    let uri = if target.base_path.is_empty() {
+        hyper::Uri::try_from(request.path)
+    } else {
+        hyper::Uri::try_from(format!("{}{}", target.base_path, request.path))
+    }
+    .map_err(|e| bad(&e))?;
+    let mut builder = hyper::Request::post(uri)
+        .header(HOST, target.authority.clone())
+        .header(CONTENT_TYPE, HeaderValue::from_static(TCEC_CONTENT_TYPE));
+    if let Some(auth) = request.authorization {
+        builder = builder.header(AUTHORIZATION, auth);
+    }
+    builder
+        .body(Full::new(Bytes::from(request.body)))
+        .map_err(|e| bad(&e))
+}
+
 /// An error and its sources, `a: b: c`.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

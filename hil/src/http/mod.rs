@@ -1,8 +1,9 @@
 //! Real HTTP for the T/CEC 102 / DB4403 machines of `sim_core::tcec`.
 //!
 //! The machines are sans-IO; this module carries their bytes over hyper 1 (server: an axum
-//! router on a hyper-util connection loop, plain or rustls TLS; client: the pooled hyper-util
-//! client with rustls) and maps the wall clock to their virtual time. Layout:
+//! router on a hyper-util connection loop, plain or rustls TLS; client: keep-alive connections
+//! of our own pool on hyper's connection-level API, plain or rustls TLS) and maps the wall
+//! clock to their virtual time. Layout:
 //!
 //! - [`clock`]: [`WallClock`], the only wall-clock reader of the HTTP shell.
 //! - [`shared`]: [`Shared`], a machine with its metrics behind a mutex, plus the driver's
@@ -10,6 +11,8 @@
 //! - [`server`]: serves every interface path of a machine (`/shevcs/v1.0/*`,
 //!   `/evcs/v1.0/*`, bare names) on a listener, honouring the machine's `respond_at`.
 //! - [`client`]: [`HttpClient`], executes a machine's outbound requests.
+//! - [`pool`]: [`pool::Pool`], the client's keep-alive connections per origin.
+//! - [`watchdog`]: [`watchdog::Watchdog`], one sweeper for every in-flight request's timeout.
 //! - [`driver`]: the real-time loop that fires timers and sends requests.
 //! - [`tls`]: certificates and keys from PEM files.
 //! - [`runner`]: [`serve_machine`], [`serve_platform`] and [`serve_operator`].
@@ -21,10 +24,12 @@ pub mod clock;
 pub mod driver;
 pub mod load;
 pub mod loopback;
+pub mod pool;
 pub mod runner;
 pub mod server;
 pub mod shared;
 pub mod tls;
+pub mod watchdog;
 
 pub use client::{ClientTls, HttpClient, Routes};
 pub use clock::WallClock;

@@ -89,9 +89,17 @@ fn decode_ciphertext(data: &str) -> Result<Vec<u8>, CryptoError> {
 pub fn decrypt_data(key: &Key16, iv: &Key16, data: &str) -> Result<Vec<u8>, CryptoError> {
     let ciphertext = decode_ciphertext(data)?;
     let cipher = Aes128CbcDec::new(&(*key.expose()).into(), &(*iv.expose()).into());
-    cipher
-        .decrypt_padded_vec::<Pkcs7>(&ciphertext)
-        .map_err(|_| CryptoError::Padding)
+    decrypt_in_place(cipher, ciphertext)
+}
+
+/// Decrypts `buf` where it lies and drops the padding: no second buffer per message.
+fn decrypt_in_place(cipher: Aes128CbcDec, mut buf: Vec<u8>) -> Result<Vec<u8>, CryptoError> {
+    let len = cipher
+        .decrypt_padded::<Pkcs7>(&mut buf)
+        .map_err(|_| CryptoError::Padding)?
+        .len();
+    buf.truncate(len);
+    Ok(buf)
 }
 
 /// An HMAC-MD5 instance keyed per RFC 2104: keys over 64 bytes are hashed, shorter ones are
@@ -206,9 +214,7 @@ impl PreparedKeys {
     pub fn decrypt_data(&self, data: &str) -> Result<Vec<u8>, CryptoError> {
         let ciphertext = decode_ciphertext(data)?;
         let cipher = Aes128CbcDec::inner_iv_init(self.aes.clone(), &self.iv.into());
-        cipher
-            .decrypt_padded_vec::<Pkcs7>(&ciphertext)
-            .map_err(|_| CryptoError::Padding)
+        decrypt_in_place(cipher, ciphertext)
     }
 
     fn mac_over(&self, parts: &[&[u8]]) -> Hmac<Md5> {
@@ -226,14 +232,20 @@ impl PreparedKeys {
 
     /// [`verify`] with these keys' SigSecret.
     pub fn verify(&self, parts: &[&[u8]], sig: &str) -> Result<(), CryptoError> {
-        let mut received = sig.to_owned();
-        crate::tcec::lenient::truncate_for_error(&mut received);
-        let tag = decode_sig(sig).ok_or(CryptoError::MalformedSignature {
-            received: received.clone(),
+        // The received Sig is copied for the error only: a good Sig costs no allocation.
+        let received = || {
+            let mut received = sig.to_owned();
+            crate::tcec::lenient::truncate_for_error(&mut received);
+            received
+        };
+        let tag = decode_sig(sig).ok_or_else(|| CryptoError::MalformedSignature {
+            received: received(),
         })?;
         self.mac_over(parts)
             .verify_slice(&tag)
-            .map_err(|_| CryptoError::SignatureMismatch { received })
+            .map_err(|_| CryptoError::SignatureMismatch {
+                received: received(),
+            })
     }
 }
 
