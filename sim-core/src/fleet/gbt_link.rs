@@ -288,7 +288,11 @@ impl GbtLink {
     ) {
         // Bounded: every round either completes a plant task or drains the pair.
         for _ in 0..16 {
-            self.run_due_task(now, plant, ev);
+            // A plant task is due a few times per session: the check stays inline, the
+            // work out of line.
+            if self.task_due(now) {
+                self.run_due_task(now, plant, ev);
+            }
             self.pair.step(now);
             let mut any = false;
             while let Some(event) = self.pair.poll_event() {
@@ -302,10 +306,13 @@ impl GbtLink {
         self.refresh();
     }
 
+    #[inline]
     fn task_due(&self, now: Instant) -> bool {
         matches!(self.task, Some(PlantTask::Insulation { at, .. } | PlantTask::Precharge { at }) if at <= now)
     }
 
+    #[cold]
+    #[inline(never)]
     fn run_due_task(&mut self, now: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) {
         match self.task {
             Some(PlantTask::Insulation { at, test_voltage_v }) if at <= now => {
