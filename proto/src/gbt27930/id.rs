@@ -500,9 +500,123 @@ pub fn classify(frame: &CanFrame, own: Node) -> Result<Inbound, IdError> {
     }
 }
 
+/// The PGN of a frame that carries exactly the identifier `own`'s peer uses to send it
+/// (its standard priority, the peer's source address, `own` as destination), found with
+/// two table reads; `None` for anything else, including valid identifiers at another
+/// priority, which the caller then passes to [`classify`].
+///
+/// It is [`classify`]'s common case made cheap (every frame a GB/T machine receives
+/// goes through it): whenever it returns `Some(pgn)`, `classify(frame, own)` returns
+/// `Ok(Inbound::Accepted(GbtId::new(pgn, own.peer())))`.
+#[inline]
+pub fn accept_standard(frame: &CanFrame, own: Node) -> Option<Pgn> {
+    let raw = frame.id();
+    let pf = usize::from((raw >> 16) as u8);
+    let expected = STANDARD_IDS.get(own as usize)?.get(pf).copied()?;
+    if expected == 0 || raw != expected || !frame.is_extended() {
+        return None;
+    }
+    PGN_BY_PF.get(pf).copied().flatten()
+}
+
+/// [`Pgn::from_pdu_format`] as a table.
+const PGN_BY_PF: [Option<Pgn>; 256] = {
+    let mut table = [None; 256];
+    let mut pf = 0;
+    while pf < 256 {
+        table[pf] = Pgn::from_pdu_format(pf as u8);
+        pf += 1;
+    }
+    table
+};
+
+/// Per receiving node (`Node as usize`) and PDU format: the raw identifier its peer sends
+/// that PGN with, or 0 where the peer never sends it (a PGN of the receiver's own side, or
+/// no PGN). Every valid entry is non-zero: its destination byte is a node address.
+const STANDARD_IDS: [[u32; 256]; 2] = {
+    let mut table = [[0u32; 256]; 2];
+    let nodes = [Node::Charger, Node::Bms];
+    let mut n = 0;
+    while n < 2 {
+        let own = nodes[n];
+        let mut pf = 0;
+        while pf < 256 {
+            if let Some(pgn) = Pgn::from_pdu_format(pf as u8) {
+                let from_peer = match pgn.sender() {
+                    Some(sender) => sender as usize == own.peer() as usize,
+                    None => true,
+                };
+                if from_peer {
+                    table[own as usize][pf] = GbtId::new(pgn, own.peer()).raw();
+                }
+            }
+            pf += 1;
+        }
+        n += 1;
+    }
+    table
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `accept_standard`'s promise: `Some(pgn)` only where `classify` accepts the frame
+    /// as `pgn` from the peer.
+    fn check_accept_standard(frame: &CanFrame, own: Node) {
+        if let Some(pgn) = accept_standard(frame, own) {
+            assert_eq!(
+                classify(frame, own),
+                Ok(Inbound::Accepted(GbtId::new(pgn, own.peer()))),
+                "{frame:?} to {own:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn accept_standard_takes_every_standard_identifier_of_the_peer() {
+        let all = Pgn::MESSAGES.iter().chain(&[Pgn::TpCm, Pgn::TpDt]);
+        for &pgn in all {
+            for own in [Node::Charger, Node::Bms] {
+                let from_peer = pgn.sender().is_none_or(|s| s == own.peer());
+                let frame = CanFrame::new(GbtId::new(pgn, own.peer()).raw(), &[0; 8]).unwrap();
+                assert_eq!(accept_standard(&frame, own), from_peer.then_some(pgn));
+                check_accept_standard(&frame, own);
+                // Our own identifiers (an echo), other priorities and standard frames
+                // are left to `classify`.
+                let echo = CanFrame::new(GbtId::new(pgn, own).raw(), &[0; 8]).unwrap();
+                assert_eq!(accept_standard(&echo, own), None);
+                for priority in 0..8 {
+                    let raw = (frame.id() & !(7 << 26)) | (priority << 26);
+                    let f = CanFrame::new(raw, &[1, 2, 3]).unwrap();
+                    check_accept_standard(&f, own);
+                }
+                let standard = CanFrame::new_standard(frame.id() & 0x7FF, &[]).unwrap();
+                assert_eq!(accept_standard(&standard, own), None);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn accept_standard_never_accepts_what_classify_would_not(
+            raw in 0u32..=CanFrame::MAX_EXTENDED_ID,
+            pf in any::<u8>(),
+            own_bms in any::<bool>(),
+        ) {
+            let own = if own_bms { Node::Bms } else { Node::Charger };
+            // Half the cases with the peer's addresses, so that acceptance is reached.
+            let with_addresses = (raw & 0x1C00_0000)
+                | (u32::from(pf) << 16)
+                | (u32::from(own.address()) << 8)
+                | u32::from(own.peer().address());
+            for id in [raw, with_addresses] {
+                let frame = CanFrame::new(id, &[0; 8]).unwrap();
+                check_accept_standard(&frame, own);
+            }
+        }
+    }
 
     /// Every ID in the table of gbt27930.md §2 and §1.4, as (PGN, sender, raw ID).
     const TABLE: [(Pgn, Node, u32); 24] = [

@@ -20,7 +20,7 @@ use crate::gbt::{PgnCounts, Version};
 use crate::physics::{BmsStopReason, ChargeMode, Chemistry};
 use crate::rng::EntityRng;
 use crate::time::{Duration, Instant};
-use proto::gbt27930::msg::{BatteryType, Bcp, FixedAscii};
+use proto::gbt27930::msg::{BatteryType, Bcp, FixedAscii, round_half_away};
 use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -197,21 +197,27 @@ impl GbtLink {
     /// the owner to take at `at` ([`take_pending`](GbtLink::take_pending)); true if there
     /// were any. Nothing must be pending.
     pub fn step_ahead(&mut self, at: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) -> bool {
-        let mut outcomes = [None; MAX_OUTCOMES];
+        // Almost every step has no outcome: the array is filled in only when one comes
+        // (clearing it on every step was a visible share of the run-ahead's cost).
+        let mut outcomes: Option<[Option<LinkOutcome>; MAX_OUTCOMES]> = None;
         let mut n = 0;
         self.step(at, plant, ev, &mut |o| {
-            if let Some(slot) = outcomes.get_mut(n) {
+            let slots = outcomes.get_or_insert([None; MAX_OUTCOMES]);
+            if let Some(slot) = slots.get_mut(n) {
                 *slot = Some(o);
                 n += 1;
             }
         });
-        if n > 0 {
-            self.pending = Pending {
-                at: Some(at),
-                outcomes,
-            };
+        match outcomes {
+            Some(outcomes) => {
+                self.pending = Pending {
+                    at: Some(at),
+                    outcomes,
+                };
+                true
+            }
+            None => false,
         }
-        n > 0
     }
 
     /// Whether outcomes of a step run ahead wait for the owner.
@@ -282,7 +288,11 @@ impl GbtLink {
     ) {
         // Bounded: every round either completes a plant task or drains the pair.
         for _ in 0..16 {
-            self.run_due_task(now, plant, ev);
+            // A plant task is due a few times per session: the check stays inline, the
+            // work out of line.
+            if self.task_due(now) {
+                self.run_due_task(now, plant, ev);
+            }
             self.pair.step(now);
             let mut any = false;
             while let Some(event) = self.pair.poll_event() {
@@ -296,10 +306,13 @@ impl GbtLink {
         self.refresh();
     }
 
+    #[inline]
     fn task_due(&self, now: Instant) -> bool {
         matches!(self.task, Some(PlantTask::Insulation { at, .. } | PlantTask::Precharge { at }) if at <= now)
     }
 
+    #[cold]
+    #[inline(never)]
     fn run_due_task(&mut self, now: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) {
         match self.task {
             Some(PlantTask::Insulation { at, test_voltage_v }) if at <= now => {
@@ -453,7 +466,7 @@ fn bms_config(ev: &Ev, version: Version, seed: u64) -> BmsConfig {
         max_current_a: limits.max_charge_current_a.min(400.0),
         nominal_energy_kwh: limits.nominal_energy_wh / 1000.0,
         max_total_voltage_v: limits.max_charge_voltage_v,
-        max_temperature_c: limits.max_temperature_c.round() as i16,
+        max_temperature_c: round_half_away(limits.max_temperature_c) as i16,
         soc_pct: pack.soc() * 100.0,
         battery_voltage_v: pack.terminal_voltage_v(0.0),
     };
@@ -504,7 +517,8 @@ pub(crate) fn pack_status(
     stop_request: Option<BmsStopCause>,
 ) -> BatteryStatus {
     let x = pack.extremes();
-    let remaining_min = remaining_s.map_or(0, |s| (s / 60.0).round().clamp(0.0, 600.0) as u16);
+    let remaining_min =
+        remaining_s.map_or(0, |s| round_half_away(s / 60.0).clamp(0.0, 600.0) as u16);
     BatteryStatus {
         pack_voltage_v: pack.terminal_voltage_v(current_a),
         pack_current_a: current_a,
@@ -514,9 +528,9 @@ pub(crate) fn pack_status(
         max_cell_number: x.max_cell_index.saturating_add(1),
         max_cell_group: x.max_cell_group,
         min_cell_voltage_v: x.min_cell_voltage_v,
-        max_temperature_c: x.max_temperature_c.round() as i16,
+        max_temperature_c: round_half_away(x.max_temperature_c) as i16,
         max_temperature_probe: u16::from(x.max_temperature_probe).saturating_add(1),
-        min_temperature_c: x.min_temperature_c.round() as i16,
+        min_temperature_c: round_half_away(x.min_temperature_c) as i16,
         min_temperature_probe: u16::from(x.min_temperature_probe).saturating_add(1),
         insulation_ok: true,
         charging_permitted: true,

@@ -293,6 +293,9 @@ pub struct ConnectorPlant {
     last_step: Instant,
     start_delay: Duration,
     precharge_s: f64,
+    /// `precharge_s` as a duration, converted once: the conversion rounds through libm,
+    /// and the compiler hoisted it into every GB/T link step, where it is rarely needed.
+    precharge: Duration,
     insulation_check: Duration,
     baseline: Baseline,
 }
@@ -333,6 +336,7 @@ impl ConnectorPlant {
             last_step: Instant::ZERO,
             start_delay,
             precharge_s,
+            precharge: Duration::from_secs_f64(precharge_s),
             insulation_check: Duration::from_millis(profile.insulation.check_ms),
             baseline: Baseline::default(),
         }
@@ -401,7 +405,7 @@ impl ConnectorPlant {
 
     /// How long the pre-charge takes.
     pub fn precharge_time(&self) -> Duration {
-        Duration::from_secs_f64(self.precharge_s)
+        self.precharge
     }
 
     /// Starts matching the module output to `target_voltage_v`.

@@ -118,11 +118,16 @@ struct InFlight {
 const RING: usize = 16;
 
 /// A fixed-capacity FIFO of frames in flight.
+///
+/// The head's due time is kept beside the slots, [`NEVER`] when empty: delivery reads
+/// it on every frame.
 #[derive(Debug, Clone, Copy)]
 struct Ring {
     items: [Option<InFlight>; RING],
     head: usize,
     len: usize,
+    /// The due time of the head item, [`NEVER`] when the ring is empty.
+    head_due: Instant,
 }
 
 impl Ring {
@@ -131,6 +136,7 @@ impl Ring {
             items: [None; RING],
             head: 0,
             len: 0,
+            head_due: NEVER,
         }
     }
 
@@ -140,6 +146,9 @@ impl Ring {
         }
         if let Some(slot) = self.items.get_mut((self.head + self.len) % RING) {
             *slot = Some(item);
+            if self.len == 0 {
+                self.head_due = item.due;
+            }
             self.len += 1;
             return true;
         }
@@ -147,26 +156,20 @@ impl Ring {
     }
 
     fn front_due(&self) -> Option<Instant> {
-        if self.len == 0 {
-            return None;
-        }
-        self.items.get(self.head)?.as_ref().map(|i| i.due)
-    }
-
-    fn front(&self) -> Option<InFlight> {
-        if self.len == 0 {
-            return None;
-        }
-        self.items.get(self.head).copied().flatten()
+        deadline(self.head_due)
     }
 
     fn pop(&mut self) -> Option<InFlight> {
-        let item = self.front()?;
-        if let Some(slot) = self.items.get_mut(self.head) {
-            *slot = None;
+        if self.len == 0 {
+            return None;
         }
+        let item = self.items.get_mut(self.head).and_then(Option::take)?;
         self.head = (self.head + 1) % RING;
         self.len -= 1;
+        self.head_due = match self.items.get(self.head) {
+            Some(Some(next)) if self.len > 0 => next.due,
+            _ => NEVER,
+        };
         Some(item)
     }
 }
@@ -491,19 +494,27 @@ impl Segment {
     fn deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
         // The earliest head, the first of equals in tie order (delayed queues are empty
         // unless a delay fault is in force).
-        let (k, due) = if self.delayed.iter().all(VecDeque::is_empty) {
-            let ring = |s: usize| or_never(self.rings.get(s).and_then(Ring::front_due));
-            let (a, b) = (ring(0), ring(1));
-            if b < a { (2, b) } else { (0, a) }
-        } else {
-            self.head_dues()
-                .into_iter()
-                .enumerate()
-                .fold(
-                    (0, NEVER),
-                    |best, (k, d)| if d < best.1 { (k, d) } else { best },
-                )
-        };
+        if self.delayed.iter().all(VecDeque::is_empty) {
+            // No delay fault in force: only the two rings, charger first on a tie.
+            let [r0, r1] = &self.rings;
+            let (a, b) = (r0.head_due, r1.head_due);
+            let s = usize::from(b < a);
+            if a.min(b) > now {
+                return None;
+            }
+            let item = self.rings.get_mut(s).and_then(Ring::pop)?;
+            let [r0, r1] = &self.rings;
+            self.next_due = r0.head_due.min(r1.head_due);
+            return Some((node_at(s).peer(), item.frame));
+        }
+        let (k, due) = self
+            .head_dues()
+            .into_iter()
+            .enumerate()
+            .fold(
+                (0, NEVER),
+                |best, (k, d)| if d < best.1 { (k, d) } else { best },
+            );
         if due > now {
             return None;
         }

@@ -40,7 +40,7 @@ pub use ending::{
 pub use fault::{Bem, Cem};
 pub use fields::{
     BatteryType, ChargingMode, ChargingPermit, FixedAscii, Level2, Ownership, ProtocolVersion,
-    Readiness, Recognition, Status2,
+    Readiness, Recognition, Status2, round_half_away,
 };
 pub use handshake::{Bhm, Brm, BrmDetails, Chm, Crm};
 pub use optional::{Bmt, Bmv, Bsp, CellVoltage};

@@ -5,7 +5,7 @@ use proto::can::CanFrame;
 use proto::gbt27930::id::{GbtId, Node, Pgn};
 use proto::gbt27930::msg::{
     Bcl, Bcp, Bcs, Bhm, Bro, Bsd, Bsm, ChargingMode, ChargingPermit, GbtMessage, Level2,
-    ProtocolVersion, Readiness, Status2,
+    ProtocolVersion, Readiness, Status2, round_half_away,
 };
 
 use super::{BatteryStatus, BmsSession, DemandMode};
@@ -18,7 +18,7 @@ pub(super) fn single_frame(pgn: Pgn, data: &[u8]) -> Option<CanFrame> {
 
 /// Packs a cell voltage and its group into the 16-bit BCS/BMV field (0.01 V, 12 bits).
 fn cell_raw(voltage_v: f64, group: u8) -> u16 {
-    let centi = (voltage_v * 100.0).round().clamp(0.0, 4095.0) as u16;
+    let centi = round_half_away(voltage_v * 100.0).clamp(0.0, 4095.0) as u16;
     centi | u16::from(group & 0x0F) << 12
 }
 
@@ -94,7 +94,7 @@ impl BmsSession {
             }
             Pgn::Bsd => {
                 let bsd = Bsd {
-                    soc_pct: b.soc_pct.round().clamp(0.0, 100.0) as u8,
+                    soc_pct: round_half_away(b.soc_pct).clamp(0.0, 100.0) as u8,
                     min_cell_voltage_v: b.min_cell_voltage_v,
                     max_cell_voltage_v: b.max_cell_voltage_v,
                     min_temperature_c: b.min_temperature_c,
@@ -166,7 +166,7 @@ impl BmsSession {
                     current_a: b.pack_current_a,
                     max_cell_voltage_v: b.max_cell_voltage_v,
                     max_cell_group: b.max_cell_group,
-                    soc_pct: b.soc_pct.round().clamp(0.0, 100.0) as u8,
+                    soc_pct: round_half_away(b.soc_pct).clamp(0.0, 100.0) as u8,
                     remaining_min: b.remaining_min.min(600),
                 };
                 bcs.encode(buf)
@@ -211,7 +211,7 @@ impl BmsSession {
             } else {
                 lo + (hi - lo) * i as f64 / (probes - 1) as f64
             };
-            *byte = (t.round() + 50.0).clamp(0.0, 255.0) as u8;
+            *byte = (round_half_away(t) + 50.0).clamp(0.0, 255.0) as u8;
         }
         probes
     }
