@@ -304,7 +304,7 @@ impl Engine {
         self.mark(i);
     }
 
-    /// Reads until the socket would block, decoding every whole packet.
+    /// Reads until the socket's receive queue is empty, decoding every whole packet.
     fn read(&mut self, i: usize, now: Instant) {
         loop {
             let Some(stream) = self.conns.get_mut(i).and_then(|c| c.stream.as_mut()) else {
@@ -326,6 +326,11 @@ impl Engine {
             let c = &mut self.conns[i];
             c.partial.extend_from_slice(&self.scratch[..n]);
             if !self.decode(i, now) {
+                return;
+            }
+            // A short read emptied the socket's receive queue: data arriving later raises
+            // a new edge, so the extra read that would only say "would block" is saved.
+            if n < self.scratch.len() {
                 return;
             }
         }

@@ -105,14 +105,22 @@ impl Session {
             moved += 1;
             let written = match request {
                 Request::Publish(mut p) => {
-                    if p.qos != QoS::AtMostOnce {
-                        p.pkid = self.alloc_pkid();
+                    let size = p.size();
+                    if size > max_packet {
+                        Err(CodecError::OutgoingPacketTooLarge {
+                            pkt_size: size,
+                            max: max_packet,
+                        })
+                    } else {
+                        if p.qos != QoS::AtMostOnce {
+                            p.pkid = self.alloc_pkid();
+                        }
+                        let w = p.write(out);
+                        if p.qos != QoS::AtMostOnce && w.is_ok() {
+                            self.inflight.push(p);
+                        }
+                        w
                     }
-                    let w = Packet::Publish(p.clone()).write(out, max_packet);
-                    if p.qos != QoS::AtMostOnce && w.is_ok() {
-                        self.inflight.push(p);
-                    }
-                    w
                 }
                 Request::Subscribe(filters) => {
                     let pkid = self.alloc_pkid();
