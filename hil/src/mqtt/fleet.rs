@@ -20,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use rumqttc::QoS;
 use tokio::sync::Notify;
 
-use super::native::NativeFleet;
+use super::native::{BatchHold, NativeFleet};
 use super::rumqttc_fleet::RumqttcFleet;
 use super::{MqttError, MqttSettings, MqttTransport};
 
@@ -292,6 +292,18 @@ impl MqttFleet {
         }
     }
 
+    /// Holds the native engine's wake-ups until the returned guard drops, so that every
+    /// command of one pump reaches the I/O thread in one batch with one wake-up (the rumqttc
+    /// engine ignores it). Commands issued meanwhile are queued, never lost.
+    pub fn batch(&self) -> Batch {
+        Batch {
+            _hold: match &self.engine {
+                Engine::Native(e) => Some(e.begin_batch()),
+                Engine::Rumqttc(_) => None,
+            },
+        }
+    }
+
     /// The shared inbox (for a waiter on another thread).
     pub fn inbox(&self) -> Arc<Inbox> {
         Arc::clone(&self.inbox)
@@ -325,6 +337,13 @@ impl MqttFleet {
             Engine::Rumqttc(e) => e.shutdown(),
         }
     }
+}
+
+/// A scope of [`MqttFleet::batch`]: its drop hands the batch to the I/O thread.
+#[derive(Debug)]
+#[must_use = "the batch is handed over when the guard drops"]
+pub struct Batch {
+    _hold: Option<BatchHold>,
 }
 
 impl Drop for MqttFleet {

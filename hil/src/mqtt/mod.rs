@@ -31,7 +31,7 @@ pub use backend_runner::{BackendRunner, RunnerStats};
 pub use broker::{EmbeddedBroker, free_loopback_port};
 pub use clock::RealClock;
 pub use driver::{DriverStats, FleetDriver};
-pub use fleet::{Inbox, MqttFleet, PublishRefused, TransportEvent, TransportStats};
+pub use fleet::{Batch, Inbox, MqttFleet, PublishRefused, TransportEvent, TransportStats};
 pub use mosquitto::Mosquitto;
 pub use options::{BrokerUrl, MAX_INFLIGHT, MqttSettings, MqttTransport};
 

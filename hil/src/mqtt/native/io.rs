@@ -459,6 +459,10 @@ impl Engine {
         let _ = Disconnect.write(&mut c.out);
         self.release(i, moved);
         self.write_out(i);
+        if self.conns[i].link != Link::Up {
+            // The write failed: the link is already reported lost.
+            return;
+        }
         let c = &mut self.conns[i];
         if let Some(mut s) = c.stream.take() {
             let _ = self.poll.registry().deregister(&mut s);

@@ -23,7 +23,7 @@ mod io;
 mod session;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -58,17 +58,27 @@ struct Shared {
     /// channel does.
     queued: Vec<AtomicU32>,
     stop: AtomicBool,
+    /// Open [`NativeFleet::begin_batch`] scopes: while any is open, commands do not wake
+    /// the I/O thread; the scope's end does, once.
+    held: AtomicUsize,
+    /// A wake-up was held back by an open scope.
+    wake_pending: AtomicBool,
 }
 
 impl Shared {
-    /// Appends a command; wakes the I/O thread when the batch was empty.
+    /// Appends a command; wakes the I/O thread when the batch was empty (or leaves that to
+    /// the end of the open batch scope).
     fn send(&self, command: Command) {
         let mut batch = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
         let was_empty = batch.is_empty();
         batch.push(command);
         drop(batch);
         if was_empty {
-            self.wake();
+            if self.held.load(Ordering::Acquire) > 0 {
+                self.wake_pending.store(true, Ordering::Release);
+            } else {
+                self.wake();
+            }
         }
     }
 
@@ -76,6 +86,23 @@ impl Shared {
         // A failed wake leaves the I/O thread on its tick, which still serves the batch.
         if let Err(e) = self.waker.wake() {
             tracing::warn!("MQTT I/O thread wake failed: {e}");
+        }
+    }
+}
+
+/// An open batch scope; its drop closes it, and the last scope to close wakes the I/O
+/// thread if a command came meanwhile.
+#[derive(Debug)]
+pub(super) struct BatchHold(Arc<Shared>);
+
+impl Drop for BatchHold {
+    fn drop(&mut self) {
+        let shared = &self.0;
+        let before = shared
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if before == Ok(1) && shared.wake_pending.swap(false, Ordering::AcqRel) {
+            shared.wake();
         }
     }
 }
@@ -125,6 +152,8 @@ impl NativeFleet {
             inbox,
             queued: client_ids.iter().map(|_| AtomicU32::new(0)).collect(),
             stop: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
+            wake_pending: AtomicBool::new(false),
         });
         let config = Config {
             addr,
@@ -147,6 +176,13 @@ impl NativeFleet {
             max_packet: settings.max_packet_size,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Opens a batch scope: the commands until the returned hold drops reach the I/O
+    /// thread with one wake-up.
+    pub(super) fn begin_batch(&self) -> BatchHold {
+        self.shared.held.fetch_add(1, Ordering::AcqRel);
+        BatchHold(Arc::clone(&self.shared))
     }
 
     fn exists(&self, conn: usize) -> bool {
@@ -196,6 +232,10 @@ impl NativeFleet {
         conn: usize,
         filters: Vec<SubscribeFilter>,
     ) -> Result<(), String> {
+        if filters.is_empty() {
+            // A SUBSCRIBE without filters is a protocol violation (MQTT-3.8.3-3).
+            return Err("empty subscription".to_owned());
+        }
         self.take_slot(conn)?;
         self.shared.send(Command::Subscribe(conn, filters));
         Ok(())
