@@ -363,3 +363,55 @@ async fn two_thousand_connections_each_deliver_one_message() {
     assert_eq!(fleet.stats().connects, n as u64);
     fleet.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_payloads_cross_full_socket_buffers_whole_and_in_order() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let fleet = MqttFleet::start(&native(broker.url()), &ids("big", 2)).unwrap();
+    let mut seen = Vec::new();
+    connect_all(&fleet, &mut seen).await;
+    fleet
+        .subscribe(
+            0,
+            vec![SubscribeFilter::new("big/t".to_owned(), QoS::AtLeastOnce)],
+        )
+        .unwrap();
+    fleet
+        .publish(1, "big/t".to_owned(), QoS::AtLeastOnce, vec![0xFF])
+        .unwrap();
+    seen.clear();
+    collect_until(&fleet, &mut seen, Duration::from_secs(10), |s| s.len() == 1).await;
+    seen.clear();
+    // 60 × 200 KiB in one batch: far more than a socket buffer takes at once, and each
+    // packet spans several reads on the receiving side.
+    let n = 60u8;
+    let hold = fleet.batch();
+    for k in 0..n {
+        let qos = if k % 2 == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        fleet
+            .publish(1, "big/t".to_owned(), qos, vec![k; 200 * 1024])
+            .unwrap();
+    }
+    drop(hold);
+    collect_until(&fleet, &mut seen, Duration::from_secs(60), |s| {
+        s.len() >= usize::from(n)
+    })
+    .await;
+    for (k, e) in seen.iter().enumerate() {
+        match e {
+            TransportEvent::Publish { conn: 0, publish } => {
+                assert_eq!(publish.payload.len(), 200 * 1024);
+                assert!(
+                    publish.payload.iter().all(|&b| usize::from(b) == k),
+                    "message {k}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    fleet.shutdown();
+}

@@ -67,6 +67,9 @@ struct Conn {
     disconnect_pending: bool,
     hold_until: Option<Instant>,
     dirty: bool,
+    /// The socket is registered for writability too: while connecting, and while a write
+    /// would block. Otherwise every ACK from the broker would wake the thread for nothing.
+    write_interest: bool,
 }
 
 impl Conn {
@@ -83,6 +86,7 @@ impl Conn {
             disconnect_pending: false,
             hold_until: None,
             dirty: false,
+            write_interest: false,
         }
     }
 }
@@ -252,6 +256,7 @@ impl Engine {
         match opened {
             Ok(s) => {
                 c.stream = Some(s);
+                c.write_interest = true;
                 c.link = Link::Connecting;
                 c.since = now;
             }
@@ -570,8 +575,8 @@ impl Engine {
         }
     }
 
-    /// Writes the connection's buffer until done or the socket would block (the writable
-    /// edge marks it dirty again).
+    /// Writes the connection's buffer until done or the socket would block (then the
+    /// socket is registered for writability, whose edge marks it dirty again).
     fn write_out(&mut self, i: usize) {
         let c = &mut self.conns[i];
         if c.link == Link::Connecting {
@@ -580,6 +585,7 @@ impl Engine {
         let Some(stream) = c.stream.as_mut() else {
             return;
         };
+        let mut blocked = false;
         while !c.out.is_empty() {
             match stream.write(&c.out) {
                 Ok(0) => {
@@ -587,13 +593,31 @@ impl Engine {
                     return;
                 }
                 Ok(n) => c.out.advance(n),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    blocked = true;
+                    break;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.lost(i, Some(e.to_string()), wall_now());
                     return;
                 }
             }
+        }
+        if blocked != c.write_interest {
+            let interest = if blocked {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if let Err(e) = self.poll.registry().reregister(stream, Token(i), interest) {
+                self.lost(i, Some(format!("epoll: {e}")), wall_now());
+                return;
+            }
+            c.write_interest = blocked;
+        }
+        if blocked {
+            return;
         }
         if c.out.capacity() > KEEP_CAPACITY {
             c.out = BytesMut::new();
