@@ -230,6 +230,20 @@ mod tests {
     }
 
     #[test]
+    fn the_native_engine_is_the_default_for_tcp_and_tls_always_runs_on_rumqttc() {
+        let mut s = MqttSettings::new(BrokerUrl::loopback(1));
+        assert_eq!(s.engine(), MqttTransport::Native);
+        s.transport = "rumqttc".parse().unwrap();
+        assert_eq!(s.engine(), MqttTransport::Rumqttc);
+        s.transport = "native".parse().unwrap();
+        s.url.tls = true;
+        assert_eq!(s.engine(), MqttTransport::Rumqttc);
+        assert!("paho".parse::<MqttTransport>().is_err());
+        s.inflight = 0;
+        assert_eq!(s.inflight_window(), 1);
+    }
+
+    #[test]
     fn inflight_is_capped_and_ca_errors_name_the_file() {
         let mut s = MqttSettings::new(BrokerUrl::loopback(1));
         s.inflight = 100;
