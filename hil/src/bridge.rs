@@ -75,6 +75,8 @@ impl MqttBridge {
 
     /// Hands inbound events to `world` and its outbound traffic to the connections.
     pub fn pump(&mut self, world: &mut World) {
+        // Every command of this pump reaches the connections' I/O thread in one batch.
+        let _batch = self.fleet.batch();
         self.fleet.drain(&mut self.events);
         for event in self.events.drain(..) {
             match event {

@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Directory for the cases' reports (default: a temporary directory).
     #[arg(long)]
     pub reports: Option<PathBuf>,
+    /// The chargers' MQTT client engine in the MQTT cases (`native` or `rumqttc`), passed
+    /// to `chargestorm run --mqtt-client`.
+    #[arg(long, default_value = "native")]
+    pub mqtt_client: hil::mqtt::MqttTransport,
 }
 
 /// What a case measures.
@@ -200,7 +204,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let mut outcomes = Vec::new();
     for case in selected {
         eprintln!("bench: {} ({})", case.id, case.run_args().join(" "));
-        let outcome = run_case(&exe, &dir, &runtime, case)?;
+        let outcome = run_case(&exe, &dir, &runtime, case, args.mqtt_client)?;
         eprintln!("{}", one_line(&outcome));
         outcomes.push(outcome);
     }
@@ -236,6 +240,7 @@ fn run_case(
     dir: &Path,
     runtime: &tokio::runtime::Runtime,
     case: Case,
+    mqtt_client: hil::mqtt::MqttTransport,
 ) -> Result<Outcome> {
     let report_path = dir.join(format!("{}.json", case.id));
     let mut args = case.run_args();
@@ -250,6 +255,11 @@ fn run_case(
             .block_on(hil::mqtt::Mosquitto::start_with_inflight(inflight))
             .context("the MQTT benchmarks need mosquitto (apt-get install -y mosquitto)")?;
         args.extend(["--broker".to_owned(), format!("mqtt://{}", m.addr())]);
+        let client = match mqtt_client {
+            hil::mqtt::MqttTransport::Native => "native",
+            hil::mqtt::MqttTransport::Rumqttc => "rumqttc",
+        };
+        args.extend(["--mqtt-client".to_owned(), client.to_owned()]);
         Some(m)
     } else {
         None

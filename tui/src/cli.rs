@@ -131,6 +131,10 @@ pub struct RunArgs {
     /// PEM file of the CA that signed the broker's certificate (for `mqtts://`).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// The chargers' MQTT client engine: `native` (all connections on one I/O thread, the
+    /// default) or `rumqttc` (one task per connection). `mqtts://` always uses rumqttc.
+    #[arg(long, default_value = "native")]
+    pub mqtt_client: hil::mqtt::MqttTransport,
     /// Put the TCP fault proxy between the chargers and a real broker even when the
     /// timeline has no `net_*` action (it is put there automatically when it has).
     #[arg(long)]
@@ -206,6 +210,7 @@ impl DemoArgs {
             broker: realtime.then(|| self.broker.clone()),
             transport: (!realtime).then(|| "memory".to_owned()),
             ca_file: None,
+            mqtt_client: hil::mqtt::MqttTransport::default(),
             net_proxy: false,
             platform: realtime.then(|| "reference".to_owned()),
             all_protocols: true,

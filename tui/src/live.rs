@@ -257,6 +257,7 @@ mod tests {
         let options = StackOptions {
             broker: Some("embedded".into()),
             ca_file: None,
+            mqtt_client: hil::mqtt::MqttTransport::default(),
             platform: None,
             tcec_keys: None,
             net_proxy: false,
@@ -326,6 +327,7 @@ mod tests {
         let options = StackOptions {
             broker: None,
             ca_file: None,
+            mqtt_client: hil::mqtt::MqttTransport::default(),
             platform: Some("reference".into()),
             tcec_keys: None,
             net_proxy: false,

@@ -175,6 +175,7 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
     let options = crate::stack::StackOptions {
         broker: real_mqtt.then(|| crate::stack::broker_choice(args.broker.as_deref(), &scenario)),
         ca_file: args.ca_file.clone(),
+        mqtt_client: args.mqtt_client,
         net_proxy: args.net_proxy,
         platform: real_http
             .then(|| crate::stack::platform_choice(args.platform.as_deref(), &scenario)),

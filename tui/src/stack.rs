@@ -39,6 +39,8 @@ pub struct StackOptions {
     pub broker: Option<String>,
     /// CA for `mqtts://`.
     pub ca_file: Option<PathBuf>,
+    /// The chargers' MQTT client engine.
+    pub mqtt_client: hil::mqtt::MqttTransport,
     /// The monitoring platform (`reference` or a URL), if HTTP runs over real sockets.
     pub platform: Option<String>,
     /// Keys for a real platform.
@@ -104,6 +106,7 @@ impl Stack {
                     &runtime,
                     url,
                     options.ca_file.clone(),
+                    options.mqtt_client,
                     proxy,
                     scenario,
                     world,
@@ -444,6 +447,7 @@ fn start_mqtt(
     runtime: &tokio::runtime::Runtime,
     url: &str,
     ca_file: Option<PathBuf>,
+    mqtt_client: hil::mqtt::MqttTransport,
     with_proxy: bool,
     scenario: &ResolvedScenario,
     world: &World,
@@ -463,6 +467,7 @@ fn start_mqtt(
     let mut settings = MqttSettings::new(broker_url);
     settings.keep_alive = std::time::Duration::from_secs(u64::from(spec.heartbeat_interval_s));
     settings.ca_file = ca_file;
+    settings.transport = mqtt_client;
     if let (Ok(user), Ok(password)) = (
         std::env::var("CHARGESTORM_MQTT_USER"),
         std::env::var("CHARGESTORM_MQTT_PASSWORD"),

@@ -182,6 +182,7 @@ impl FleetDriver {
 
     /// One pass: transport events, due timers, outputs.
     fn step(&mut self, now: Instant) {
+        let hold = self.fleet.batch();
         let mut batch = std::mem::take(&mut self.batch);
         self.fleet.drain(&mut batch);
         for event in batch.drain(..) {
@@ -207,6 +208,7 @@ impl FleetDriver {
             }
         }
         self.flush(now);
+        drop(hold);
     }
 
     fn on_transport(&mut self, now: Instant, event: TransportEvent) {
@@ -281,6 +283,7 @@ impl FleetDriver {
     }
 
     fn flush(&mut self, now: Instant) {
+        let _batch = self.fleet.batch();
         while let Some(i) = self.dirty.pop() {
             self.is_dirty[i] = false;
             self.drain_client(i, now);

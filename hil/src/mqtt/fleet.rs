@@ -1,21 +1,28 @@
-//! [`MqttFleet`]: one rumqttc connection per simulated charger, each with its own client id,
-//! its event loop on its own task, and every incoming event funnelled into one shared,
-//! batched [`Inbox`] (a push is a mutex-guarded `Vec::push`; the driver swaps the whole batch
-//! out at once, and only the push that finds the batch empty wakes it).
+//! [`MqttFleet`]: the connections of a simulated charger fleet, one MQTT client id each,
+//! every incoming event funnelled into one shared, batched [`Inbox`] (a push is a
+//! mutex-guarded `Vec::push` or `Vec::append`; the driver swaps the whole batch out at once,
+//! and only the push that finds the batch empty wakes it).
+//!
+//! Two engines sit behind the same API, chosen by [`MqttSettings::transport`]:
+//! - [`MqttTransport::Native`] (the default for `mqtt://`): every connection on one `mio`
+//!   I/O thread, commands batched per pump, one write per dirty connection per batch, small
+//!   buffers (see [`super::native`]);
+//! - [`MqttTransport::Rumqttc`]: one rumqttc event loop per connection on its own tokio task.
+//!   TLS (`mqtts://`) always uses it.
 //!
 //! A connection does nothing until [`MqttFleet::connect`] permits it (the charger's own
 //! jittered back-off decides when), so a broker restart does not turn into a tight reconnect
-//! loop. rumqttc's event loop never runs on the task that publishes (issue #1025: publishing
-//! from the polling task deadlocks when the request channel is full).
+//! loop.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use rumqttc::{AsyncClient, ClientError, Event, EventLoop, Outgoing, Packet, QoS, Request};
+use rumqttc::QoS;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
-use super::{MqttError, MqttSettings};
+use super::native::{BatchHold, NativeFleet};
+use super::rumqttc_fleet::RumqttcFleet;
+use super::{MqttError, MqttSettings, MqttTransport};
 
 /// Something that happened on a connection.
 #[derive(Debug)]
@@ -52,11 +59,11 @@ pub enum TransportEvent {
 
 /// Counters kept by the connection tasks.
 #[derive(Debug, Default)]
-struct Counters {
-    received: AtomicU64,
-    connects: AtomicU64,
-    connect_failures: AtomicU64,
-    disconnects: AtomicU64,
+pub(super) struct Counters {
+    pub(super) received: AtomicU64,
+    pub(super) connects: AtomicU64,
+    pub(super) connect_failures: AtomicU64,
+    pub(super) disconnects: AtomicU64,
 }
 
 /// What the connections counted.
@@ -111,6 +118,34 @@ impl Inbox {
         }
     }
 
+    /// Queues a whole batch of events (emptying `events`, whose buffer stays with the
+    /// caller); wakes the consumer if the queue was empty. One lock per batch.
+    pub fn push_batch(&self, events: &mut Vec<TransportEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let was_empty = q.events.is_empty();
+        if was_empty && q.events.capacity() < events.len() {
+            std::mem::swap(&mut q.events, events);
+        } else {
+            q.events.append(events);
+        }
+        let wake_blocked = was_empty && q.blocked;
+        drop(q);
+        if was_empty {
+            self.notify.notify_one();
+        }
+        if wake_blocked {
+            self.cond.notify_one();
+        }
+    }
+
+    /// The counters the engines keep.
+    pub(super) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// Moves every queued event into `into` (which should be empty; its buffer is reused).
     pub fn drain(&self, into: &mut Vec<TransportEvent>) {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -138,92 +173,85 @@ impl Inbox {
     }
 }
 
-struct Conn {
-    client: AsyncClient,
-    permit: Arc<Notify>,
-    /// Cuts of this connection: each send drops the link and holds it down until the
-    /// instant sent (a network partition seen from the charger).
-    cut: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
-    task: JoinHandle<()>,
-}
-
-/// Why a publish was not handed to rumqttc.
+/// Why a publish was not handed to the connection.
 #[derive(Debug)]
 pub struct PublishRefused {
-    /// The payload, to retry later.
+    /// The payload, to retry later (empty when a retry cannot help).
     pub payload: Vec<u8>,
-    /// What rumqttc said.
+    /// Why.
     pub error: String,
+}
+
+/// The engine behind a fleet.
+enum Engine {
+    Native(NativeFleet),
+    Rumqttc(RumqttcFleet),
 }
 
 /// The connections of a fleet. See the module documentation.
 pub struct MqttFleet {
-    conns: Vec<Conn>,
+    engine: Engine,
+    len: usize,
     inbox: Arc<Inbox>,
 }
 
 impl std::fmt::Debug for MqttFleet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MqttFleet")
-            .field("connections", &self.conns.len())
+            .field("connections", &self.len)
+            .field("native", &matches!(self.engine, Engine::Native(_)))
             .finish()
     }
 }
 
 impl MqttFleet {
-    /// Creates one (idle) connection per client id. Must run inside a tokio runtime.
+    /// Creates one (idle) connection per client id. The rumqttc engine (and so any
+    /// `mqtts://` broker) must start inside a tokio runtime; the native one needs none.
     pub fn start(settings: &MqttSettings, client_ids: &[String]) -> Result<Self, MqttError> {
         let inbox = Arc::new(Inbox::default());
-        let mut conns = Vec::with_capacity(client_ids.len());
-        for (conn, id) in client_ids.iter().enumerate() {
-            let (options, network) = settings.client_options(id)?;
-            let (client, mut eventloop) =
-                AsyncClient::new(options, settings.request_capacity.max(1));
-            eventloop.set_network_options(network);
-            let permit = Arc::new(Notify::new());
-            let (cut, cuts) = tokio::sync::watch::channel(None);
-            let task = tokio::spawn(run_connection(
-                conn,
-                eventloop,
-                Gates {
-                    permit: permit.clone(),
-                    cuts,
-                },
-                inbox.clone(),
-            ));
-            conns.push(Conn {
-                client,
-                permit,
-                cut,
-                task,
-            });
+        let engine = if settings.engine() == MqttTransport::Native {
+            Engine::Native(NativeFleet::start(settings, client_ids, inbox.clone())?)
+        } else {
+            Engine::Rumqttc(RumqttcFleet::start(settings, client_ids, inbox.clone())?)
+        };
+        Ok(MqttFleet {
+            engine,
+            len: client_ids.len(),
+            inbox,
+        })
+    }
+
+    /// The engine in use.
+    pub fn transport(&self) -> MqttTransport {
+        match self.engine {
+            Engine::Native(_) => MqttTransport::Native,
+            Engine::Rumqttc(_) => MqttTransport::Rumqttc,
         }
-        Ok(MqttFleet { conns, inbox })
     }
 
     /// Number of connections.
     pub fn len(&self) -> usize {
-        self.conns.len()
+        self.len
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.conns.is_empty()
+        self.len == 0
     }
 
     /// Lets connection `conn` connect (once).
     pub fn connect(&self, conn: usize) {
-        if let Some(c) = self.conns.get(conn) {
-            c.permit.notify_one();
+        match &self.engine {
+            Engine::Native(e) => e.connect(conn),
+            Engine::Rumqttc(e) => e.connect(conn),
         }
     }
 
     /// Closes connection `conn` (DISCONNECT); a `Disconnected` event follows.
     pub fn disconnect(&self, conn: usize) {
-        if let Some(c) = self.conns.get(conn) {
-            // A full request channel means the connection is busy; the close then happens
-            // through the keep-alive failure instead, which the charger also handles.
-            let _ = c.client.try_disconnect();
+        match &self.engine {
+            Engine::Native(e) => e.disconnect(conn),
+            Engine::Rumqttc(e) => e.disconnect(conn),
         }
     }
 
@@ -231,12 +259,10 @@ impl MqttFleet {
     /// network fails) and refuses its reconnection attempts for `hold` (each fails with a
     /// `ConnectFailed`); afterwards it may reconnect. False when there is no such connection.
     pub fn cut(&self, conn: usize, hold: std::time::Duration) -> bool {
-        let Some(c) = self.conns.get(conn) else {
-            return false;
-        };
-        let until = tokio::time::Instant::now() + hold;
-        c.cut.send_replace(Some(until));
-        true
+        match &self.engine {
+            Engine::Native(e) => e.cut(conn, hold),
+            Engine::Rumqttc(e) => e.cut(conn, hold),
+        }
     }
 
     /// Subscribes connection `conn` to `filters`.
@@ -245,16 +271,14 @@ impl MqttFleet {
         conn: usize,
         filters: Vec<rumqttc::SubscribeFilter>,
     ) -> Result<(), String> {
-        let c = self
-            .conns
-            .get(conn)
-            .ok_or_else(|| format!("no connection {conn}"))?;
-        c.client
-            .try_subscribe_many(filters)
-            .map_err(|e| e.to_string())
+        match &self.engine {
+            Engine::Native(e) => e.subscribe(conn, filters),
+            Engine::Rumqttc(e) => e.subscribe(conn, filters),
+        }
     }
 
-    /// Hands a publish to connection `conn` without waiting.
+    /// Hands a publish to connection `conn` without waiting. A refusal with a payload means
+    /// "full, retry later"; one without means the publish can never be sent.
     pub fn publish(
         &self,
         conn: usize,
@@ -262,25 +286,22 @@ impl MqttFleet {
         qos: QoS,
         payload: Vec<u8>,
     ) -> Result<(), PublishRefused> {
-        let Some(c) = self.conns.get(conn) else {
-            return Err(PublishRefused {
-                payload,
-                error: format!("no connection {conn}"),
-            });
-        };
-        c.client
-            .try_publish(topic, qos, false, payload)
-            .map_err(|e| match e {
-                ClientError::TryRequest(Request::Publish(p))
-                | ClientError::Request(Request::Publish(p)) => PublishRefused {
-                    payload: p.payload.to_vec(),
-                    error: "request channel full or closed".to_owned(),
-                },
-                other => PublishRefused {
-                    payload: Vec::new(),
-                    error: other.to_string(),
-                },
-            })
+        match &self.engine {
+            Engine::Native(e) => e.publish(conn, topic, qos, payload),
+            Engine::Rumqttc(e) => e.publish(conn, topic, qos, payload),
+        }
+    }
+
+    /// Holds the native engine's wake-ups until the returned guard drops, so that every
+    /// command of one pump reaches the I/O thread in one batch with one wake-up (the rumqttc
+    /// engine ignores it). Commands issued meanwhile are queued, never lost.
+    pub fn batch(&self) -> Batch {
+        Batch {
+            _hold: match &self.engine {
+                Engine::Native(e) => Some(e.begin_batch()),
+                Engine::Rumqttc(_) => None,
+            },
+        }
     }
 
     /// The shared inbox (for a waiter on another thread).
@@ -309,111 +330,25 @@ impl MqttFleet {
         }
     }
 
-    /// Stops every connection task (no DISCONNECT is sent).
+    /// Stops every connection (no DISCONNECT is sent).
     pub fn shutdown(&self) {
-        for c in &self.conns {
-            c.task.abort();
+        match &self.engine {
+            Engine::Native(e) => e.shutdown(),
+            Engine::Rumqttc(e) => e.shutdown(),
         }
     }
+}
+
+/// A scope of [`MqttFleet::batch`]: its drop hands the batch to the I/O thread.
+#[derive(Debug)]
+#[must_use = "the batch is handed over when the guard drops"]
+pub struct Batch {
+    _hold: Option<BatchHold>,
 }
 
 impl Drop for MqttFleet {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-/// What a connection task waits on: its permits to connect and its cuts.
-struct Gates {
-    permit: Arc<Notify>,
-    cuts: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
-}
-
-/// One connection's task: wait for a permit, connect, forward events until the link drops
-/// or is cut. While a cut holds the link down, attempts fail without touching the network.
-async fn run_connection(
-    conn: usize,
-    mut eventloop: EventLoop,
-    mut gates: Gates,
-    inbox: Arc<Inbox>,
-) {
-    let counters = &inbox.counters;
-    loop {
-        gates.permit.notified().await;
-        let held = *gates.cuts.borrow_and_update();
-        if held.is_some_and(|until| tokio::time::Instant::now() < until) {
-            counters.connect_failures.fetch_add(1, Ordering::Relaxed);
-            inbox.push(TransportEvent::ConnectFailed {
-                conn,
-                error: "network partitioned (fault injection)".to_owned(),
-            });
-            continue;
-        }
-        let mut connected = false;
-        loop {
-            let polled = tokio::select! {
-                polled = eventloop.poll() => polled,
-                changed = gates.cuts.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    // The link dies under the client: drop the socket, no DISCONNECT.
-                    eventloop.clean();
-                    let event = if connected {
-                        counters.disconnects.fetch_add(1, Ordering::Relaxed);
-                        TransportEvent::Disconnected {
-                            conn,
-                            error: Some("network cut (fault injection)".to_owned()),
-                        }
-                    } else {
-                        counters.connect_failures.fetch_add(1, Ordering::Relaxed);
-                        TransportEvent::ConnectFailed {
-                            conn,
-                            error: "network cut (fault injection)".to_owned(),
-                        }
-                    };
-                    inbox.push(event);
-                    break;
-                }
-            };
-            match polled {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    connected = true;
-                    counters.connects.fetch_add(1, Ordering::Relaxed);
-                    inbox.push(TransportEvent::Connected {
-                        conn,
-                        session_present: ack.session_present,
-                    });
-                }
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    counters.received.fetch_add(1, Ordering::Relaxed);
-                    inbox.push(TransportEvent::Publish { conn, publish });
-                }
-                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
-                    eventloop.clean();
-                    counters.disconnects.fetch_add(1, Ordering::Relaxed);
-                    inbox.push(TransportEvent::Disconnected { conn, error: None });
-                    break;
-                }
-                Ok(_) => {}
-                Err(e) if connected => {
-                    counters.disconnects.fetch_add(1, Ordering::Relaxed);
-                    inbox.push(TransportEvent::Disconnected {
-                        conn,
-                        error: Some(e.to_string()),
-                    });
-                    break;
-                }
-                Err(e) => {
-                    counters.connect_failures.fetch_add(1, Ordering::Relaxed);
-                    inbox.push(TransportEvent::ConnectFailed {
-                        conn,
-                        error: e.to_string(),
-                    });
-                    break;
-                }
-            }
-        }
     }
 }
 

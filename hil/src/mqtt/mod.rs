@@ -1,7 +1,8 @@
 //! The real MQTT transport of the seed-004 protocol.
 //!
-//! - [`MqttFleet`]: one rumqttc connection per simulated charger, events batched into one
-//!   inbox; [`FleetDriver`] runs the sans-IO [`sim_core::mqtt::charger::ChargerClient`]s over
+//! - [`MqttFleet`]: one MQTT connection per simulated charger, events batched into one
+//!   inbox; the [`native`] engine (one `mio` I/O thread for every connection) or rumqttc
+//!   (one task per connection; always for TLS), chosen by [`MqttTransport`]; [`FleetDriver`] runs the sans-IO [`sim_core::mqtt::charger::ChargerClient`]s over
 //!   it in real time.
 //! - [`BackendRunner`]: the reference [`sim_core::mqtt::backend::Backend`] on a real broker.
 //! - [`EmbeddedBroker`]: the in-process broker on a free loopback port (the default broker):
@@ -20,7 +21,9 @@ mod driver;
 pub mod embedded;
 mod fleet;
 mod mosquitto;
+pub mod native;
 mod options;
+mod rumqttc_fleet;
 
 use std::path::PathBuf;
 
@@ -28,9 +31,9 @@ pub use backend_runner::{BackendRunner, RunnerStats};
 pub use broker::{EmbeddedBroker, free_loopback_port};
 pub use clock::RealClock;
 pub use driver::{DriverStats, FleetDriver};
-pub use fleet::{Inbox, MqttFleet, PublishRefused, TransportEvent, TransportStats};
+pub use fleet::{Batch, Inbox, MqttFleet, PublishRefused, TransportEvent, TransportStats};
 pub use mosquitto::Mosquitto;
-pub use options::{BrokerUrl, MAX_INFLIGHT, MqttSettings};
+pub use options::{BrokerUrl, MAX_INFLIGHT, MqttSettings, MqttTransport};
 
 /// Errors of the MQTT shell.
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,29 @@ use super::MqttError;
 /// The largest in-flight window chargestorm uses (Mosquitto's default `max_inflight_messages`).
 pub const MAX_INFLIGHT: u16 = 20;
 
+/// Which client engine carries a fleet's connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MqttTransport {
+    /// chargestorm's batched engine: all connections on one `mio` I/O thread (plain TCP
+    /// only; `mqtts://` falls back to rumqttc).
+    #[default]
+    Native,
+    /// One rumqttc event loop per connection, each on its own tokio task.
+    Rumqttc,
+}
+
+impl std::str::FromStr for MqttTransport {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "native" => Ok(MqttTransport::Native),
+            "rumqttc" => Ok(MqttTransport::Rumqttc),
+            other => Err(format!("unknown MQTT client {other:?} (native or rumqttc)")),
+        }
+    }
+}
+
 /// Where the broker is: `mqtt://HOST:PORT` (TCP) or `mqtts://HOST:PORT` (TLS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerUrl {
@@ -97,8 +120,10 @@ pub struct MqttSettings {
     pub request_capacity: usize,
     /// Largest packet accepted and sent.
     pub max_packet_size: usize,
-    /// TCP connect timeout.
+    /// TCP connect timeout (the native engine also waits this long for the CONNACK).
     pub connect_timeout: Duration,
+    /// The client engine; `mqtts://` always uses rumqttc (see [`MqttSettings::engine`]).
+    pub transport: MqttTransport,
 }
 
 impl MqttSettings {
@@ -115,7 +140,23 @@ impl MqttSettings {
             request_capacity: 256,
             max_packet_size: 512 * 1024,
             connect_timeout: Duration::from_secs(5),
+            transport: MqttTransport::default(),
         }
+    }
+
+    /// The engine that will actually run: the chosen one, except that TLS always runs on
+    /// rumqttc (the native engine speaks plain TCP only).
+    pub fn engine(&self) -> MqttTransport {
+        if self.url.tls {
+            MqttTransport::Rumqttc
+        } else {
+            self.transport
+        }
+    }
+
+    /// The in-flight window: the settings' value clamped to 1..=`broker_max_inflight`.
+    pub fn inflight_window(&self) -> u16 {
+        self.inflight.clamp(1, self.broker_max_inflight.max(1))
     }
 
     /// The rumqttc options for client `client_id`, and its network options (no-delay).
@@ -126,7 +167,7 @@ impl MqttSettings {
         let mut o = MqttOptions::new(client_id, self.url.host.clone(), self.url.port);
         o.set_keep_alive(self.keep_alive.max(Duration::from_secs(1)));
         o.set_clean_session(self.clean_session);
-        o.set_inflight(self.inflight.clamp(1, self.broker_max_inflight.max(1)));
+        o.set_inflight(self.inflight_window());
         o.set_request_channel_capacity(self.request_capacity.max(1));
         o.set_max_packet_size(self.max_packet_size, self.max_packet_size);
         if let Some((user, pass)) = &self.credentials {
@@ -186,6 +227,20 @@ mod tests {
         ] {
             assert!(BrokerUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_native_engine_is_the_default_for_tcp_and_tls_always_runs_on_rumqttc() {
+        let mut s = MqttSettings::new(BrokerUrl::loopback(1));
+        assert_eq!(s.engine(), MqttTransport::Native);
+        s.transport = "rumqttc".parse().unwrap();
+        assert_eq!(s.engine(), MqttTransport::Rumqttc);
+        s.transport = "native".parse().unwrap();
+        s.url.tls = true;
+        assert_eq!(s.engine(), MqttTransport::Rumqttc);
+        assert!("paho".parse::<MqttTransport>().is_err());
+        s.inflight = 0;
+        assert_eq!(s.inflight_window(), 1);
     }
 
     #[test]
