@@ -415,3 +415,41 @@ async fn large_payloads_cross_full_socket_buffers_whole_and_in_order() {
     }
     fleet.shutdown();
 }
+
+/// At most 64 connections wait for a CONNACK at once: the others wait in the engine for a
+/// slot, not in the broker's listen backlog (Mosquitto's is 100; past it the kernel
+/// retries handshakes after seconds). A slot frees when a handshake ends either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_past_64_handshakes_wait_in_the_engine_for_a_slot() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    // A "broker" that accepts TCP and never answers CONNECT.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (h, a) = (held.clone(), accepted.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            a.fetch_add(1, Ordering::SeqCst);
+            h.lock().unwrap().push(stream);
+        }
+    });
+    let fleet = MqttFleet::start(&native(BrokerUrl::loopback(port)), &ids("slots", 200)).unwrap();
+    for i in 0..200 {
+        fleet.connect(i);
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 64, "64 handshakes at once");
+    // The server drops them: 64 failed attempts, and 64 waiting ones take their slots.
+    held.lock().unwrap().clear();
+    let mut seen = Vec::new();
+    collect_until(&fleet, &mut seen, Duration::from_secs(10), |s| {
+        count(s, |e| matches!(e, TransportEvent::ConnectFailed { .. })) >= 64
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 128, "the next 64 started");
+    fleet.shutdown();
+}
