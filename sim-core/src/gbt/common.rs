@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use proto::can::CanFrame;
-use proto::gbt27930::id::{GbtId, Node, Pgn};
+use proto::gbt27930::id::{GbtId, Inbound, Node, Pgn, accept_standard, classify};
 use proto::gbt27930::msg::GbtMessage;
 use proto::time::{Duration, Instant};
 
@@ -132,6 +132,31 @@ pub struct Counters {
     pub errors: u64,
     /// Events lost because the owner did not poll them (queue bound reached).
     pub events_dropped: u64,
+}
+
+impl Counters {
+    /// Classifies a frame received by `own`: the peer's accepted identifier (counted per
+    /// PGN), or `None` for a foreign or malformed frame (counted as such). The peer's own
+    /// identifiers take two table reads; anything else gets the full check.
+    #[inline]
+    pub(crate) fn accept(&mut self, frame: &CanFrame, own: Node) -> Option<Pgn> {
+        let pgn = match accept_standard(frame, own) {
+            Some(pgn) => pgn,
+            None => match classify(frame, own) {
+                Ok(Inbound::Accepted(id)) => id.pgn(),
+                Ok(Inbound::Foreign(_)) => {
+                    self.foreign_frames += 1;
+                    return None;
+                }
+                Err(_) => {
+                    self.malformed_frames += 1;
+                    return None;
+                }
+            },
+        };
+        self.frames_rx.bump(pgn);
+        Some(pgn)
+    }
 }
 
 /// The most events a machine queues before it drops the oldest; the owner polls after

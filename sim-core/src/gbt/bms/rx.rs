@@ -2,7 +2,7 @@
 //! charger message.
 
 use proto::can::CanFrame;
-use proto::gbt27930::id::{Inbound, Node, Pgn, accept_standard, classify};
+use proto::gbt27930::id::{Node, Pgn};
 use proto::gbt27930::msg::{Ccs, Cem, Cml, Crm, Cro, Csd, Cst, GbtMessage, Readiness, Recognition};
 use proto::time::Instant;
 
@@ -10,22 +10,9 @@ use super::{BmsErrorCause, BmsEvent, BmsPhase, BmsSession, BmsStopCause, Timer, 
 
 /// Classifies, filters and dispatches one received frame.
 pub(super) fn handle_frame(s: &mut BmsSession, now: Instant, frame: &CanFrame) {
-    // The peer's own identifiers take two table reads; anything else gets the full check.
-    let pgn = match accept_standard(frame, Node::Bms) {
-        Some(pgn) => pgn,
-        None => match classify(frame, Node::Bms) {
-            Ok(Inbound::Accepted(id)) => id.pgn(),
-            Ok(Inbound::Foreign(_)) => {
-                s.counters.foreign_frames += 1;
-                return;
-            }
-            Err(_) => {
-                s.counters.malformed_frames += 1;
-                return;
-            }
-        },
+    let Some(pgn) = s.counters.accept(frame, Node::Bms) else {
+        return;
     };
-    s.counters.frames_rx.bump(pgn);
     if s.phase == BmsPhase::Off {
         return;
     }

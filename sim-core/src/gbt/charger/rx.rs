@@ -2,7 +2,7 @@
 //! to each BMS message.
 
 use proto::can::CanFrame;
-use proto::gbt27930::id::{Inbound, Node, Pgn, accept_standard, classify};
+use proto::gbt27930::id::{Node, Pgn};
 use proto::gbt27930::msg::{
     Bcl, Bcp, Bcs, Bem, Bhm, Brm, Bro, Bsd, Bsm, Bst, ChargingPermit, GbtMessage, Level2,
     Readiness, Status2,
@@ -16,22 +16,9 @@ use super::{
 
 /// Classifies, filters and dispatches one received frame.
 pub(super) fn handle_frame(s: &mut ChargerSession, now: Instant, frame: &CanFrame) {
-    // The peer's own identifiers take two table reads; anything else gets the full check.
-    let pgn = match accept_standard(frame, Node::Charger) {
-        Some(pgn) => pgn,
-        None => match classify(frame, Node::Charger) {
-            Ok(Inbound::Accepted(id)) => id.pgn(),
-            Ok(Inbound::Foreign(_)) => {
-                s.counters.foreign_frames += 1;
-                return;
-            }
-            Err(_) => {
-                s.counters.malformed_frames += 1;
-                return;
-            }
-        },
+    let Some(pgn) = s.counters.accept(frame, Node::Charger) else {
+        return;
     };
-    s.counters.frames_rx.bump(pgn);
     if matches!(s.phase, ChargerPhase::Idle) {
         return;
     }
