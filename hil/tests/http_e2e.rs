@@ -4,6 +4,9 @@
 //! The tests play the fleet engine through `Shared::with` and wait (bounded) for the
 //! effects to arrive on the other side.
 
+mod http_common;
+
+use http_common::wait_for;
 use std::time::Duration as StdDuration;
 
 use hil::http::loopback::{Loopback, LoopbackConfig};
@@ -16,18 +19,6 @@ use sim_core::tcec::wire::Interface;
 use sim_core::tcec::wire::objects::*;
 use sim_core::tcec::{ConnectorSnapshot, PeerId};
 use sim_core::time::Duration;
-
-/// Polls `cond` every 10 ms until it holds or `limit` passes.
-async fn wait_for(what: &str, limit: StdDuration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
-}
 
 fn charging(current_a: f64, energy_kwh: f64) -> ConnectorSnapshot {
     ConnectorSnapshot {

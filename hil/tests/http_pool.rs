@@ -3,6 +3,9 @@
 //! counted by the operator as failures with their reason), and no push lost when the
 //! platform restarts in the middle of a load.
 
+mod http_common;
+
+use http_common::wait_for;
 use std::time::Duration as StdDuration;
 
 use hil::http::{
@@ -18,18 +21,6 @@ use sim_core::tcec::{ConnectorSnapshot, OutboundRequest, PeerId, RequestId, Tran
 use sim_core::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
-
-/// Polls `cond` every 10 ms until it holds or `limit` passes.
-async fn wait_for(what: &str, limit: StdDuration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
-}
 
 fn request(id: u64, timeout: Duration) -> OutboundRequest {
     OutboundRequest {
