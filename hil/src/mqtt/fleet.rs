@@ -108,12 +108,12 @@ impl Inbox {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let was_empty = q.events.is_empty();
         q.events.push(event);
-        self.woken(q, was_empty);
+        self.release_and_wake(q, was_empty);
     }
 
     /// Releases the queue after a push; if it was empty, wakes the consumer (its task, and
     /// its thread if one is blocked in [`Inbox::wait_blocking`]).
-    fn woken(&self, q: std::sync::MutexGuard<'_, Queue>, was_empty: bool) {
+    fn release_and_wake(&self, q: std::sync::MutexGuard<'_, Queue>, was_empty: bool) {
         let wake_blocked = was_empty && q.blocked;
         drop(q);
         if was_empty {
@@ -137,7 +137,7 @@ impl Inbox {
         } else {
             q.events.append(events);
         }
-        self.woken(q, was_empty);
+        self.release_and_wake(q, was_empty);
     }
 
     /// The counters the engines keep.
