@@ -117,17 +117,22 @@ async fn the_pool_reconnects_after_the_server_drops_a_connection() {
     assert_eq!(client.pool_stats().opened, 5);
 }
 
-#[tokio::test]
-async fn a_silent_server_times_out_after_the_requests_timeout() {
+/// A server that accepts connections and never answers; its address.
+async fn silent_server() -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("test set-up");
     let addr = listener.local_addr().expect("test set-up");
-    // Accepts and reads, never answers.
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((sock, _)) = listener.accept().await {
             held.push(sock);
         }
     });
+    addr
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_after_the_requests_timeout() {
+    let addr = silent_server().await;
     let client = HttpClient::new(&ClientTls::default()).expect("test set-up");
     let routes = Routes::new()
         .with(PeerId(0), &format!("http://{addr}"))
@@ -225,14 +230,7 @@ async fn operator_to(url: &str, op: OperatorConfig) -> hil::http::RunningServer<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_are_counted_as_failures_with_their_reason() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("test set-up");
-    let addr = listener.local_addr().expect("test set-up");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((sock, _)) = listener.accept().await {
-            held.push(sock);
-        }
-    });
+    let addr = silent_server().await;
     let (mut op, _) = configs(1);
     op.policy.timeout = Duration::from_millis(100);
     op.policy.max_attempts = 2;

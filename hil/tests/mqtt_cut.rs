@@ -16,7 +16,7 @@ async fn next_of(
 ) -> TransportEvent {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        if let Some(i) = backlog.iter().position(|e| conn_of(e) == conn) {
+        if let Some(i) = backlog.iter().position(|e| e.conn() == conn) {
             return backlog.remove(i);
         }
         let mut batch = Vec::new();
@@ -27,15 +27,6 @@ async fn next_of(
                 .expect("an event within 5 s");
         }
         backlog.extend(batch);
-    }
-}
-
-fn conn_of(e: &TransportEvent) -> usize {
-    match e {
-        TransportEvent::Connected { conn, .. }
-        | TransportEvent::ConnectFailed { conn, .. }
-        | TransportEvent::Disconnected { conn, .. }
-        | TransportEvent::Publish { conn, .. } => *conn,
     }
 }
 
@@ -69,7 +60,7 @@ async fn a_cut_link_drops_stays_down_for_its_hold_then_reconnects() {
     let back = next_of(&fleet, 0, &mut backlog).await;
     assert!(matches!(back, TransportEvent::Connected { .. }), "{back:?}");
     assert!(
-        backlog.iter().all(|e| conn_of(e) != 1),
+        backlog.iter().all(|e| e.conn() != 1),
         "connection 1 was not touched: {backlog:?}"
     );
     let stats = fleet.stats();

@@ -15,15 +15,6 @@ use hil::mqtt::{
 use hil::proxy::{FaultProxy, LinkFaults, ProxyConfig, Target};
 use rumqttc::{QoS, SubscribeFilter};
 
-fn conn_of(e: &TransportEvent) -> usize {
-    match e {
-        TransportEvent::Connected { conn, .. }
-        | TransportEvent::ConnectFailed { conn, .. }
-        | TransportEvent::Disconnected { conn, .. }
-        | TransportEvent::Publish { conn, .. } => *conn,
-    }
-}
-
 /// Collects events until `done` holds over everything collected, or panics after `limit`.
 async fn collect_until(
     fleet: &MqttFleet,
@@ -359,7 +350,7 @@ async fn two_thousand_connections_each_deliver_one_message() {
         .collect();
     from.sort_unstable();
     assert_eq!(from, (0..n).collect::<Vec<_>>());
-    assert!(seen.iter().all(|e| conn_of(e) == 0));
+    assert!(seen.iter().all(|e| e.conn() == 0));
     assert_eq!(fleet.stats().connects, n as u64);
     fleet.shutdown();
 }

@@ -57,6 +57,18 @@ pub enum TransportEvent {
     },
 }
 
+impl TransportEvent {
+    /// The connection (charger index) the event belongs to.
+    pub fn conn(&self) -> usize {
+        match self {
+            TransportEvent::Connected { conn, .. }
+            | TransportEvent::ConnectFailed { conn, .. }
+            | TransportEvent::Disconnected { conn, .. }
+            | TransportEvent::Publish { conn, .. } => *conn,
+        }
+    }
+}
+
 /// Counters kept by the connection tasks.
 #[derive(Debug, Default)]
 pub(super) struct Counters {
