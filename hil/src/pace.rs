@@ -175,14 +175,19 @@ pub fn run_with<S: Paced>(
                 // wall time at its factor, so its I/O, progress and Ctrl-C stay live.
                 let catch_up = Duration::from_secs_f64(MAX_CATCH_UP.as_secs_f64() * factor);
                 let due = wall_due.min(sim.now() + catch_up.max(Duration::from_millis(1)));
-                // Every deadline at or before `due` is late by `due - deadline`.
                 while let Some(deadline) = sim.next_deadline() {
                     if deadline > due {
                         break;
                     }
-                    // Lag is wall time: at a factor of 100, a deadline handled 1 s of
-                    // virtual time late was 10 ms late on the wall clock.
-                    let lag_wall_us = ((wall_due - deadline).as_micros() as f64 / factor) as u64;
+                    // A deadline is late by the wall time from its instant to the start of
+                    // its handling, read per deadline: the deadlines handled after others
+                    // in one wake-up are later by the work done before them. Lag is wall
+                    // time: at a factor of 100, a deadline handled 1 s of virtual time
+                    // late was 10 ms late on the wall clock.
+                    let handled_at = virtual_start
+                        + Duration::from_secs_f64(wall_since(wall_start).as_secs_f64() * factor);
+                    let lag_wall_us =
+                        ((handled_at.max(wall_due) - deadline).as_micros() as f64 / factor) as u64;
                     let _ = stats.lag_us.record(lag_wall_us.clamp(1, 3_600_000_000));
                     if lag_wall_us > OVERRUN_LAG.as_micros() {
                         stats.overruns += 1;
@@ -397,6 +402,51 @@ mod tests {
             p50_us >= 100,
             "deadlines wait for the wake-up: p50 {p50_us} µs"
         );
+    }
+
+    /// Deadlines all due at one instant, each costing `cost` of wall time to handle.
+    struct SameInstant {
+        now: Instant,
+        due: Instant,
+        left: u32,
+        cost: std::time::Duration,
+    }
+
+    impl Paced for SameInstant {
+        fn now(&self) -> Instant {
+            self.now
+        }
+        fn end(&self) -> Instant {
+            self.due + Duration::from_millis(1)
+        }
+        fn next_deadline(&mut self) -> Option<Instant> {
+            (self.left > 0).then_some(self.due)
+        }
+        fn run_until(&mut self, limit: Instant) {
+            if limit >= self.due && self.left > 0 {
+                self.left -= 1;
+                #[expect(clippy::disallowed_methods, reason = "the test's sim costs wall time")]
+                std::thread::sleep(self.cost);
+            }
+            self.now = self.now.max(limit);
+        }
+    }
+
+    #[test]
+    fn a_deadline_handled_after_others_in_one_wake_up_is_late_by_their_work() {
+        // Three deadlines at 5 ms, each taking 20 ms: the third starts ~40 ms late, and
+        // its lag says so (not the lag of the wake-up that found it).
+        let mut sim = SameInstant {
+            now: Instant::ZERO,
+            due: Instant::from_millis(5),
+            left: 3,
+            cost: std::time::Duration::from_millis(20),
+        };
+        let stats = run(&mut sim, Speed::REALTIME, |_, _| true);
+        assert_eq!(sim.left, 0);
+        let max_us = stats.lag_us.max();
+        assert!(max_us >= 38_000, "the last deadline's lag: {max_us} µs");
+        assert_eq!(stats.overruns, 2, "two deadlines waited for 20 and 40 ms");
     }
 
     #[test]
