@@ -11,6 +11,7 @@
 pub mod baseline;
 pub mod http;
 pub mod rate;
+pub mod shards;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -26,8 +27,8 @@ pub struct BenchArgs {
     /// Shorter runs and smaller fleets (minutes instead of a quarter of an hour).
     #[arg(long)]
     pub quick: bool,
-    /// Only these groups (engine, realtime, mqtt, http) or cases (e.g. mqtt-qos2-10k),
-    /// comma separated.
+    /// Only these groups (engine, realtime, mqtt, http, shards) or cases (e.g.
+    /// mqtt-qos2-10k), comma separated. A quick run leaves out `shards` unless named.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where to write the results as Markdown (also printed).
@@ -191,9 +192,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         })
         .collect();
     let wants_http = args.only.is_empty() || args.only.iter().any(|g| g == http::GROUP);
-    if selected.is_empty() && !wants_http {
+    // The shards take the whole machine for 2 minutes: not in a quick run unless named.
+    let wants_shards =
+        (args.only.is_empty() && !args.quick) || args.only.iter().any(|g| g == shards::GROUP);
+    if selected.is_empty() && !wants_http && !wants_shards {
         bail!(
-            "--only {:?} selects no case: use engine, realtime, mqtt, http or a case id",
+            "--only {:?} selects no case: use engine, realtime, mqtt, http, shards or a case id",
             args.only
         );
     }
@@ -211,6 +215,18 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let mut markdown = render(&outcomes, args);
     if wants_http {
         http_case(&exe, args.quick, &mut markdown)?;
+    }
+    if wants_shards {
+        eprintln!(
+            "bench: shards ({} shard processes of mqtt-100k, one Mosquitto each)",
+            shards::SHARDS
+        );
+        let client = client_arg(args.mqtt_client);
+        let shards_dir = dir.join("shards");
+        std::fs::create_dir_all(&shards_dir)?;
+        let outcome = shards::run(&exe, &shards_dir, &runtime, args.quick, client)
+            .context("the shards case failed")?;
+        shards::render(&mut markdown, &outcome);
     }
     print!("{markdown}");
     std::fs::write(&args.out, &markdown)
@@ -255,11 +271,10 @@ fn run_case(
             .block_on(hil::mqtt::Mosquitto::start_with_inflight(inflight))
             .context("the MQTT benchmarks need mosquitto (apt-get install -y mosquitto)")?;
         args.extend(["--broker".to_owned(), format!("mqtt://{}", m.addr())]);
-        let client = match mqtt_client {
-            hil::mqtt::MqttTransport::Native => "native",
-            hil::mqtt::MqttTransport::Rumqttc => "rumqttc",
-        };
-        args.extend(["--mqtt-client".to_owned(), client.to_owned()]);
+        args.extend([
+            "--mqtt-client".to_owned(),
+            client_arg(mqtt_client).to_owned(),
+        ]);
         Some(m)
     } else {
         None
@@ -331,6 +346,14 @@ fn run_case(
         baseline,
         rate,
     })
+}
+
+/// The `--mqtt-client` argument of a child run.
+fn client_arg(transport: hil::mqtt::MqttTransport) -> &'static str {
+    match transport {
+        hil::mqtt::MqttTransport::Native => "native",
+        hil::mqtt::MqttTransport::Rumqttc => "rumqttc",
+    }
 }
 
 /// MQTT publishes the chargers and the backend sent (topic classes `U/*` and `D/*`; the

@@ -32,6 +32,14 @@ pub fn process() -> Option<ProcessUsage> {
     parse(&stat, &status)
 }
 
+/// Another process's CPU time and peak resident memory from `/proc/<pid>` (Linux), e.g.
+/// a broker's before it is stopped; `None` if it is gone or `/proc` is unreadable.
+pub fn process_of(pid: u32) -> Option<ProcessUsage> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse(&stat, &status)
+}
+
 /// Linux reports CPU times in `/proc` in units of USER_HZ, which is 100 on every
 /// architecture the kernel supports.
 const USER_HZ: f64 = 100.0;
@@ -78,6 +86,8 @@ mod tests {
     #[test]
     fn this_process_has_a_peak_rss() {
         let usage = process().expect("/proc/self is readable on Linux");
+        let by_pid = process_of(std::process::id()).expect("this process by its pid");
+        assert!(by_pid.max_rss_kib >= usage.max_rss_kib);
         assert!(usage.max_rss_kib > 0);
     }
 
