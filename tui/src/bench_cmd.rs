@@ -9,6 +9,7 @@
 //! ([`baseline`]) at the same message rate as the fleet it is compared with.
 
 pub mod baseline;
+pub mod broker;
 pub mod http;
 pub mod rate;
 pub mod shards;
@@ -27,8 +28,9 @@ pub struct BenchArgs {
     /// Shorter runs and smaller fleets (minutes instead of a quarter of an hour).
     #[arg(long)]
     pub quick: bool,
-    /// Only these groups (engine, realtime, mqtt, http, shards) or cases (e.g.
-    /// mqtt-qos2-10k), comma separated. A quick run leaves out `shards` unless named.
+    /// Only these groups (engine, realtime, mqtt, http, shards, broker) or cases (e.g.
+    /// mqtt-qos2-10k), comma separated. A quick run leaves out `shards` and `broker`
+    /// unless named.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where to write the results as Markdown (also printed).
@@ -195,9 +197,11 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     // The shards take the whole machine for 2 minutes: not in a quick run unless named.
     let wants_shards =
         (args.only.is_empty() && !args.quick) || args.only.iter().any(|g| g == shards::GROUP);
-    if selected.is_empty() && !wants_http && !wants_shards {
+    let wants_broker =
+        (args.only.is_empty() && !args.quick) || args.only.iter().any(|g| g == broker::GROUP);
+    if selected.is_empty() && !wants_http && !wants_shards && !wants_broker {
         bail!(
-            "--only {:?} selects no case: use engine, realtime, mqtt, http, shards or a case id",
+            "--only {:?} selects no case: use engine, realtime, mqtt, http, shards, broker or a case id",
             args.only
         );
     }
@@ -227,6 +231,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let outcome = shards::run(&exe, &shards_dir, &runtime, args.quick, client)
             .context("the shards case failed")?;
         shards::render(&mut markdown, &outcome);
+    }
+    if wants_broker {
+        let outcome = broker::run(&exe, args.quick).context("the broker comparison failed")?;
+        broker::render(&mut markdown, &outcome);
     }
     print!("{markdown}");
     std::fs::write(&args.out, &markdown)
@@ -493,7 +501,9 @@ fn render(outcomes: &[Outcome], args: &BenchArgs) -> String {
             of(Group::Mqtt).filter_map(|o| Some((&o.report, o.rate.as_ref()?, o.cut_short))),
         );
     }
-    md.push_str("Cases:\n\n");
+    if !outcomes.is_empty() {
+        md.push_str("Cases:\n\n");
+    }
     for o in outcomes {
         let _ = writeln!(
             md,

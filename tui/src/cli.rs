@@ -41,6 +41,12 @@ pub enum Command {
     /// The bare rumqttc publisher `bench` compares the MQTT fleet with.
     #[command(hide = true)]
     BenchBaseline(crate::bench_cmd::baseline::BaselineParams),
+    /// A broker `bench --only broker` measures, in its own process (`embedded`, `rumqttd`).
+    #[command(hide = true)]
+    BenchBroker {
+        /// Which broker.
+        kind: String,
+    },
     /// Serve chargestorm's reference MQTT backend on a broker until Ctrl-C.
     Backend(crate::serve_cmd::BackendArgs),
     /// Serve chargestorm's reference T/CEC monitoring platform on an address until Ctrl-C.

@@ -35,6 +35,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Tcec(args) => tcec_cmd::run(args.command),
         cli::Command::Bench(args) => bench_cmd::run(&args),
         cli::Command::BenchBaseline(params) => bench_cmd::baseline::main(&params),
+        cli::Command::BenchBroker { kind } => {
+            bench_cmd::broker::child(&kind)?;
+            Ok(ExitCode::SUCCESS)
+        }
         cli::Command::Report(cmd) => report_cmd::run(cmd),
         cli::Command::Backend(args) => serve_cmd::backend(&args),
         cli::Command::Platform(args) => serve_cmd::platform(&args),
