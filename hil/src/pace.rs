@@ -101,12 +101,13 @@ pub trait Waiter {
 /// Waits by sleeping: for runs with no external input. It sleeps at least
 /// [`SLEEP_GRANULARITY`] at a time: a world of 100,000 connectors has a deadline every
 /// few microseconds, and a sleep per deadline cost a fifth of its CPU and more lag (from
-/// the context switches) than the millisecond it now waits at most.
+/// the context switches) than the half millisecond it now waits at most. (A whole
+/// millisecond doubled the median lag for no measurable CPU.)
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Sleep;
 
 /// The granularity of [`Sleep`].
-pub const SLEEP_GRANULARITY: std::time::Duration = std::time::Duration::from_millis(1);
+pub const SLEEP_GRANULARITY: std::time::Duration = std::time::Duration::from_micros(500);
 
 impl Waiter for Sleep {
     fn wait(&mut self, timeout: std::time::Duration) {
@@ -387,15 +388,15 @@ mod tests {
     }
 
     #[test]
-    fn sleeping_waits_a_millisecond_at_least_and_records_the_lag() {
-        // A deadline every 100 µs for 100 ms: 1,000 deadlines, at most ~100 waits.
+    fn sleeping_waits_half_a_millisecond_at_least_and_records_the_lag() {
+        // A deadline every 100 µs for 100 ms: 1,000 deadlines, at most ~200 waits.
         let mut t = ticker(100, 1);
         t.period = Duration::from_micros(100);
         t.next = Instant::ZERO + t.period;
         let mut waiter = CountingSleep(0);
         let stats = run_with(&mut t, Speed::REALTIME, &mut waiter, |_, _| true);
         assert_eq!(t.ticks, 1_000);
-        assert!(waiter.0 <= 110, "{} waits", waiter.0);
+        assert!(waiter.0 <= 210, "{} waits", waiter.0);
         assert!(waiter.0 >= 20, "{} waits", waiter.0);
         let p50_us = stats.lag_us.value_at_quantile(0.5);
         assert!(
