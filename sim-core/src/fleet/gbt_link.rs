@@ -14,6 +14,7 @@ use crate::gbt::charger::{
     ChargerConfig, ChargerFaultKind, ChargerStopCause, InsulationOutcome, InsulationPolicy,
     OutputLimits, OutputStatus, PrechargePolicy,
 };
+use crate::gbt::deadline;
 use crate::gbt::pair::Pair;
 use crate::gbt::segment::SegmentConfig;
 use crate::gbt::{PgnCounts, Version};
@@ -148,10 +149,15 @@ impl GbtLink {
     }
 
     fn refresh(&mut self) {
+        self.refresh_with(self.pair.poll_timeout());
+    }
+
+    /// [`refresh`](GbtLink::refresh) with the pair's next deadline already known.
+    fn refresh_with(&mut self, pair_deadline: Option<Instant>) {
         let task = self.task.map(|t| match t {
             PlantTask::Insulation { at, .. } | PlantTask::Precharge { at } => at,
         });
-        self.deadline = match (self.pair.poll_timeout(), task) {
+        self.deadline = match (pair_deadline, task) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -287,23 +293,29 @@ impl GbtLink {
         out: &mut impl FnMut(LinkOutcome),
     ) {
         // Bounded: every round either completes a plant task or drains the pair.
+        let mut settled = None;
         for _ in 0..16 {
             // A plant task is due a few times per session: the check stays inline, the
             // work out of line.
             if self.task_due(now) {
                 self.run_due_task(now, plant, ev);
             }
-            self.pair.step(now);
+            settled = self.pair.step_settled(now);
             let mut any = false;
             while let Some(event) = self.pair.poll_event() {
                 any = true;
                 self.handle_event(now, event, plant, ev, out);
             }
-            if !any && !self.task_due(now) {
+            // Events touch the plant and this link, never the pair: a settled pair has
+            // nothing more to do at `now` unless a plant task came due.
+            if (!any || settled.is_some()) && !self.task_due(now) {
                 break;
             }
         }
-        self.refresh();
+        match settled {
+            Some(next) => self.refresh_with(deadline(next)),
+            None => self.refresh(),
+        }
     }
 
     #[inline]
