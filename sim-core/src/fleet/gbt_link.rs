@@ -14,6 +14,7 @@ use crate::gbt::charger::{
     ChargerConfig, ChargerFaultKind, ChargerStopCause, InsulationOutcome, InsulationPolicy,
     OutputLimits, OutputStatus, PrechargePolicy,
 };
+use crate::gbt::deadline;
 use crate::gbt::pair::Pair;
 use crate::gbt::segment::SegmentConfig;
 use crate::gbt::{PgnCounts, Version};
@@ -75,6 +76,11 @@ pub struct GbtLink {
     /// Outcomes of a step taken ahead of the world ([`GbtLink::run_ahead`]), with the
     /// time they happened at; the owner takes them at that time.
     pending: Pending,
+    /// Outcomes of the step in progress, in order; `emitted` of them are set. Kept here
+    /// rather than on the stack: almost every step has none, and a stack array would be
+    /// set up on every step.
+    emitted_outcomes: [Option<LinkOutcome>; MAX_OUTCOMES],
+    emitted: usize,
 }
 
 /// Most outcomes one step produces (a handful in practice).
@@ -132,6 +138,8 @@ impl GbtLink {
             stop_requested: false,
             deadline: None,
             pending: Pending::NONE,
+            emitted_outcomes: [None; MAX_OUTCOMES],
+            emitted: 0,
         }
     }
 
@@ -148,10 +156,15 @@ impl GbtLink {
     }
 
     fn refresh(&mut self) {
+        self.refresh_with(self.pair.poll_timeout());
+    }
+
+    /// [`refresh`](GbtLink::refresh) with the pair's next deadline already known.
+    fn refresh_with(&mut self, pair_deadline: Option<Instant>) {
         let task = self.task.map(|t| match t {
             PlantTask::Insulation { at, .. } | PlantTask::Precharge { at } => at,
         });
-        self.deadline = match (self.pair.poll_timeout(), task) {
+        self.deadline = match (pair_deadline, task) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -197,27 +210,16 @@ impl GbtLink {
     /// the owner to take at `at` ([`take_pending`](GbtLink::take_pending)); true if there
     /// were any. Nothing must be pending.
     pub fn step_ahead(&mut self, at: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) -> bool {
-        // Almost every step has no outcome: the array is filled in only when one comes
-        // (clearing it on every step was a visible share of the run-ahead's cost).
-        let mut outcomes: Option<[Option<LinkOutcome>; MAX_OUTCOMES]> = None;
-        let mut n = 0;
-        self.step(at, plant, ev, &mut |o| {
-            let slots = outcomes.get_or_insert([None; MAX_OUTCOMES]);
-            if let Some(slot) = slots.get_mut(n) {
-                *slot = Some(o);
-                n += 1;
-            }
-        });
-        match outcomes {
-            Some(outcomes) => {
-                self.pending = Pending {
-                    at: Some(at),
-                    outcomes,
-                };
-                true
-            }
-            None => false,
+        self.step_collect(at, plant, ev);
+        if self.emitted == 0 {
+            return false;
         }
+        self.emitted = 0;
+        self.pending = Pending {
+            at: Some(at),
+            outcomes: std::mem::replace(&mut self.emitted_outcomes, [None; MAX_OUTCOMES]),
+        };
+        true
     }
 
     /// Whether outcomes of a step run ahead wait for the owner.
@@ -286,24 +288,42 @@ impl GbtLink {
         ev: &mut Ev,
         out: &mut impl FnMut(LinkOutcome),
     ) {
+        self.step_collect(now, plant, ev);
+        let n = std::mem::take(&mut self.emitted);
+        for slot in self.emitted_outcomes.iter_mut().take(n) {
+            if let Some(o) = slot.take() {
+                out(o);
+            }
+        }
+    }
+
+    /// [`step`](GbtLink::step), keeping the outcomes in `emitted_outcomes` (the first
+    /// [`MAX_OUTCOMES`]; a step produces a handful at most).
+    fn step_collect(&mut self, now: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) {
         // Bounded: every round either completes a plant task or drains the pair.
+        let mut settled = None;
         for _ in 0..16 {
             // A plant task is due a few times per session: the check stays inline, the
             // work out of line.
             if self.task_due(now) {
                 self.run_due_task(now, plant, ev);
             }
-            self.pair.step(now);
+            settled = self.pair.step_settled(now);
             let mut any = false;
             while let Some(event) = self.pair.poll_event() {
                 any = true;
-                self.handle_event(now, event, plant, ev, out);
+                self.handle_event(now, event, plant, ev);
             }
-            if !any && !self.task_due(now) {
+            // Events touch the plant and this link, never the pair: a settled pair has
+            // nothing more to do at `now` unless a plant task came due.
+            if (!any || settled.is_some()) && !self.task_due(now) {
                 break;
             }
         }
-        self.refresh();
+        match settled {
+            Some(next) => self.refresh_with(deadline(next)),
+            None => self.refresh(),
+        }
     }
 
     #[inline]
@@ -337,7 +357,6 @@ impl GbtLink {
         event: crate::gbt::pair::PairEvent,
         plant: &mut ConnectorPlant,
         ev: &mut Ev,
-        out: &mut impl FnMut(LinkOutcome),
     ) {
         use crate::gbt::bms::BmsEvent;
         use crate::gbt::charger::{ChargerEvent, ChargerPhase};
@@ -367,30 +386,38 @@ impl GbtLink {
                 self.setpoint = (sp.voltage_v, sp.current_a);
             }
             PairEvent::Charger(ChargerEvent::PhaseChanged(ChargerPhase::Charging)) => {
-                out(LinkOutcome::ChargingStarted);
+                self.emit(LinkOutcome::ChargingStarted);
             }
             PairEvent::Charger(ChargerEvent::Stopped { cause, .. }) => {
                 self.setpoint = (0.0, 0.0);
-                out(LinkOutcome::Stopped(stop_reason(cause, self.bms_stop)));
+                self.emit(LinkOutcome::Stopped(stop_reason(cause, self.bms_stop)));
             }
             PairEvent::Charger(ChargerEvent::Error { attempt, .. }) => {
-                out(LinkOutcome::Error {
+                self.emit(LinkOutcome::Error {
                     side: "cem",
                     attempt,
                 });
             }
             PairEvent::Charger(ChargerEvent::GaveUp) => {
                 self.setpoint = (0.0, 0.0);
-                out(LinkOutcome::Stopped(StopReason::CommunicationLost));
+                self.emit(LinkOutcome::Stopped(StopReason::CommunicationLost));
             }
             PairEvent::Bms(BmsEvent::Stopped { cause, .. }) => self.bms_stop = Some(cause),
             PairEvent::Bms(BmsEvent::Error { attempt, .. }) => {
-                out(LinkOutcome::Error {
+                self.emit(LinkOutcome::Error {
                     side: "bem",
                     attempt,
                 });
             }
             PairEvent::Charger(_) | PairEvent::Bms(_) => {}
+        }
+    }
+
+    /// Records an outcome of the step in progress.
+    fn emit(&mut self, outcome: LinkOutcome) {
+        if let Some(slot) = self.emitted_outcomes.get_mut(self.emitted) {
+            *slot = Some(outcome);
+            self.emitted += 1;
         }
     }
 

@@ -91,22 +91,32 @@ impl Pair {
     /// Runs everything due at `now`: timers, deliveries, transmissions, events, until
     /// nothing moves. Afterwards [`poll_timeout`](Pair::poll_timeout) is later than `now`.
     pub fn step(&mut self, now: Instant) {
+        self.step_settled(now);
+    }
+
+    /// [`step`](Pair::step), returning the pair's next deadline (`NEVER` for none) when
+    /// it settled, `None` when it hit the round limit. The deadline is the one the last
+    /// check computed: nothing moves after it.
+    pub(crate) fn step_settled(&mut self, now: Instant) -> Option<Instant> {
         for _ in 0..MAX_ROUNDS {
             // A round with nothing due moves nothing: skip it (most steps need one round,
             // and the owner often steps once more to see whether its events caused more).
             // The deadlines are read once per round and handed to it.
-            let charger_due = self.charger.next_deadline() <= now;
-            let bms_due = self.bms.next_deadline() <= now;
+            let charger_next = self.charger.next_deadline();
+            let bms_next = self.bms.next_deadline();
+            let segment_next = self.segment.next_due_raw();
+            let (charger_due, bms_due) = (charger_next <= now, bms_next <= now);
             let busy = charger_due
                 || bms_due
-                || self.segment.next_due_raw() <= now
+                || segment_next <= now
                 || self.charger.has_output()
                 || self.bms.has_output();
             if !busy || !self.round(now, charger_due, bms_due) {
-                return;
+                return Some(charger_next.min(bms_next).min(segment_next));
             }
         }
         self.stalls += 1;
+        None
     }
 
     /// Whether a round at `now` would fire a timer, deliver, send or forward anything.
@@ -118,10 +128,12 @@ impl Pair {
     /// machine's deadline has come (the charger's timers do not move the BMS's).
     fn round(&mut self, now: Instant, charger_due: bool, bms_due: bool) -> bool {
         let mut moved = false;
-        if charger_due {
+        // A due deadline is mostly a periodic message (sent below); the timeout handlers
+        // run only when a timer or a TP deadline has come (otherwise they do nothing).
+        if charger_due && self.charger.timer_due(now) {
             self.charger.handle_timeout(now);
         }
-        if bms_due {
+        if bms_due && self.bms.timer_due(now) {
             self.bms.handle_timeout(now);
         }
         while let Some((to, frame)) = self.segment.poll_deliver(now) {

@@ -8,7 +8,7 @@ use crate::fleet::plant::{Ev, MAX_CONNECTORS, SessionSlot, TickResult};
 use crate::fleet::traffic::Arrival;
 use crate::gbt::charger::ChargerStopCause;
 use crate::rng::{self, Domain};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::trace::Entity;
 use profiles::ChargerKind;
 use rand::RngExt;
@@ -305,9 +305,10 @@ impl World {
                 self.physics_tick(k);
             }
             let mut kept = false;
+            let sample = (!kept_for_sample).then(|| sample_at + Duration::from_micros(1));
             for ci in range.clone() {
                 if self.link_due[ci] <= next {
-                    kept |= self.step_link_ahead(ci, next);
+                    kept |= self.run_link_ahead(k, ci, next, until.min(sample.unwrap_or(until)));
                 }
             }
             if kept {
@@ -317,9 +318,17 @@ impl World {
         self.now = woken_at;
     }
 
-    /// Steps connector `ci`'s link at `at` ahead of the scheduler; true if it reported
-    /// outcomes (kept in the link for the wake-up at `at`).
-    fn step_link_ahead(&mut self, ci: usize, at: Instant) -> bool {
+    /// Steps link `ci` at `at`, then through its own next deadlines while each comes
+    /// strictly before `bound`, charger `k`'s next physics tick and its other links'
+    /// deadlines, until a step keeps outcomes (true): the same steps in the same order as
+    /// one turn of the run-ahead loop per deadline ([`GbtLink::run_ahead`]).
+    fn run_link_ahead(&mut self, k: usize, ci: usize, at: Instant, bound: Instant) -> bool {
+        let mut bound = bound.min(self.chargers[k].next_tick.unwrap_or(Instant::FAR_FUTURE));
+        for other in self.chargers[k].connectors.clone() {
+            if other != ci {
+                bound = bound.min(self.link_due[other]);
+            }
+        }
         let Connector {
             link, plant, phase, ..
         } = &mut self.connectors[ci];
@@ -330,7 +339,10 @@ impl World {
         else {
             return false;
         };
-        let kept = link.step_ahead(at, plant, ev);
+        let kept = link.step_ahead(at, plant, ev) || {
+            link.run_ahead(bound, plant, ev);
+            link.has_pending()
+        };
         self.sync_link(ci);
         kept
     }

@@ -428,6 +428,12 @@ impl BmsSession {
         self.has_output() || self.next_deadline() <= now
     }
 
+    /// Whether [`handle_timeout`](Self::handle_timeout) has anything to fire at `now` (a
+    /// timer or the TP sender's deadline); the periodic messages are sent by `poll_transmit`.
+    pub(crate) fn timer_due(&self, now: Instant) -> bool {
+        self.timers.next_raw().min(or_never(self.tp.poll_timeout())) <= now
+    }
+
     /// Whether TP frames may be queued or events are waiting (work due whatever the time).
     pub(crate) fn has_output(&self) -> bool {
         self.tp_output || !self.events.is_empty()

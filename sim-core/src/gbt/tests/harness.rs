@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::gbt::bms::{BatteryStatus, BmsConfig, BmsEvent, BmsPhase, Demand, DemandMode};
 use crate::gbt::charger::{ChargerConfig, ChargerEvent, ChargerPhase, OutputStatus, Setpoint};
+use crate::gbt::deadline;
 use crate::gbt::pair::{Pair, PairEvent};
 use crate::gbt::segment::{SegmentConfig, TapRecord};
 
@@ -183,7 +184,9 @@ impl Harness {
     pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Harness) -> bool) -> bool {
         let end = self.now + limit;
         loop {
-            self.pair.step(self.now);
+            let settled = self.pair.step_settled(self.now);
+            // The deadline a settled step reports is the one the pair then gives.
+            assert_eq!(settled.map(deadline), Some(self.pair.poll_timeout()));
             self.drain();
             if done(self) {
                 return true;

@@ -84,22 +84,56 @@ fn water_level(total: f64, demands: &[f64], need: impl Fn(f64) -> f64) -> f64 {
     f64::INFINITY
 }
 
+/// The modules connector demand `d` needs at module power `g` (a tiny epsilon absorbs
+/// float noise like 60.000…1 kW of 30 kW modules).
+fn unit_need(g: f64, d: f64) -> f64 {
+    (sanitize(d) / g - 1e-9).ceil().max(0.0)
+}
+
+/// Connectors whose module needs are computed once per allocation, on the stack (`ceil` is
+/// a library call on this target and the fair share reads each need several times).
+const STACK_NEEDS: usize = 16;
+
 fn allocate_units(limit: f64, g: f64, demands: &[f64], out: &mut [f64]) {
     // Whole modules available and needed (a tiny epsilon absorbs float noise like 59.999…).
     let units = (limit / g + 1e-9).floor();
-    let need = |d: f64| (sanitize(d) / g - 1e-9).ceil().max(0.0);
-    let level = water_level(units, demands, need).floor();
+    if demands.len() <= STACK_NEEDS {
+        let mut needs = [0.0; STACK_NEEDS];
+        for (n, &d) in needs.iter_mut().zip(demands) {
+            *n = unit_need(g, d);
+        }
+        let needs = needs.get(..demands.len()).unwrap_or(&[]);
+        let level = water_level(units, needs, |x| x).floor();
+        grant_units(units, g, level, demands, out, |i, _| {
+            needs.get(i).copied().unwrap_or(0.0)
+        });
+    } else {
+        let level = water_level(units, demands, |d| unit_need(g, d)).floor();
+        grant_units(units, g, level, demands, out, |_, d| unit_need(g, d));
+    }
+}
+
+/// Grants `level` modules to each connector (at most its need, `need(i, d_i)`), the
+/// modules left over one each in connector order, and converts modules to power.
+fn grant_units(
+    units: f64,
+    g: f64,
+    level: f64,
+    demands: &[f64],
+    out: &mut [f64],
+    need: impl Fn(usize, f64) -> f64,
+) {
     let mut given_total = 0.0;
-    for (o, &d) in out.iter_mut().zip(demands) {
-        *o = need(d).min(level);
+    for (i, (o, &d)) in out.iter_mut().zip(demands).enumerate() {
+        *o = need(i, d).min(level);
         given_total += *o;
     }
     let mut left = units - given_total;
-    for (o, &d) in out.iter_mut().zip(demands) {
+    for (i, (o, &d)) in out.iter_mut().zip(demands).enumerate() {
         if left < 1.0 {
             break;
         }
-        if *o < need(d) {
+        if *o < need(i, d) {
             *o += 1.0;
             left -= 1.0;
         }
@@ -178,6 +212,33 @@ mod tests {
         assert_eq!(out, [60e3, 30e3, 20e3]);
         PowerSharing::modules(30e3).allocate(120e3, &[45e3, 45e3], &mut out);
         assert_eq!(out, [45e3, 45e3, 0.0]);
+    }
+
+    /// The stack path (needs computed once) grants exactly what computing every need on
+    /// the fly does, bit for bit.
+    #[test]
+    fn precomputed_needs_change_nothing() {
+        let mut x = 99u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for _ in 0..5000 {
+            let n = 1 + (next() * 8.0) as usize;
+            let demands: Vec<f64> = (0..n).map(|_| next() * 250e3 - 20e3).collect();
+            let limit = next() * 500e3;
+            let g = [30e3, 20e3, 7.5e3][(next() * 3.0) as usize % 3];
+            let mut fast = vec![0.0; n];
+            allocate_units(limit, g, &demands, &mut fast);
+            let units = (limit / g + 1e-9).floor();
+            let level = water_level(units, &demands, |d| unit_need(g, d)).floor();
+            let mut slow = vec![0.0; n];
+            grant_units(units, g, level, &demands, &mut slow, |_, d| unit_need(g, d));
+            let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&slow), "{limit} {g} {demands:?}");
+        }
     }
 
     #[test]
