@@ -511,6 +511,15 @@ fn render(outcomes: &[Outcome], args: &BenchArgs) -> String {
             o.case.run_args().join(" ")
         );
     }
+    if let Some(rate) = args.command_rate
+        && outcomes.iter().any(|o| o.rate.is_some())
+    {
+        let _ = writeln!(
+            md,
+            "\nThe hosted backend sent {rate} commands/s (`--command-rate {rate}`) instead of \
+             the scenario's rate."
+        );
+    }
     md
 }
 
