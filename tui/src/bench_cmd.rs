@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// to `chargestorm run --mqtt-client`.
     #[arg(long, default_value = "native")]
     pub mqtt_client: hil::mqtt::MqttTransport,
+    /// The hosted backend's command rate (commands/s) in the MQTT rate cases that send
+    /// commands, instead of the scenario's `command_rate_per_s` (to find the highest rate
+    /// that keeps the latency target).
+    #[arg(long)]
+    pub command_rate: Option<f64>,
 }
 
 /// What a case measures.
@@ -212,7 +217,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let mut outcomes = Vec::new();
     for case in selected {
         eprintln!("bench: {} ({})", case.id, case.run_args().join(" "));
-        let outcome = run_case(&exe, &dir, &runtime, case, args.mqtt_client)?;
+        let outcome = run_case(&exe, &dir, &runtime, case, args)?;
         eprintln!("{}", one_line(&outcome));
         outcomes.push(outcome);
     }
@@ -264,8 +269,9 @@ fn run_case(
     dir: &Path,
     runtime: &tokio::runtime::Runtime,
     case: Case,
-    mqtt_client: hil::mqtt::MqttTransport,
+    bench: &BenchArgs,
 ) -> Result<Outcome> {
+    let mqtt_client = bench.mqtt_client;
     let report_path = dir.join(format!("{}.json", case.id));
     let mut args = case.run_args();
     args.extend(["--report".to_owned(), report_path.display().to_string()]);
@@ -292,9 +298,13 @@ fn run_case(
             runtime,
             m.addr(),
             case.scenario,
+            bench.command_rate,
         )?),
         _ => None,
     };
+    // The broker's and this process's (the hosted backend's) CPU while the child runs.
+    let broker_cpu_before = broker.as_ref().and_then(hil::mqtt::Mosquitto::cpu_time);
+    let own_cpu_before = crate::usage::process().map(|p| p.cpu_user_s + p.cpu_system_s);
     let simulated = profiles::HumanDuration::parse(case.duration)?.micros as f64 / 1e6;
     // A real-time run that cannot keep up would take ever longer: it is stopped (Ctrl-C,
     // which still writes its report) once it is this far past its simulated duration.
@@ -320,6 +330,20 @@ fn run_case(
         std::thread::sleep(Duration::from_millis(100));
     };
     let child_wall = started.elapsed();
+    let broker_cpu_s = match (
+        broker_cpu_before,
+        broker.as_ref().and_then(hil::mqtt::Mosquitto::cpu_time),
+    ) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    let own_cpu_s = match (
+        own_cpu_before,
+        crate::usage::process().map(|p| p.cpu_user_s + p.cpu_system_s),
+    ) {
+        (Some(a), Some(b)) => b - a,
+        _ => f64::NAN,
+    };
     let text = std::fs::read_to_string(&report_path).with_context(|| {
         format!(
             "case {} wrote no report ({status}); rerun: chargestorm {}",
@@ -329,7 +353,15 @@ fn run_case(
     })?;
     let report: Report = serde_json::from_str(&text)
         .with_context(|| format!("cannot read report {}", report_path.display()))?;
-    let rate = hosted.map(|h| h.finish(runtime)).transpose()?;
+    let rate = match (hosted, &broker) {
+        (Some(h), Some(m)) => {
+            let mut figures = h.finish(runtime, m)?;
+            figures.broker_cpu_s = broker_cpu_s;
+            figures.backend_cpu_s = own_cpu_s;
+            Some(figures)
+        }
+        _ => None,
+    };
     let baseline = match &broker {
         Some(m) if rate.is_none() => {
             let (messages, _) = mqtt_publishes(&report);
@@ -510,6 +542,15 @@ fn render(outcomes: &[Outcome], args: &BenchArgs) -> String {
             "- `{}`: `chargestorm {}`",
             o.case.id,
             o.case.run_args().join(" ")
+        );
+    }
+    if let Some(rate) = args.command_rate
+        && outcomes.iter().any(|o| o.rate.is_some())
+    {
+        let _ = writeln!(
+            md,
+            "\nThe hosted backend sent {rate} commands/s (`--command-rate {rate}`) instead of \
+             the scenario's rate."
         );
     }
     md

@@ -76,6 +76,7 @@ pub(super) struct Counters {
     pub(super) connects: AtomicU64,
     pub(super) connect_failures: AtomicU64,
     pub(super) disconnects: AtomicU64,
+    pub(super) abandoned: AtomicU64,
 }
 
 /// What the connections counted.
@@ -89,6 +90,11 @@ pub struct TransportStats {
     pub connect_failures: u64,
     /// Dropped connections.
     pub disconnects: u64,
+    /// Publishes and subscriptions handed to the connections that never reached the wire:
+    /// still queued when the fleet shut down (its graceful drain timed out, or their
+    /// connection was not up). A publish counted as sent by the world and never received
+    /// downstream is one of these, or lost beyond the simulator.
+    pub abandoned: u64,
 }
 
 /// The queued events and whether a thread is blocked waiting for them.
@@ -338,10 +344,15 @@ impl MqttFleet {
             connects: c.connects.load(Ordering::Relaxed),
             connect_failures: c.connect_failures.load(Ordering::Relaxed),
             disconnects: c.disconnects.load(Ordering::Relaxed),
+            abandoned: c.abandoned.load(Ordering::Relaxed),
         }
     }
 
-    /// Stops every connection (no DISCONNECT is sent).
+    /// Stops every connection (no DISCONNECT is sent). The native engine first drains what
+    /// it was handed (writes every queued request its window allows, for up to
+    /// [`super::native::CLOSE_GRACE`]), so that publishes the world counted as sent are not
+    /// lost in the simulator's own buffers; what it could not write is counted in
+    /// [`TransportStats::abandoned`].
     pub fn shutdown(&self) {
         match &self.engine {
             Engine::Native(e) => e.shutdown(),

@@ -32,7 +32,7 @@ pub use broker::{EmbeddedBroker, free_loopback_port};
 pub use clock::RealClock;
 pub use driver::{DriverStats, FleetDriver};
 pub use fleet::{Batch, Inbox, MqttFleet, PublishRefused, TransportEvent, TransportStats};
-pub use mosquitto::Mosquitto;
+pub use mosquitto::{Mosquitto, PublishCounters};
 pub use options::{BrokerUrl, MAX_INFLIGHT, MqttSettings, MqttTransport};
 
 /// Errors of the MQTT shell.

@@ -4,7 +4,10 @@
 //! The configuration is the one the traps were measured with (reliability.md §1): loopback
 //! only, anonymous, `max_inflight_messages 20`, no persistence (so a restart keeps no
 //! session), TCP no-delay; plus a queue deep enough that a burst to the backend's single
-//! subscription is not dropped (`max_queued_messages`, default 1,000).
+//! subscription is not dropped (`max_queued_messages`, default 1,000). Its `$SYS` counters
+//! are refreshed every second ([`Mosquitto::publish_counters`]) and its CPU time is read from
+//! `/proc` ([`Mosquitto::cpu_time`]), so that a benchmark can attribute lost messages and
+//! show the broker's share of the machine.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -62,7 +65,7 @@ impl Mosquitto {
         let text = format!(
             "listener {} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages {}\n\
              persistence false\nset_tcp_nodelay true\nmax_queued_messages 200000\n\
-             max_packet_size 1048576\n",
+             max_packet_size 1048576\nsys_interval 1\n",
             addr.port(),
             max_inflight.max(1)
         );
@@ -99,6 +102,69 @@ impl Mosquitto {
         )))
     }
 
+    /// The broker process's id (`None` once killed).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// CPU time (user and system) the broker process has used so far, from
+    /// `/proc/PID/stat` (Linux; `None` elsewhere or once killed).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        proc_stat_cpu(&stat)
+    }
+
+    /// The broker's own publish counters (`$SYS/broker/publish/messages/{received,sent,
+    /// dropped}`, refreshed every second): read with a short-lived client, at most 5 s.
+    pub async fn publish_counters(&self) -> Result<PublishCounters, MqttError> {
+        let id = format!("chargestorm-sys-{}", std::process::id());
+        let mut options = rumqttc::MqttOptions::new(id, "127.0.0.1", self.addr.port());
+        options.set_keep_alive(Duration::from_secs(5));
+        let (client, mut events) = rumqttc::AsyncClient::new(options, 10);
+        client
+            .subscribe("$SYS/broker/publish/messages/+", rumqttc::QoS::AtMostOnce)
+            .await
+            .map_err(|e| MqttError::Broker(format!("$SYS subscription: {e}")))?;
+        let mut found = [None; 3];
+        let read = async {
+            while found.iter().any(Option::is_none) {
+                match events.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                        let slot = match p.topic.rsplit('/').next() {
+                            Some("received") => 0,
+                            Some("sent") => 1,
+                            Some("dropped") => 2,
+                            _ => continue,
+                        };
+                        found[slot] = std::str::from_utf8(&p.payload)
+                            .ok()
+                            .and_then(|t| t.trim().parse::<u64>().ok());
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(MqttError::Broker(format!("$SYS read: {e}"))),
+                }
+            }
+            Ok(())
+        };
+        let outcome = tokio::time::timeout(Duration::from_secs(5), read).await;
+        let _ = client.try_disconnect();
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(MqttError::Broker(
+                    "the broker published no $SYS counters within 5 s".to_owned(),
+                ));
+            }
+        }
+        // A counter the broker never published (nothing dropped yet) is zero.
+        Ok(PublishCounters {
+            received: found[0].unwrap_or(0),
+            sent: found[1].unwrap_or(0),
+            dropped: found[2].unwrap_or(0),
+        })
+    }
+
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -129,9 +195,46 @@ impl Mosquitto {
     }
 }
 
+/// Mosquitto's own publish counters since it started (its `$SYS` tree).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishCounters {
+    /// PUBLISH packets received from clients.
+    pub received: u64,
+    /// PUBLISH packets sent to clients (its `$SYS` messages included).
+    pub sent: u64,
+    /// Publishes dropped at the `max_inflight_messages` / `max_queued_messages` limits.
+    pub dropped: u64,
+}
+
+/// User plus system CPU time in a `/proc/PID/stat` line (clock ticks of 10 ms, Linux's
+/// `USER_HZ`); `None` if the line does not parse.
+fn proc_stat_cpu(stat: &str) -> Option<Duration> {
+    // The command name (field 2) may hold spaces: fields are counted after its ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
 impl Drop for Mosquitto {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_stat_cpu_counts_user_and_system_ticks_after_the_name() {
+        // pid (comm with a space) state ppid pgrp session tty tpgid flags minflt cminflt
+        // majflt cmajflt utime=150 stime=25 ...
+        let line = "42 (mos quitto) S 1 42 42 0 -1 4194560 100 0 0 0 150 25 0 0 20 0 1 0";
+        assert_eq!(proc_stat_cpu(line), Some(Duration::from_millis(1750)));
+        assert_eq!(proc_stat_cpu("42 (x) S 1"), None);
+        assert_eq!(proc_stat_cpu("garbage"), None);
     }
 }

@@ -34,6 +34,41 @@ pub struct RateFigures {
     pub timeouts: u64,
     /// Every error the backend counted.
     pub errors: u64,
+    /// Mosquitto's own publish counters at the end (`None` if it did not publish them).
+    pub broker: Option<hil::mqtt::PublishCounters>,
+    /// CPU seconds Mosquitto used while the simulator ran.
+    pub broker_cpu_s: f64,
+    /// CPU seconds the bench process (the hosted backend) used while the simulator ran.
+    pub backend_cpu_s: f64,
+}
+
+/// Where the uplinks the chargers sent and the backend did not receive were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LossAttribution {
+    /// Never received by the broker (left in the simulator at its end, or in transit).
+    pub before_broker: u64,
+    /// Dropped by the broker at its `max_queued_messages` / in-flight limits.
+    pub broker_dropped: u64,
+    /// Received by the broker, not dropped, and still not received by the backend.
+    pub unexplained: u64,
+}
+
+impl RateFigures {
+    /// Splits the lost uplinks (`sent` by the chargers minus those the backend received)
+    /// with the broker's own counters: the broker received the chargers' uplinks plus the
+    /// backend's downlinks.
+    pub fn attribute_loss(&self, sent: u64) -> Option<LossAttribution> {
+        let broker = self.broker?;
+        let lost = sent.saturating_sub(self.received);
+        let uplinks_at_broker = broker.received.saturating_sub(self.published);
+        let before_broker = sent.saturating_sub(uplinks_at_broker).min(lost);
+        let broker_dropped = broker.dropped.min(lost - before_broker);
+        Some(LossAttribution {
+            before_broker,
+            broker_dropped,
+            unexplained: lost - before_broker - broker_dropped,
+        })
+    }
 }
 
 /// The reference backend of a bundled scenario, running in the bench process.
@@ -48,6 +83,7 @@ impl HostedBackend {
         runtime: &tokio::runtime::Runtime,
         broker: SocketAddr,
         scenario: &str,
+        command_rate: Option<f64>,
     ) -> Result<Self> {
         let lib = profiles::Library::bundled().context("the bundled profiles are broken")?;
         let resolved = lib.load_scenario(scenario)?;
@@ -55,9 +91,12 @@ impl HostedBackend {
             bail!("benchmark scenario {scenario} names no seed");
         };
         let spec = &resolved.scenario.mqtt;
-        let backend =
+        let mut backend =
             sim_core::fleet::reference_backend(spec, crate::serve_cmd::wall_clock_now(), seed)
                 .map_err(anyhow::Error::msg)?;
+        if let Some(rate) = command_rate.filter(|_| spec.command_rate_per_s > 0.0) {
+            backend.set_command_load(rate);
+        }
         let mut settings = MqttSettings::new(BrokerUrl::loopback(broker.port()));
         settings.keep_alive = std::time::Duration::from_secs(u64::from(spec.heartbeat_interval_s));
         settings.broker_max_inflight = BACKEND_INFLIGHT;
@@ -70,7 +109,11 @@ impl HostedBackend {
 
     /// Stops the command load (the chargers have gone), lets the last messages arrive,
     /// stops the backend and returns what it measured.
-    pub fn finish(self, runtime: &tokio::runtime::Runtime) -> Result<RateFigures> {
+    pub fn finish(
+        self,
+        runtime: &tokio::runtime::Runtime,
+        broker: &hil::mqtt::Mosquitto,
+    ) -> Result<RateFigures> {
         let commands = runtime
             .block_on(self.runner.call(|b, _| {
                 let n = b.load_commands_scheduled();
@@ -108,7 +151,23 @@ impl HostedBackend {
                 )
             });
         let errors = metrics.errors();
+        // Mosquitto refreshes its $SYS counters every second: wait past one refresh after
+        // the last message arrived.
+        let counters = runtime.block_on(async {
+            tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+            broker.publish_counters().await
+        });
+        let counters = match counters {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("bench: no broker counters: {e}");
+                None
+            }
+        };
         Ok(RateFigures {
+            broker: counters,
+            broker_cpu_s: 0.0,
+            backend_cpu_s: 0.0,
             received: stats.received,
             published: stats.published,
             commands,
@@ -130,7 +189,9 @@ pub(super) fn render<'a>(
          Uplinks sent | Received by the backend | Lost | Uplink rate reached | Commands \
          scheduled / answered | Command rate reached | Command latency p50 / p99 (corrected) \
          | Service p99 | Backend timeouts | Generator lag p99 | Kept up | CPU per message | \
-         RSS per charger |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         RSS per charger | Lost: before the broker / dropped by it / unexplained | CPU cores: \
+         simulator / backend / Mosquitto |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (r, f, cut_short) in outcomes {
         let (publishes, up) = super::mqtt_publishes(r);
@@ -147,7 +208,7 @@ pub(super) fn render<'a>(
         let _ = writeln!(
             md,
             "| {}{} | {} | {up} | {} | {} | {:.0}/s | {} / {answered} | {:.0}/s | {} | {} | {} | \
-             {lag:.1} ms | {} | {:.1} µs | {:.1} KiB |",
+             {lag:.1} ms | {} | {:.1} µs | {:.1} KiB | {} | {:.2} / {:.2} / {:.2} |",
             r.scenario,
             if cut_short { " (stopped)" } else { "" },
             r.connectors.total,
@@ -169,6 +230,13 @@ pub(super) fn render<'a>(
             if kept { "yes" } else { "**no**" },
             super::cpu_s(r) * 1e6 / handled.max(1) as f64,
             super::rss_kib(r) as f64 / r.connectors.total.max(1) as f64,
+            f.attribute_loss(up).map_or("–".into(), |a| format!(
+                "{} / {} / {}",
+                a.before_broker, a.broker_dropped, a.unexplained
+            )),
+            super::cpu_s(r) / r.wall_s.max(1e-9),
+            f.backend_cpu_s / r.wall_s.max(1e-9),
+            f.broker_cpu_s / r.wall_s.max(1e-9),
         );
     }
     md.push_str(
@@ -180,6 +248,44 @@ pub(super) fn render<'a>(
          flight at the end or timed out. QoS 0 telemetry carries no send time finer than a \
          second, so its latency is bounded by the generator lag and the broker path, not \
          timed per message. CPU per message is the simulator process over the publishes it \
-         sent and the commands it answered.\n\n",
+         sent and the commands it answered. Lost uplinks are split with Mosquitto's own \
+         `$SYS/broker/publish/messages/*` counters: before the broker (sent minus the \
+         uplinks the broker received, i.e. its received publishes minus the backend's \
+         downlinks), dropped by the broker, and the rest. CPU cores are each process's CPU \
+         time over the simulator's wall time: the simulator, the bench process (the hosted \
+         backend) and Mosquitto (single-threaded: 1.00 is its ceiling).\n\n",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_uplinks_are_split_by_the_broker_counters() {
+        let f = RateFigures {
+            received: 900,
+            published: 50,
+            broker: Some(hil::mqtt::PublishCounters {
+                // 960 uplinks and the backend's 50 downlinks reached the broker.
+                received: 1010,
+                sent: 950,
+                dropped: 40,
+            }),
+            ..RateFigures::default()
+        };
+        // 1,000 sent: 40 never reached the broker, 40 dropped by it, 20 unexplained.
+        let a = f.attribute_loss(1000).unwrap();
+        assert_eq!(
+            (a.before_broker, a.broker_dropped, a.unexplained),
+            (40, 40, 20)
+        );
+        // Nothing lost: nothing attributed, whatever the broker dropped elsewhere.
+        let a = f.attribute_loss(900).unwrap();
+        assert_eq!(
+            (a.before_broker, a.broker_dropped, a.unexplained),
+            (0, 0, 0)
+        );
+        assert!(RateFigures::default().attribute_loss(10).is_none());
+    }
 }

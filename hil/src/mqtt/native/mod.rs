@@ -34,6 +34,12 @@ use rumqttc::mqttbytes::v4::{Publish, SubscribeFilter};
 use super::fleet::{Inbox, PublishRefused};
 use super::{MqttError, MqttSettings};
 
+/// The longest a shutdown waits for the I/O thread to write what it was handed (QoS 2
+/// publishes beyond the in-flight window wait for the broker's acknowledgements): long
+/// enough for a broker that is behind by a second, short enough not to hold up the end of
+/// a run whose broker is gone.
+pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
 /// The waker's token; connections use their index.
 const WAKER: mio::Token = mio::Token(usize::MAX);
 
@@ -57,7 +63,9 @@ struct Shared {
     /// wire: the bound that makes a publish "full, retry later", as rumqttc's request
     /// channel does.
     queued: Vec<AtomicU32>,
-    stop: AtomicBool,
+    /// The fleet is shutting down: the I/O thread writes what it holds, then stops (see
+    /// [`CLOSE_GRACE`]).
+    closing: AtomicBool,
     /// Open [`NativeFleet::begin_batch`] scopes: while any is open, commands do not wake
     /// the I/O thread; the scope's end does, once.
     held: AtomicUsize,
@@ -151,7 +159,7 @@ impl NativeFleet {
             waker,
             inbox,
             queued: client_ids.iter().map(|_| AtomicU32::new(0)).collect(),
-            stop: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             held: AtomicUsize::new(0),
             wake_pending: AtomicBool::new(false),
         });
@@ -273,9 +281,11 @@ impl NativeFleet {
         Ok(())
     }
 
-    /// Stops the I/O thread (no DISCONNECT is sent) and waits for it.
+    /// Stops the I/O thread (no DISCONNECT is sent) and waits for it. The thread first
+    /// writes every request it was handed that its connection can still send (at most
+    /// [`CLOSE_GRACE`]); the rest is counted as abandoned.
     pub(super) fn shutdown(&self) {
-        self.shared.stop.store(true, Ordering::Release);
+        self.shared.closing.store(true, Ordering::Release);
         self.shared.wake();
         let thread = self
             .thread
