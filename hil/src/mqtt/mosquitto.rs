@@ -175,11 +175,6 @@ impl Mosquitto {
         super::BrokerUrl::loopback(self.addr.port())
     }
 
-    /// Its process id while it runs (to read its CPU and memory from `/proc`).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// Kills it with SIGKILL (no clean shutdown, nothing persisted).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
