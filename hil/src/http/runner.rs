@@ -68,8 +68,20 @@ pub fn serve_machine<M: HttpMachine + Send + 'static>(
     server_tls: Option<&ServerTls>,
     client_tls: &ClientTls,
 ) -> Result<RunningServer<M>, HttpError> {
-    let tls = server_tls.map(server_config).transpose()?;
     let client = HttpClient::new(client_tls)?;
+    serve_machine_with_client(listener, machine, clock, routes, server_tls, client)
+}
+
+/// [`serve_machine`] with a client of the caller's (a pipelined one, for instance).
+pub fn serve_machine_with_client<M: HttpMachine + Send + 'static>(
+    listener: TcpListener,
+    machine: M,
+    clock: WallClock,
+    routes: Routes,
+    server_tls: Option<&ServerTls>,
+    client: HttpClient,
+) -> Result<RunningServer<M>, HttpError> {
+    let tls = server_tls.map(server_config).transpose()?;
     let local_addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(machine, clock));
     let (shutdown, rx) = watch::channel(false);
