@@ -38,7 +38,8 @@ pub use client::{ClientTls, HttpClient, Routes};
 pub use clock::WallClock;
 pub use runner::{
     OperatorServerConfig, PlatformServerConfig, RunningServer, serve_machine,
-    serve_machine_with_client, serve_operator, serve_platform,
+    serve_machine_with_client, serve_operator, serve_operator_pipelined, serve_platform,
+    serve_platform_pipelined,
 };
 pub use shared::{Shared, SharedOperator};
 pub use tls::ServerTls;

@@ -122,7 +122,17 @@ pub struct PlatformServerConfig {
 /// Binds `addr` and serves the reference monitoring platform (`chargestorm platform`).
 pub async fn serve_platform(
     addr: SocketAddr,
+    config: PlatformServerConfig,
+) -> Result<RunningServer<MonitoringPlatform>, HttpError> {
+    serve_platform_pipelined(addr, config, 0).await
+}
+
+/// [`serve_platform`] whose client pipelines up to `pipeline` requests per connection
+/// ([`HttpClient::pipelined`]; 0: one at a time).
+pub async fn serve_platform_pipelined(
+    addr: SocketAddr,
     mut config: PlatformServerConfig,
+    pipeline: usize,
 ) -> Result<RunningServer<MonitoringPlatform>, HttpError> {
     let listener = TcpListener::bind(addr).await?;
     let clock = WallClock::start();
@@ -130,13 +140,14 @@ pub async fn serve_platform(
     let platform =
         MonitoringPlatform::new(config.platform).map_err(|e| HttpError::Machine(e.to_string()))?;
     let routes = routes_for(&config.operator_urls)?;
-    serve_machine(
+    let client = HttpClient::pipelined(&config.client_tls, pipeline)?;
+    serve_machine_with_client(
         listener,
         platform,
         clock,
         routes,
         config.tls.as_ref(),
-        &config.client_tls,
+        client,
     )
 }
 
@@ -157,7 +168,17 @@ pub struct OperatorServerConfig {
 /// Binds `addr` and serves chargestorm's operator platform.
 pub async fn serve_operator(
     addr: SocketAddr,
+    config: OperatorServerConfig,
+) -> Result<RunningServer<OperatorPlatform>, HttpError> {
+    serve_operator_pipelined(addr, config, 0).await
+}
+
+/// [`serve_operator`] whose client pipelines up to `pipeline` requests per connection
+/// ([`HttpClient::pipelined`]; 0: one at a time): for `--http-pipeline N`.
+pub async fn serve_operator_pipelined(
+    addr: SocketAddr,
     mut config: OperatorServerConfig,
+    pipeline: usize,
 ) -> Result<RunningServer<OperatorPlatform>, HttpError> {
     let listener = TcpListener::bind(addr).await?;
     let clock = WallClock::start();
@@ -165,12 +186,13 @@ pub async fn serve_operator(
     let operator =
         OperatorPlatform::new(config.operator).map_err(|e| HttpError::Machine(e.to_string()))?;
     let routes = routes_for(&config.peer_urls)?;
-    serve_machine(
+    let client = HttpClient::pipelined(&config.client_tls, pipeline)?;
+    serve_machine_with_client(
         listener,
         operator,
         clock,
         routes,
         config.tls.as_ref(),
-        &config.client_tls,
+        client,
     )
 }
