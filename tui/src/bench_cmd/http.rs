@@ -23,10 +23,13 @@ pub const GROUP: &str = "http";
 /// overrides it.
 const RATE_PER_S: f64 = 20_000.0;
 
-/// Worker threads of the operator's runtime, as `chargestorm run` has (measured here: 34 µs
-/// per request on 2 workers against 41 µs on tokio's current-thread runtime, which
-/// `CHARGESTORM_BENCH_HTTP_WORKERS=0` selects).
-const WORKERS: usize = 2;
+/// Worker threads of the operator's runtime; 0 is tokio's current-thread runtime, which
+/// `CHARGESTORM_BENCH_HTTP_WORKERS=2` replaces by `chargestorm run`'s two workers. With
+/// pipelining one thread carries 20k requests/s at a quarter of a core, and measured here
+/// (alternating runs, 20:00 UTC) 11.1-11.5 µs per request against 16-21 µs on two workers,
+/// whose difference is cross-thread wake-ups and parking; before pipelining it was the
+/// other way round (34 µs on 2 workers, 41 µs on one thread).
+const WORKERS: usize = 0;
 
 /// Requests pipelined per connection (HTTP/1.1 pipelining; the reference platform flushes
 /// pipelined responses in batches); `CHARGESTORM_BENCH_HTTP_PIPELINE=0` measures hyper's
