@@ -102,3 +102,64 @@ async fn an_untrusted_certificate_is_a_connect_error() {
     assert_eq!(station_pushes(&lb), 0);
     lb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_go_over_https() {
+    use hil::http::{HttpClient, PlatformServerConfig, Routes, serve_platform};
+    use sim_core::tcec::wire::Interface;
+    use sim_core::tcec::{OutboundRequest, PeerId, RequestId};
+    use sim_core::time::{Duration, Instant};
+
+    let (files, ca_pem) = certificates("pipelined");
+    let spec = profiles::scenario::HttpSpec {
+        operator_id: OPERATOR_ID.to_owned(),
+        ..Default::default()
+    };
+    let (_, platform) =
+        sim_core::fleet::http_configs(&spec, 7, sim_core::tcec::wire::CivilEpoch::beijing(0))
+            .expect("test set-up");
+    let server = serve_platform(
+        "127.0.0.1:0".parse().expect("test set-up"),
+        PlatformServerConfig {
+            platform,
+            operator_urls: vec![],
+            tls: Some(files),
+            client_tls: ClientTls::default(),
+        },
+    )
+    .await
+    .expect("test set-up");
+    let tls = ClientTls {
+        native_roots: false,
+        ca_pem: Some(ca_pem),
+    };
+    let client = HttpClient::pipelined(&tls, 8).expect("test set-up");
+    let routes = Routes::new()
+        .with(PeerId(0), &server.base_url())
+        .expect("test set-up");
+    let tasks: Vec<_> = (0..8u64)
+        .map(|id| {
+            let (client, routes) = (client.clone(), routes.clone());
+            tokio::spawn(async move {
+                let request = OutboundRequest {
+                    id: RequestId(id),
+                    peer: PeerId(0),
+                    interface: Interface::QueryToken,
+                    path: "/shevcs/v1.0/query_token".into(),
+                    authorization: None,
+                    body: b"{}".to_vec(),
+                    intended_send: Instant::ZERO,
+                    timeout: Duration::from_secs(5),
+                };
+                client.send(&routes, request).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        // The envelope is refused, but over TLS and with an HTTP answer of its own.
+        let response = task.await.expect("test set-up").expect("an HTTP answer");
+        assert!(!response.body.is_empty(), "{response:?}");
+    }
+    assert_eq!(client.pool_stats().opened, 1);
+    server.shutdown().await;
+}

@@ -55,6 +55,11 @@ pub struct PlatformArgs {
     /// for loads past the 9,999 requests per second one OperatorID's Seq allows).
     #[arg(long, default_value_t = 1)]
     pub operators: usize,
+    /// Pipeline up to N requests per connection to the operators polled (HTTP/1.1
+    /// pipelining); 0, the default, sends one at a time, as servers and proxies that
+    /// mishandle pipelining are common and a broken connection fails every request on it.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub http_pipeline: usize,
 }
 
 fn scenario_and_seed(name: &str, seed: Option<u64>) -> Result<(profiles::ResolvedScenario, u64)> {
@@ -165,7 +170,7 @@ pub fn platform(args: &PlatformArgs) -> Result<ExitCode> {
     sim_core::tcec::demo::add_platform_identities(&mut platform, args.operators, seed)?;
     let rt = runtime()?;
     let server = rt
-        .block_on(hil::http::serve_platform(
+        .block_on(hil::http::serve_platform_pipelined(
             args.listen,
             hil::http::PlatformServerConfig {
                 platform,
@@ -173,6 +178,7 @@ pub fn platform(args: &PlatformArgs) -> Result<ExitCode> {
                 tls: None,
                 client_tls: hil::http::ClientTls::default(),
             },
+            args.http_pipeline,
         ))
         .with_context(|| format!("cannot serve the platform on {}", args.listen))?;
     eprintln!(

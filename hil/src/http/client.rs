@@ -13,6 +13,7 @@ use sim_core::tcec::wire::envelope::CONTENT_TYPE as TCEC_CONTENT_TYPE;
 use sim_core::tcec::{HttpResponse, OutboundRequest, PeerId, TransportError};
 
 use super::HttpError;
+use super::pipeline::PipelinePool;
 use super::pool::{Pool, PoolStats};
 use super::tls;
 use super::watchdog::Watchdog;
@@ -111,6 +112,8 @@ impl Routes {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     pool: Arc<Pool>,
+    /// Set when requests are pipelined (see [`HttpClient::pipelined`]).
+    pipeline: Option<Arc<PipelinePool>>,
     watchdog: Arc<Watchdog>,
 }
 
@@ -121,13 +124,29 @@ impl HttpClient {
         let config = tls::client_config(tls.native_roots, tls.ca_pem.as_deref())?;
         Ok(HttpClient {
             pool: Arc::new(Pool::new(config)),
+            pipeline: None,
             watchdog: Watchdog::start(),
         })
     }
 
+    /// A client that pipelines up to `depth` requests on each connection (HTTP/1.1
+    /// pipelining, [`super::pipeline`]); `depth` 0 is [`HttpClient::new`]'s one request at
+    /// a time on hyper's connections. Must be called within a tokio runtime.
+    pub fn pipelined(tls: &ClientTls, depth: usize) -> Result<Self, HttpError> {
+        let mut client = Self::new(tls)?;
+        if depth > 0 {
+            let config = tls::client_config(tls.native_roots, tls.ca_pem.as_deref())?;
+            client.pipeline = Some(Arc::new(PipelinePool::new(config, depth)));
+        }
+        Ok(client)
+    }
+
     /// Connections opened so far and idle now.
     pub fn pool_stats(&self) -> PoolStats {
-        self.pool.stats()
+        match &self.pipeline {
+            Some(p) => p.stats(),
+            None => self.pool.stats(),
+        }
     }
 
     /// Sends `request` to its peer's base URL and reads the answer, within the request's
@@ -141,6 +160,13 @@ impl HttpClient {
             .target(request.peer)
             .ok_or(TransportError::NoRoute(request.peer.0))?;
         let timeout = request.timeout.to_std();
+        if let Some(pipeline) = &self.pipeline {
+            return self
+                .watchdog
+                .run(timeout, pipeline.exchange(target, &request))
+                .await
+                .unwrap_or(Err(TransportError::Timeout));
+        }
         let http_request = http_request(target, request)?;
         self.watchdog
             .run(timeout, self.pool.exchange(target, http_request))

@@ -1,7 +1,7 @@
 //! An open-loop push load from chargestorm's operator platform to a monitoring platform
 //! elsewhere (another process or machine): what `chargestorm bench --only http` measures.
 //!
-//! The operator is the real [`OperatorPlatform`] served by [`serve_machine`] (its driver and
+//! The operator is the real [`OperatorPlatform`] served by [`serve_machine_with_client`] (its driver and
 //! HTTP client, the same code path as `chargestorm run --platform URL`). A generator changes
 //! connector statuses at a fixed rate; every change is a `notification_stationStatus` push to
 //! each peer. Each change carries its *intended* time (start + k / rate), and the operator
@@ -21,10 +21,10 @@ use sim_core::tcec::wire::objects::ConnectorStatus;
 use sim_core::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-use super::client::{ClientTls, Routes};
+use super::client::{ClientTls, HttpClient, Routes};
 use super::clock::WallClock;
 use super::shared::Shared;
-use super::{HttpError, RunningServer, serve_machine};
+use super::{HttpError, RunningServer, serve_machine_with_client};
 
 /// A generator whose lag p99 exceeds this is reported as having fallen behind.
 pub const LAG_P99_LIMIT_MS: f64 = 5.0;
@@ -45,6 +45,8 @@ pub struct PushLoadConfig {
     pub warmup: StdDuration,
     /// The measured window.
     pub measure: StdDuration,
+    /// Requests pipelined per connection (0: one at a time on hyper's connections).
+    pub pipeline: usize,
 }
 
 /// What the measured window saw.
@@ -158,14 +160,8 @@ pub async fn push_load(
         r.with(PeerId(i as u16), &config.platform_url)
     })?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let server = serve_machine(
-        listener,
-        operator,
-        clock,
-        routes,
-        None,
-        &ClientTls::default(),
-    )?;
+    let client = HttpClient::pipelined(&ClientTls::default(), config.pipeline)?;
+    let server = serve_machine_with_client(listener, operator, clock, routes, None, client)?;
     let shared = server.shared().clone();
     wait_until_idle(&shared, StdDuration::from_secs(60)).await;
     let occupied = ConnectorSnapshot {
@@ -266,7 +262,13 @@ mod tests {
     use sim_core::tcec::harness::OPERATOR_ID;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_short_load_is_delivered_and_measured() {
+    async fn a_short_load_is_delivered_and_measured_with_and_without_pipelining() {
+        // One after the other: two loads at once would each slow the other's generator.
+        short_load(0).await;
+        short_load(8).await;
+    }
+
+    async fn short_load(pipeline: usize) {
         let seed = 7;
         let spec = profiles::scenario::HttpSpec {
             operator_id: OPERATOR_ID.to_owned(),
@@ -299,6 +301,7 @@ mod tests {
                 rate_per_s: 400.0,
                 warmup: StdDuration::from_millis(300),
                 measure: StdDuration::from_secs(1),
+                pipeline,
             },
             &|| (Some(1.0), None),
         )

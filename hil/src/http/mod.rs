@@ -12,6 +12,8 @@
 //!   `/evcs/v1.0/*`, bare names) on a listener, honouring the machine's `respond_at`.
 //! - [`client`]: [`HttpClient`], executes a machine's outbound requests.
 //! - [`pool`]: [`pool::Pool`], the client's keep-alive connections per origin.
+//! - [`pipeline`]: [`pipeline::PipelinePool`], HTTP/1.1 pipelining on connections of our own
+//!   (`httparse` for responses), chosen by [`HttpClient::pipelined`].
 //! - [`watchdog`]: [`watchdog::Watchdog`], one sweeper for every in-flight request's timeout.
 //! - [`driver`]: the real-time loop that fires timers and sends requests.
 //! - [`tls`]: certificates and keys from PEM files.
@@ -24,6 +26,7 @@ pub mod clock;
 pub mod driver;
 pub mod load;
 pub mod loopback;
+pub mod pipeline;
 pub mod pool;
 pub mod runner;
 pub mod server;
@@ -34,8 +37,9 @@ pub mod watchdog;
 pub use client::{ClientTls, HttpClient, Routes};
 pub use clock::WallClock;
 pub use runner::{
-    OperatorServerConfig, PlatformServerConfig, RunningServer, serve_machine, serve_operator,
-    serve_platform,
+    OperatorServerConfig, PlatformServerConfig, RunningServer, serve_machine,
+    serve_machine_with_client, serve_operator, serve_operator_pipelined, serve_platform,
+    serve_platform_pipelined,
 };
 pub use shared::{Shared, SharedOperator};
 pub use tls::ServerTls;

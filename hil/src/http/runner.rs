@@ -68,8 +68,20 @@ pub fn serve_machine<M: HttpMachine + Send + 'static>(
     server_tls: Option<&ServerTls>,
     client_tls: &ClientTls,
 ) -> Result<RunningServer<M>, HttpError> {
-    let tls = server_tls.map(server_config).transpose()?;
     let client = HttpClient::new(client_tls)?;
+    serve_machine_with_client(listener, machine, clock, routes, server_tls, client)
+}
+
+/// [`serve_machine`] with a client of the caller's (a pipelined one, for instance).
+pub fn serve_machine_with_client<M: HttpMachine + Send + 'static>(
+    listener: TcpListener,
+    machine: M,
+    clock: WallClock,
+    routes: Routes,
+    server_tls: Option<&ServerTls>,
+    client: HttpClient,
+) -> Result<RunningServer<M>, HttpError> {
+    let tls = server_tls.map(server_config).transpose()?;
     let local_addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(machine, clock));
     let (shutdown, rx) = watch::channel(false);
@@ -110,7 +122,17 @@ pub struct PlatformServerConfig {
 /// Binds `addr` and serves the reference monitoring platform (`chargestorm platform`).
 pub async fn serve_platform(
     addr: SocketAddr,
+    config: PlatformServerConfig,
+) -> Result<RunningServer<MonitoringPlatform>, HttpError> {
+    serve_platform_pipelined(addr, config, 0).await
+}
+
+/// [`serve_platform`] whose client pipelines up to `pipeline` requests per connection
+/// ([`HttpClient::pipelined`]; 0: one at a time).
+pub async fn serve_platform_pipelined(
+    addr: SocketAddr,
     mut config: PlatformServerConfig,
+    pipeline: usize,
 ) -> Result<RunningServer<MonitoringPlatform>, HttpError> {
     let listener = TcpListener::bind(addr).await?;
     let clock = WallClock::start();
@@ -118,13 +140,14 @@ pub async fn serve_platform(
     let platform =
         MonitoringPlatform::new(config.platform).map_err(|e| HttpError::Machine(e.to_string()))?;
     let routes = routes_for(&config.operator_urls)?;
-    serve_machine(
+    let client = HttpClient::pipelined(&config.client_tls, pipeline)?;
+    serve_machine_with_client(
         listener,
         platform,
         clock,
         routes,
         config.tls.as_ref(),
-        &config.client_tls,
+        client,
     )
 }
 
@@ -145,7 +168,17 @@ pub struct OperatorServerConfig {
 /// Binds `addr` and serves chargestorm's operator platform.
 pub async fn serve_operator(
     addr: SocketAddr,
+    config: OperatorServerConfig,
+) -> Result<RunningServer<OperatorPlatform>, HttpError> {
+    serve_operator_pipelined(addr, config, 0).await
+}
+
+/// [`serve_operator`] whose client pipelines up to `pipeline` requests per connection
+/// ([`HttpClient::pipelined`]; 0: one at a time): for `--http-pipeline N`.
+pub async fn serve_operator_pipelined(
+    addr: SocketAddr,
     mut config: OperatorServerConfig,
+    pipeline: usize,
 ) -> Result<RunningServer<OperatorPlatform>, HttpError> {
     let listener = TcpListener::bind(addr).await?;
     let clock = WallClock::start();
@@ -153,12 +186,13 @@ pub async fn serve_operator(
     let operator =
         OperatorPlatform::new(config.operator).map_err(|e| HttpError::Machine(e.to_string()))?;
     let routes = routes_for(&config.peer_urls)?;
-    serve_machine(
+    let client = HttpClient::pipelined(&config.client_tls, pipeline)?;
+    serve_machine_with_client(
         listener,
         operator,
         clock,
         routes,
         config.tls.as_ref(),
-        &config.client_tls,
+        client,
     )
 }

@@ -122,7 +122,9 @@ async fn serve_connection<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // Pipelined requests are answered with one write per batch instead of one per response.
+    builder.http1().pipeline_flush(true);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     tokio::select! {
