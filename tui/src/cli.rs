@@ -134,6 +134,11 @@ pub struct RunArgs {
     /// and `[inbound]` (keys we issued to it). Never printed.
     #[arg(long, env = "CHARGESTORM_TCEC_KEYS")]
     pub tcec_keys: Option<PathBuf>,
+    /// HTTP/1.1 pipelining to the monitoring platform: up to N requests in flight per
+    /// keep-alive connection, written together (0: off, one request at a time). Only for
+    /// platforms known to answer pipelined requests in order.
+    #[arg(long, default_value_t = 0)]
+    pub http_pipeline: usize,
     /// PEM file of the CA that signed the broker's certificate (for `mqtts://`).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
@@ -221,6 +226,7 @@ impl DemoArgs {
             platform: realtime.then(|| "reference".to_owned()),
             all_protocols: true,
             tcec_keys: None,
+            http_pipeline: 0,
             junit: None,
             seeds: None,
         }

@@ -260,6 +260,7 @@ mod tests {
             mqtt_client: hil::mqtt::MqttTransport::default(),
             platform: None,
             tcec_keys: None,
+            http_pipeline: 0,
             net_proxy: false,
         };
         let mut stack = Stack::start(&options, &scenario, &mut w).unwrap();
@@ -330,6 +331,7 @@ mod tests {
             mqtt_client: hil::mqtt::MqttTransport::default(),
             platform: Some("reference".into()),
             tcec_keys: None,
+            http_pipeline: 0,
             net_proxy: false,
         };
         let mut stack = Stack::start(&options, &scenario, &mut w).unwrap();

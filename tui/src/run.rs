@@ -180,6 +180,7 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
         platform: real_http
             .then(|| crate::stack::platform_choice(args.platform.as_deref(), &scenario)),
         tcec_keys: args.tcec_keys.clone(),
+        http_pipeline: args.http_pipeline,
     };
     let stack = if real_mqtt || real_http {
         let stack = crate::stack::Stack::start(&options, &scenario, &mut world)?;

@@ -45,6 +45,8 @@ pub struct StackOptions {
     pub platform: Option<String>,
     /// Keys for a real platform.
     pub tcec_keys: Option<PathBuf>,
+    /// Requests pipelined per connection to the platform (0: none).
+    pub http_pipeline: usize,
     /// Put the TCP fault proxy between the chargers and the broker (also when the
     /// timeline has `net_*` actions).
     pub net_proxy: bool,
@@ -119,6 +121,7 @@ impl Stack {
                 &runtime,
                 url,
                 options.tcec_keys.as_deref(),
+                options.http_pipeline,
                 scenario,
                 world,
             )?),
@@ -515,6 +518,7 @@ fn start_http(
     runtime: &tokio::runtime::Runtime,
     url: &str,
     keys: Option<&Path>,
+    pipeline: usize,
     scenario: &ResolvedScenario,
     world: &mut World,
 ) -> Result<HttpPart> {
@@ -564,15 +568,11 @@ fn start_http(
         native_roots: true,
         ca_pem: None,
     };
-    let server = hil::http::serve_machine(
-        operator_listener,
-        operator,
-        clock,
-        routes,
-        None,
-        &client_tls,
-    )
-    .context("cannot serve the operator platform")?;
+    let client = hil::http::HttpClient::pipelined(&client_tls, pipeline)
+        .context("cannot build the operator's HTTP client")?;
+    let server =
+        hil::http::serve_machine_with_client(operator_listener, operator, clock, routes, None, client)
+            .context("cannot serve the operator platform")?;
     world.attach_http_operator(Box::new(SharedOperator(server.shared().clone())));
     Ok(HttpPart {
         operator: server,

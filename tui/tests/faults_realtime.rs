@@ -58,6 +58,15 @@ fn trace(path: &Path) -> Vec<serde_json::Value> {
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn run_realtime(dir: &Path, toml: &str) -> (Output, serde_json::Value, std::time::Duration) {
+    run_realtime_with(dir, toml, &[])
+}
+
+/// [`run_realtime`] with more `chargestorm run` arguments.
+fn run_realtime_with(
+    dir: &Path,
+    toml: &str,
+    extra: &[&str],
+) -> (Output, serde_json::Value, std::time::Duration) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     std::fs::write(dir.join("s.toml"), toml).expect("the scenario is written");
     #[expect(
@@ -65,22 +74,21 @@ fn run_realtime(dir: &Path, toml: &str) -> (Output, serde_json::Value, std::time
         reason = "the test bounds the real time a real-time run takes"
     )]
     let started = std::time::Instant::now();
-    let out = chargestorm(
-        &[
-            "run",
-            "s.toml",
-            "--transport",
-            "real",
-            "--speed",
-            "realtime",
-            "--headless",
-            "--report",
-            "r.json",
-            "--trace",
-            "t.jsonl",
-        ],
-        dir,
-    );
+    let mut args = vec![
+        "run",
+        "s.toml",
+        "--transport",
+        "real",
+        "--speed",
+        "realtime",
+        "--headless",
+        "--report",
+        "r.json",
+        "--trace",
+        "t.jsonl",
+    ];
+    args.extend_from_slice(extra);
+    let out = chargestorm(&args, dir);
     let wall = started.elapsed();
     let report = std::fs::read(dir.join("r.json"))
         .ok()
@@ -269,8 +277,21 @@ action = "over_temperature"
 
 #[test]
 fn a_platform_outage_on_the_served_reference_platform_refuses_pushes_until_it_ends() {
-    let dir = tempdir("platform");
-    let (out, report, wall) = run_realtime(&dir, PLATFORM_OUTAGE);
+    platform_outage(&[]);
+}
+
+#[test]
+fn a_platform_outage_refuses_pipelined_pushes_too_and_the_alarm_arrives_after() {
+    platform_outage(&["--http-pipeline", "4"]);
+}
+
+fn platform_outage(extra: &[&str]) {
+    let dir = tempdir(if extra.is_empty() {
+        "platform"
+    } else {
+        "platform-pipelined"
+    });
+    let (out, report, wall) = run_realtime_with(&dir, PLATFORM_OUTAGE, extra);
     assert!(out.status.success(), "{}", text(&out));
     assert!(wall < std::time::Duration::from_secs(40), "took {wall:?}");
     let lines = trace(&dir.join("t.jsonl"));
