@@ -570,9 +570,15 @@ fn start_http(
     };
     let client = hil::http::HttpClient::pipelined(&client_tls, pipeline)
         .context("cannot build the operator's HTTP client")?;
-    let server =
-        hil::http::serve_machine_with_client(operator_listener, operator, clock, routes, None, client)
-            .context("cannot serve the operator platform")?;
+    let server = hil::http::serve_machine_with_client(
+        operator_listener,
+        operator,
+        clock,
+        routes,
+        None,
+        client,
+    )
+    .context("cannot serve the operator platform")?;
     world.attach_http_operator(Box::new(SharedOperator(server.shared().clone())));
     Ok(HttpPart {
         operator: server,
