@@ -553,6 +553,10 @@ fn render(outcomes: &[Outcome], args: &BenchArgs) -> String {
              the scenario's rate."
         );
     }
+    if !outcomes.is_empty() {
+        // The HTTP, shards and broker sections follow.
+        md.push('\n');
+    }
     md
 }
 
