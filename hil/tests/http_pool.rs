@@ -5,7 +5,7 @@
 
 mod http_common;
 
-use http_common::wait_for;
+use http_common::{query_token as request, wait_for};
 use std::time::Duration as StdDuration;
 
 use hil::http::{
@@ -15,25 +15,11 @@ use sim_core::tcec::demo;
 use sim_core::tcec::harness::OPERATOR_ID;
 use sim_core::tcec::operator::{ConnectorIdx, OperatorConfig, OperatorPlatform};
 use sim_core::tcec::platform::PlatformConfig;
-use sim_core::tcec::wire::Interface;
 use sim_core::tcec::wire::objects::ConnectorStatus;
-use sim_core::tcec::{ConnectorSnapshot, OutboundRequest, PeerId, RequestId, TransportError};
-use sim_core::time::{Duration, Instant};
+use sim_core::tcec::{ConnectorSnapshot, PeerId, TransportError};
+use sim_core::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
-
-fn request(id: u64, timeout: Duration) -> OutboundRequest {
-    OutboundRequest {
-        id: RequestId(id),
-        peer: PeerId(0),
-        interface: Interface::QueryToken,
-        path: "/shevcs/v1.0/query_token".into(),
-        authorization: None,
-        body: b"{}".to_vec(),
-        intended_send: Instant::ZERO,
-        timeout,
-    }
-}
 
 /// A server that answers each request with `{"n":k}` and, if `close_after_each`, closes
 /// the connection right after the answer (as a server ending idle keep-alive does).

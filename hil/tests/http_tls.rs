@@ -1,6 +1,8 @@
 //! HTTPS: the reference platform serves TLS with a certificate from PEM files; the operator
 //! trusts it through a custom CA, and refuses it without.
 
+mod http_common;
+
 use std::time::Duration as StdDuration;
 
 use hil::http::ClientTls;
@@ -106,9 +108,8 @@ async fn an_untrusted_certificate_is_a_connect_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_requests_go_over_https() {
     use hil::http::{HttpClient, PlatformServerConfig, Routes, serve_platform};
-    use sim_core::tcec::wire::Interface;
-    use sim_core::tcec::{OutboundRequest, PeerId, RequestId};
-    use sim_core::time::{Duration, Instant};
+    use sim_core::tcec::PeerId;
+    use sim_core::time::Duration;
 
     let (files, ca_pem) = certificates("pipelined");
     let spec = profiles::scenario::HttpSpec {
@@ -141,16 +142,7 @@ async fn pipelined_requests_go_over_https() {
         .map(|id| {
             let (client, routes) = (client.clone(), routes.clone());
             tokio::spawn(async move {
-                let request = OutboundRequest {
-                    id: RequestId(id),
-                    peer: PeerId(0),
-                    interface: Interface::QueryToken,
-                    path: "/shevcs/v1.0/query_token".into(),
-                    authorization: None,
-                    body: b"{}".to_vec(),
-                    intended_send: Instant::ZERO,
-                    timeout: Duration::from_secs(5),
-                };
+                let request = http_common::query_token(id, Duration::from_secs(5));
                 client.send(&routes, request).await
             })
         })

@@ -147,6 +147,17 @@ fn grant_units(
 mod tests {
     use super::*;
 
+    /// A small deterministic generator of numbers in [0, 1) (a 64-bit LCG's high bits).
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut x = seed;
+        move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as f64 / (1u64 << 31) as f64
+        }
+    }
+
     fn sum(v: &[f64]) -> f64 {
         v.iter().sum()
     }
@@ -171,13 +182,7 @@ mod tests {
     #[test]
     fn sums_and_caps_hold_for_many_cases() {
         let policies = [PowerSharing::CONTINUOUS, PowerSharing::modules(30e3)];
-        let mut x = 12345u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) as f64 / (1u64 << 31) as f64
-        };
+        let mut next = uniform(12345);
         for _ in 0..2000 {
             let n = 1 + (next() * 6.0) as usize;
             let demands: Vec<f64> = (0..n).map(|_| next() * 250e3).collect();
@@ -218,13 +223,7 @@ mod tests {
     /// the fly does, bit for bit.
     #[test]
     fn precomputed_needs_change_nothing() {
-        let mut x = 99u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) as f64 / (1u64 << 31) as f64
-        };
+        let mut next = uniform(99);
         for _ in 0..5000 {
             let n = 1 + (next() * 8.0) as usize;
             let demands: Vec<f64> = (0..n).map(|_| next() * 250e3 - 20e3).collect();
