@@ -5,6 +5,9 @@
 //! indicators and "every push arrived". `CHARGESTORM_LOAD_SECS` (default 15) sets how long
 //! the BMS pushes run.
 
+mod http_common;
+
+use http_common::wait_for;
 use std::time::Duration as StdDuration;
 
 use hil::http::loopback::{Loopback, LoopbackConfig};
@@ -51,17 +54,6 @@ fn print_latency(side: &str, metrics: &Metrics) {
             s.p999,
             s.max
         );
-    }
-}
-
-async fn wait_for(what: &str, limit: StdDuration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
     }
 }
 

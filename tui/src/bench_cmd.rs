@@ -238,7 +238,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         shards::render(&mut markdown, &outcome);
     }
     if wants_broker {
-        let outcome = broker::run(&exe, args.quick).context("the broker comparison failed")?;
+        let outcome =
+            broker::run(&exe, &runtime, args.quick).context("the broker comparison failed")?;
         broker::render(&mut markdown, &outcome);
     }
     print!("{markdown}");

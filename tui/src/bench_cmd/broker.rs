@@ -143,8 +143,8 @@ impl Broker {
     }
 }
 
-/// Runs the comparison on every broker.
-pub fn run(exe: &Path, quick: bool) -> Result<BrokerOutcome> {
+/// Runs the comparison on every broker, its clients on `runtime`.
+pub fn run(exe: &Path, runtime: &tokio::runtime::Runtime, quick: bool) -> Result<BrokerOutcome> {
     let sizes = if quick {
         Sizes {
             round_trips: 500,
@@ -162,10 +162,6 @@ pub fn run(exe: &Path, quick: bool) -> Result<BrokerOutcome> {
             seconds: 10,
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     let mut rows = Vec::new();
     for broker in BROKERS {
         eprintln!("bench: broker {broker}");
@@ -184,7 +180,6 @@ pub fn run(exe: &Path, quick: bool) -> Result<BrokerOutcome> {
         b.stop();
         rows.push(row);
     }
-    runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(BrokerOutcome { rows, sizes })
 }
 
