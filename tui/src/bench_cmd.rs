@@ -82,9 +82,12 @@ struct Case {
     shard: Option<&'static str>,
     /// `--threads N`: the run's shard worlds on N threads of one process.
     threads: Option<u32>,
-    /// The scenario's backend is external: the bench runs its reference backend (a rate
-    /// run, see [`rate`]).
+    /// The bench runs the scenario's reference backend in its own process and the child
+    /// runs with `--backend external`, as against a backend under test: the simulator's
+    /// CPU is then the load generator's alone.
     hosted_backend: bool,
+    /// A rate run (see [`rate`]): the hosted backend's figures are the results.
+    rate_run: bool,
 }
 
 impl Case {
@@ -102,12 +105,18 @@ impl Case {
             shard: None,
             threads: None,
             hosted_backend: false,
+            rate_run: false,
         }
     }
 
     fn hosted_backend(mut self) -> Case {
         self.hosted_backend = true;
         self
+    }
+
+    fn rate_run(mut self) -> Case {
+        self.rate_run = true;
+        self.hosted_backend()
     }
 
     fn shard(mut self, shard: &'static str) -> Case {
@@ -137,6 +146,9 @@ impl Case {
         if let Some(threads) = self.threads {
             args.extend(["--threads".to_owned(), threads.to_string()]);
         }
+        if self.hosted_backend {
+            args.extend(["--backend".to_owned(), "external".to_owned()]);
+        }
         args
     }
 }
@@ -149,8 +161,10 @@ fn cases(quick: bool) -> Vec<Case> {
             Case::new("engine-1k", Engine, "engine-1k", "6m"),
             Case::new("engine-1k-can", Engine, "engine-1k-can", "6m"),
             Case::new("engine-10k-realtime", Realtime, "engine-100k", "30s").shard("0/10"),
-            Case::new("mqtt-1k", Mqtt, "mqtt-19k", "30s").shard("0/19"),
-            Case::new("mqtt-qos2-10k", Mqtt, "mqtt-qos2-10k", "15s").hosted_backend(),
+            Case::new("mqtt-1k", Mqtt, "mqtt-19k", "30s")
+                .shard("0/19")
+                .hosted_backend(),
+            Case::new("mqtt-qos2-10k", Mqtt, "mqtt-qos2-10k", "15s").rate_run(),
         ]
     } else {
         vec![
@@ -160,11 +174,15 @@ fn cases(quick: bool) -> Vec<Case> {
             Case::new("engine-10k-realtime", Realtime, "engine-100k", "1m").shard("0/10"),
             Case::new("engine-25k-realtime", Realtime, "engine-100k", "1m").shard("0/4"),
             Case::new("engine-100k-realtime-2t", Realtime, "engine-100k", "1m").threads(2),
-            Case::new("mqtt-1k", Mqtt, "mqtt-19k", "1m").shard("0/19"),
-            Case::new("mqtt-9.5k", Mqtt, "mqtt-19k", "1m").shard("0/2"),
-            Case::new("mqtt-19k", Mqtt, "mqtt-19k", "1m"),
-            Case::new("mqtt-qos0-100k", Mqtt, "mqtt-qos0-100k", "30s").hosted_backend(),
-            Case::new("mqtt-qos2-10k", Mqtt, "mqtt-qos2-10k", "30s").hosted_backend(),
+            Case::new("mqtt-1k", Mqtt, "mqtt-19k", "1m")
+                .shard("0/19")
+                .hosted_backend(),
+            Case::new("mqtt-9.5k", Mqtt, "mqtt-19k", "1m")
+                .shard("0/2")
+                .hosted_backend(),
+            Case::new("mqtt-19k", Mqtt, "mqtt-19k", "1m").hosted_backend(),
+            Case::new("mqtt-qos0-100k", Mqtt, "mqtt-qos0-100k", "30s").rate_run(),
+            Case::new("mqtt-qos2-10k", Mqtt, "mqtt-qos2-10k", "30s").rate_run(),
         ]
     }
 }
@@ -182,6 +200,8 @@ struct Outcome {
     baseline: Option<baseline::BaselineResult>,
     /// What the bench's own backend measured (rate runs).
     rate: Option<rate::RateFigures>,
+    /// CPU seconds of the hosted reference backend (the bench process) while the child ran.
+    backend_cpu_s: Option<f64>,
 }
 
 /// Runs the benchmarks and writes the Markdown results.
@@ -299,7 +319,7 @@ fn run_case(
             runtime,
             m.addr(),
             case.scenario,
-            bench.command_rate,
+            bench.command_rate.filter(|_| case.rate_run),
         )?),
         _ => None,
     };
@@ -363,6 +383,8 @@ fn run_case(
         }
         _ => None,
     };
+    let backend_cpu_s = rate.as_ref().map(|r| r.backend_cpu_s);
+    let rate = rate.filter(|_| case.rate_run);
     let baseline = match &broker {
         Some(m) if rate.is_none() => {
             let (messages, _) = mqtt_publishes(&report);
@@ -386,6 +408,7 @@ fn run_case(
         cut_short,
         baseline,
         rate,
+        backend_cpu_s,
     })
 }
 
@@ -565,8 +588,8 @@ fn render_mqtt<'a>(md: &mut String, outcomes: impl Iterator<Item = &'a Outcome>)
     md.push_str(
         "## MQTT chargers against Mosquitto (loopback, real time)\n\n| Case | Chargers | \
          Connect p50 / p99 | Boot p99 | Publishes | Rate | CPU per message | RSS per charger | \
-         Baseline CPU per message | Ratio | Errors |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+         Baseline CPU per message | Ratio | Errors | Backend CPU per message |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for o in outcomes {
         let r = &o.report;
@@ -585,9 +608,12 @@ fn render_mqtt<'a>(md: &mut String, outcomes: impl Iterator<Item = &'a Outcome>)
             }
             None => ("–".into(), "–".into()),
         };
+        let backend = o.backend_cpu_s.map_or("in the simulator".into(), |b| {
+            format!("{:.1} µs", b * 1e6 / publishes.max(1) as f64)
+        });
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.0}/s | {:.1} µs | {:.1} KiB | {base} | {ratio} | {errors} |",
+            "| {} | {} | {} | {} | {} | {:.0}/s | {:.1} µs | {:.1} KiB | {base} | {ratio} | {errors} | {backend} |",
             o.case.id,
             r.connectors.total,
             connect.map_or("–".into(), |l| format!("{:.1} / {:.1} ms", l.p50, l.p99)),
@@ -600,9 +626,11 @@ fn render_mqtt<'a>(md: &mut String, outcomes: impl Iterator<Item = &'a Outcome>)
     }
     md.push_str(
         "\nCPU per message is the whole simulator process (chargers' physics, protocol \
-         machines, the reference backend's connection, the I/O shell) divided by the \
-         publishes it sent and received; the baseline is a bare rumqttc client per charger \
-         publishing QoS 0 at the same total rate, in its own process.\n\n",
+         machines, the I/O shell) divided by the chargers' publishes. The scenario's \
+         reference backend runs in the bench process on the same Mosquitto, as a backend \
+         under test would (the child runs with `--backend external`); its CPU per message is \
+         the last column. The baseline is a bare rumqttc client per charger publishing QoS 0 \
+         at the same total rate, in its own process.\n\n",
     );
 }
 

@@ -126,6 +126,11 @@ pub struct RunArgs {
     /// time); overrides the scenario's `[mqtt] transport` and `[http] transport`.
     #[arg(long)]
     pub transport: Option<String>,
+    /// The chargers' MQTT backend: `reference` (chargestorm's own, in this process) or
+    /// `external` (the backend under test, reached only through the broker: app starts
+    /// then fall back to cards); overrides the scenario's `[mqtt] backend`.
+    #[arg(long)]
+    pub backend: Option<String>,
     /// Monitoring platform: `http(s)://HOST:PORT` of a platform under test (needs
     /// `--tcec-keys`) or `reference` (chargestorm's own, on a local port).
     #[arg(long)]
@@ -220,6 +225,7 @@ impl DemoArgs {
             progress_every_s: 5.0,
             broker: realtime.then(|| self.broker.clone()),
             transport: (!realtime).then(|| "memory".to_owned()),
+            backend: None,
             ca_file: None,
             mqtt_client: hil::mqtt::MqttTransport::default(),
             net_proxy: false,

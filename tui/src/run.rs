@@ -553,7 +553,7 @@ fn set_start_to_now(scenario: &mut profiles::ResolvedScenario) {
     }
 }
 
-/// Applies `--broker`, `--platform` and `--transport` to the scenario.
+/// Applies `--broker`, `--backend`, `--platform` and `--transport` to the scenario.
 fn apply_transport(args: &RunArgs, scenario: &mut profiles::ResolvedScenario) -> Result<()> {
     use profiles::scenario::MqttTransport;
     let mqtt = &mut scenario.scenario.mqtt;
@@ -562,6 +562,13 @@ fn apply_transport(args: &RunArgs, scenario: &mut profiles::ResolvedScenario) ->
             "memory" => MqttTransport::Memory,
             "broker" | "network" | "real" => MqttTransport::Broker,
             other => bail!("unknown --transport {other:?}: use memory or real"),
+        };
+    }
+    if let Some(b) = args.backend.as_deref() {
+        mqtt.backend = match b {
+            "reference" => profiles::scenario::BackendKind::Reference,
+            "external" => profiles::scenario::BackendKind::External,
+            other => bail!("unknown --backend {other:?}: use reference or external"),
         };
     }
     if args.broker.is_some() && args.transport.as_deref() != Some("memory") {
