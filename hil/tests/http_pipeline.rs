@@ -1,7 +1,8 @@
 //! The pipelining client (`HttpClient::pipelined`) over real sockets on 127.0.0.1, against
 //! scripted servers that hold their answers until several requests have arrived on one
 //! connection: responses matched to requests in order, the depth limit opening further
-//! connections, a dropped connection failing every request on it with its reason, and a
+//! connections, a dropped connection failing every request on it with its reason, the
+//! requests the server cannot have acted on sent again on a new connection, and a
 //! timed-out request not shifting the answers of the ones behind it.
 
 use std::time::Duration as StdDuration;
@@ -223,6 +224,98 @@ async fn a_dropped_connection_fails_every_request_on_it_with_a_reason() {
         "{results:?}"
     );
     assert_eq!(client.pool_stats().opened, 2);
+}
+
+/// A server that answers only the first request of every connection, `close_header`
+/// saying so or not, after waiting `linger_ms`, then closes; the bodies it answered.
+async fn one_per_connection_server(
+    close_header: bool,
+    linger_ms: u64,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("test set-up");
+    let addr = listener.local_addr().expect("test set-up");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut have = Vec::new();
+                let Some(bodies) = read_requests(&mut sock, 1, &mut have).await else {
+                    return;
+                };
+                let mut out = answer(&bodies[0], false);
+                if close_header {
+                    let at = out
+                        .windows(2)
+                        .position(|w| w == b"\r\n")
+                        .expect("status line");
+                    out.splice(at + 2..at + 2, b"connection: close\r\n".iter().copied());
+                }
+                let _ = sock.write_all(&out).await;
+                let _ = tx.send(bodies[0].clone());
+                tokio::time::sleep(StdDuration::from_millis(linger_ms)).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_behind_a_connection_close_answer_are_sent_again() {
+    // The server ends every connection after one answer, saying so (a keep-alive request
+    // limit): it acted on none of the requests pipelined behind it.
+    let (url, mut served) = one_per_connection_server(true, 0).await;
+    let client = HttpClient::pipelined(&ClientTls::default(), 8).expect("test set-up");
+    let ids: Vec<(u64, u64)> = (0..4).map(|i| (i, 5_000)).collect();
+    for (id, result) in send_all(&client, &url, &ids).await {
+        assert_eq!(result.expect("answered").body, echoed(id));
+    }
+    // One connection per answer, each request acted on once.
+    assert_eq!(client.pool_stats().opened, 4);
+    let mut bodies = Vec::new();
+    while let Ok(b) = served.try_recv() {
+        bodies.push(b);
+    }
+    assert_eq!(bodies, (0..4).map(echoed).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_not_wholly_written_when_a_connection_drops_are_sent_again() {
+    // Requests of 4 MiB: when the server stops reading and drops the connection after its
+    // first answer, the socket buffers cannot have taken them all.
+    let (url, _served) = one_per_connection_server(false, 300).await;
+    let client = HttpClient::pipelined(&ClientTls::default(), 8).expect("test set-up");
+    let routes = Routes::new().with(PeerId(0), &url).expect("test set-up");
+    let tasks: Vec<_> = (0..8u64)
+        .map(|id| {
+            let (client, routes) = (client.clone(), routes.clone());
+            tokio::spawn(async move {
+                let mut r = request(id, Duration::from_secs(20));
+                let pad = " ".repeat(4 << 20);
+                r.body = format!("{{\"i\":{id}{pad}}}").into_bytes();
+                let result = client.send(&routes, r).await;
+                (id, pad.len(), result)
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for t in tasks {
+        let (id, pad, result) = t.await.expect("test set-up");
+        match result {
+            Ok(r) => {
+                assert_eq!(r.body.len(), format!("{{\"i\":{id}}}").len() + pad);
+                answered.push(id);
+            }
+            // Wholly written and unanswered: the server may have acted on it.
+            Err(TransportError::Io(_)) => {}
+            Err(e) => panic!("request {id}: unexpected {e:?}"),
+        }
+    }
+    // The first request was answered on the first connection, and at least one of those
+    // the first connection had not wholly written was answered on a later one.
+    assert!(answered.contains(&0), "{answered:?}");
+    assert!(answered.len() >= 2, "{answered:?}");
+    assert!(client.pool_stats().opened >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,11 +10,22 @@
 //!
 //! A connection takes at most `depth` requests at once (queued or unanswered); the pool
 //! fills the first connection of an origin that has room and opens another only when all
-//! are full. When a connection fails or the server closes it, every request on it gets
-//! that error as its answer (`TransportError::Connect` if it never opened, `Io` after):
-//! nothing is sent twice, the machine decides on retries. A request whose timeout fires is
-//! answered `Timeout` by the caller's watchdog; its response, if it comes, is read and
-//! discarded in turn, so the order of the others is kept.
+//! are full. A connection keeps each request's bytes until its response has come, so when
+//! the connection ends it can tell which requests the server cannot have acted on and send
+//! those again on a fresh connection of its own (RFC 9112 §9.3.2):
+//! - after a response with `Connection: close` (a server's keep-alive request limit, such
+//!   as nginx's `keepalive_requests`), every request behind it: the server must not
+//!   process requests after that response (RFC 9112 §9.6);
+//! - after any other failure (reset, end of stream, unreadable response), the requests
+//!   not yet wholly written; those written and unanswered may have been acted on, so each
+//!   gets the error as its answer (`TransportError::Io`) and the machine decides on
+//!   retries. Nothing the server may have seen is sent twice.
+//!
+//! A connection that cannot be opened answers everything on it `TransportError::Connect`,
+//! and one that ends without answering or wholly writing anything is not reopened. A
+//! request whose timeout fires is answered `Timeout` by the caller's watchdog; its
+//! response, if it comes, is read and discarded in turn, so the order of the others is
+//! kept (if it is re-sent, its answer is discarded the same way).
 
 pub mod wire;
 
@@ -42,13 +53,24 @@ type Answer = Result<HttpResponse, TransportError>;
 /// Bytes read from the socket at a time (many small responses).
 const READ_CHUNK: usize = 64 * 1024;
 
+/// A request on a connection, queued or written and unanswered.
+#[derive(Debug)]
+struct Pending {
+    reply: oneshot::Sender<Answer>,
+    /// Where its bytes end in the connection's request stream (bytes queued on the
+    /// connection before it and its own).
+    end: u64,
+}
+
 /// What a connection's task and the senders share.
 #[derive(Debug, Default)]
 struct Queue {
-    /// Encoded requests not yet handed to the socket.
+    /// Encoded requests the task has not yet taken.
     out: Vec<u8>,
-    /// A reply channel for every request queued or written and unanswered, oldest first.
-    replies: VecDeque<oneshot::Sender<Answer>>,
+    /// Bytes ever queued on the connection: where the next request starts.
+    queued: u64,
+    /// Every request queued or written and unanswered, oldest first.
+    replies: VecDeque<Pending>,
     /// The connection ended; it takes no more requests.
     closed: bool,
     /// The task, parked until a request is queued.
@@ -74,8 +96,8 @@ impl Conn {
             q.out = Vec::new();
             std::mem::take(&mut q.replies)
         };
-        for reply in replies {
-            let _ = reply.send(Err(error.clone()));
+        for p in replies {
+            let _ = p.reply.send(Err(error.clone()));
         }
     }
 }
@@ -85,7 +107,8 @@ pub struct PipelinePool {
     depth: usize,
     tls: tokio_rustls::TlsConnector,
     conns: Mutex<BTreeMap<String, Vec<Arc<Conn>>>>,
-    opened: AtomicU64,
+    /// Connections opened (reconnections included).
+    opened: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PipelinePool {
@@ -106,7 +129,7 @@ impl PipelinePool {
             depth: depth.max(1),
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             conns: Mutex::new(BTreeMap::new()),
-            opened: AtomicU64::new(0),
+            opened: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -115,7 +138,8 @@ impl PipelinePool {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Connections opened so far, and open ones with nothing in flight.
+    /// Connections opened so far (reconnections included), and open ones with nothing in
+    /// flight.
     pub fn stats(&self) -> PoolStats {
         let idle = self
             .conns()
@@ -172,8 +196,12 @@ impl PipelinePool {
                 let conn = Arc::new(Conn::default());
                 queue_request(&mut conn.queue(), target, request, sender)?;
                 list.push(conn.clone());
-                self.opened.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(run(conn, target.clone(), self.tls.clone()));
+                tokio::spawn(run(
+                    conn,
+                    target.clone(),
+                    self.tls.clone(),
+                    self.opened.clone(),
+                ));
                 None
             }
         };
@@ -195,29 +223,133 @@ fn queue_request(
     request: &OutboundRequest,
     reply: oneshot::Sender<Answer>,
 ) -> Result<Option<Waker>, TransportError> {
+    let before = q.out.len();
     wire::encode(&mut q.out, target, request)
         .map_err(|e| TransportError::Connect(format!("bad request: {e}")))?;
-    q.replies.push_back(reply);
+    q.queued += (q.out.len() - before) as u64;
+    let end = q.queued;
+    q.replies.push_back(Pending { reply, end });
     Ok(q.waker.take())
 }
 
-/// A connection's task: connects, then moves requests and responses until it fails.
-async fn run(conn: Arc<Conn>, target: Target, tls: tokio_rustls::TlsConnector) {
-    let error = match connect(&target).await {
-        Err(e) => e,
-        Ok(tcp) if target.https => {
-            let host = target.host.trim_start_matches('[').trim_end_matches(']');
-            match ServerName::try_from(host.to_owned()) {
-                Err(e) => connect_error(&target, "server name", &e),
-                Ok(name) => match tls.connect(name, tcp).await {
-                    Err(e) => connect_error(&target, "tls", &e),
-                    Ok(stream) => drive(&conn, stream).await,
-                },
+/// A connection's task: connects, then moves requests and responses until the
+/// connection ends; reconnects for the requests the server cannot have acted on (see the
+/// module documentation) and answers the others with the error.
+async fn run(
+    conn: Arc<Conn>,
+    target: Target,
+    tls: tokio_rustls::TlsConnector,
+    opened: Arc<AtomicU64>,
+) {
+    let mut out = Outbox::default();
+    loop {
+        opened.fetch_add(1, Ordering::Relaxed);
+        let ended = match connect(&target).await {
+            Err(e) => Ended::unopened(e),
+            Ok(tcp) if target.https => {
+                let host = target.host.trim_start_matches('[').trim_end_matches(']');
+                match ServerName::try_from(host.to_owned()) {
+                    Err(e) => Ended::unopened(connect_error(&target, "server name", &e)),
+                    Ok(name) => match tls.connect(name, tcp).await {
+                        Err(e) => Ended::unopened(connect_error(&target, "tls", &e)),
+                        Ok(stream) => drive(&conn, stream, &mut out).await,
+                    },
+                }
+            }
+            Ok(tcp) => drive(&conn, tcp, &mut out).await,
+        };
+        if !ended.progress || !out.fail_acted_on(&conn, &ended) {
+            conn.close(&ended.error);
+            return;
+        }
+    }
+}
+
+/// How a connection ended.
+#[derive(Debug)]
+struct Ended {
+    error: TransportError,
+    /// The server answered `Connection: close`: it acted on nothing after that answer.
+    server_closed: bool,
+    /// A response was read or a request wholly written on the connection.
+    progress: bool,
+}
+
+impl Ended {
+    fn unopened(error: TransportError) -> Ended {
+        Ended {
+            error,
+            server_closed: false,
+            progress: false,
+        }
+    }
+}
+
+/// The request bytes of a connection from its oldest unanswered request on, across
+/// reconnections: `bytes[i]` is byte `base + i` of the connection's request stream.
+#[derive(Debug, Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    base: u64,
+    /// Bytes of the stream handed to the socket.
+    written: u64,
+    /// Bytes of the stream taken from the queue (`base + bytes.len()`).
+    taken: u64,
+}
+
+impl Outbox {
+    /// Takes what is queued; `false` if nothing is left to write.
+    fn refill(&mut self, q: &mut Queue) -> bool {
+        if self.written == self.taken {
+            if q.out.is_empty() {
+                return false;
+            }
+            self.taken += q.out.len() as u64;
+            self.bytes.extend_from_slice(&q.out);
+            q.out.clear();
+        }
+        true
+    }
+
+    /// The bytes not yet written.
+    fn unwritten(&self) -> &[u8] {
+        let from = usize::try_from(self.written - self.base).unwrap_or(usize::MAX);
+        self.bytes.get(from..).unwrap_or_default()
+    }
+
+    /// Forgets the bytes of the stream before `end` (their request was answered).
+    fn release(&mut self, end: u64) {
+        let n = usize::try_from(end.saturating_sub(self.base)).unwrap_or(usize::MAX);
+        let n = n.min(self.bytes.len());
+        // Drained in bulk: the buffer holds at most `depth` requests.
+        self.bytes.drain(..n);
+        self.base += n as u64;
+        self.written = self.written.max(self.base);
+    }
+
+    /// After the connection ended: answers with its error the unanswered requests the
+    /// server may have acted on and rewinds to re-send the others. `false` if none is
+    /// left to re-send (the task then ends).
+    fn fail_acted_on(&mut self, conn: &Conn, ended: &Ended) -> bool {
+        let mut q = conn.queue();
+        let mut failed = Vec::new();
+        if !ended.server_closed {
+            // Wholly written requests may have been acted on.
+            while q.replies.front().is_some_and(|p| p.end <= self.written) {
+                if let Some(p) = q.replies.pop_front() {
+                    self.release(p.end);
+                    failed.push(p.reply);
+                }
             }
         }
-        Ok(tcp) => drive(&conn, tcp).await,
-    };
-    conn.close(&error);
+        self.written = self.base;
+        let resend = !q.replies.is_empty();
+        drop(q);
+        for reply in failed {
+            let _ = reply.send(Err(ended.error.clone()));
+        }
+        resend
+    }
 }
 
 fn connect_error(target: &Target, what: &str, e: &dyn std::error::Error) -> TransportError {
@@ -239,39 +371,47 @@ async fn connect(target: &Target) -> Result<TcpStream, TransportError> {
     Ok(tcp)
 }
 
-/// The connection's buffers.
-#[derive(Debug, Default)]
-struct Buffers {
-    /// Requests being written, and how much of them is written.
-    write: Vec<u8>,
-    written: usize,
+/// One connection's buffers.
+#[derive(Debug)]
+struct Buffers<'a> {
+    out: &'a mut Outbox,
     /// Bytes read and not yet consumed: `read[start..filled]`.
     read: Vec<u8>,
     start: usize,
     filled: usize,
+    /// Whether a response was read or a request wholly written.
+    progress: bool,
 }
 
-/// Moves requests out and responses in until the connection fails; the error every
-/// request still on it gets.
-async fn drive<T: AsyncRead + AsyncWrite + Unpin>(conn: &Conn, mut io: T) -> TransportError {
+/// Moves requests out and responses in until the connection ends.
+async fn drive<T: AsyncRead + AsyncWrite + Unpin>(
+    conn: &Conn,
+    mut io: T,
+    out: &mut Outbox,
+) -> Ended {
     let mut b = Buffers {
+        out,
         read: vec![0; READ_CHUNK],
-        ..Buffers::default()
+        start: 0,
+        filled: 0,
+        progress: false,
     };
-    poll_fn(|cx| match poll_drive(conn, &mut io, &mut b, cx) {
-        Poll::Ready(e) => Poll::Ready(e),
-        Poll::Pending => Poll::Pending,
-    })
-    .await
+    let (error, server_closed) = poll_fn(|cx| poll_drive(conn, &mut io, &mut b, cx)).await;
+    Ended {
+        error,
+        server_closed,
+        progress: b.progress,
+    }
 }
 
+/// `Ready` with the error and whether the server answered `Connection: close`.
 fn poll_drive<T: AsyncRead + AsyncWrite + Unpin>(
     conn: &Conn,
     io: &mut T,
-    b: &mut Buffers,
+    b: &mut Buffers<'_>,
     cx: &mut Context<'_>,
-) -> Poll<TransportError> {
-    let io_error = |what: &str, e: io::Error| TransportError::Io(format!("{what}: {e}"));
+) -> Poll<(TransportError, bool)> {
+    let io_error = |what: &str, e: io::Error| (TransportError::Io(format!("{what}: {e}")), false);
     loop {
         let mut progress = false;
         match poll_write(conn, io, b, cx) {
@@ -283,14 +423,17 @@ fn poll_drive<T: AsyncRead + AsyncWrite + Unpin>(
             Poll::Ready(Ok(0)) => {
                 let q = conn.queue();
                 let n = q.replies.len();
-                return Poll::Ready(TransportError::Io(format!(
-                    "the server closed the connection with {n} request(s) unanswered"
-                )));
+                return Poll::Ready((
+                    TransportError::Io(format!(
+                        "the server closed the connection with {n} request(s) unanswered"
+                    )),
+                    false,
+                ));
             }
             Poll::Ready(Ok(_)) => {
                 progress = true;
-                if let Err(e) = answer(conn, b) {
-                    return Poll::Ready(e);
+                if let Err(ended) = answer(conn, b) {
+                    return Poll::Ready(ended);
                 }
             }
             Poll::Ready(Err(e)) => return Poll::Ready(io_error("reading", e)),
@@ -307,25 +450,33 @@ fn poll_drive<T: AsyncRead + AsyncWrite + Unpin>(
 fn poll_write<T: AsyncWrite + Unpin>(
     conn: &Conn,
     io: &mut T,
-    b: &mut Buffers,
+    b: &mut Buffers<'_>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<bool>> {
-    if b.written == b.write.len() {
-        b.write.clear();
-        b.written = 0;
+    {
         let mut q = conn.queue();
-        std::mem::swap(&mut q.out, &mut b.write);
-        if b.write.is_empty() {
+        if !b.out.refill(&mut q) {
             if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 q.waker = Some(cx.waker().clone());
             }
             return Poll::Ready(Ok(false));
         }
     }
-    while let Some(rest) = b.write.get(b.written..).filter(|r| !r.is_empty()) {
+    loop {
+        let rest = b.out.unwritten();
+        if rest.is_empty() {
+            break;
+        }
         match Pin::new(&mut *io).poll_write(cx, rest) {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-            Poll::Ready(Ok(n)) => b.written += n,
+            Poll::Ready(Ok(n)) => {
+                b.out.written += n as u64;
+                b.progress |= conn
+                    .queue()
+                    .replies
+                    .front()
+                    .is_some_and(|p| p.end <= b.out.written);
+            }
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         }
@@ -342,7 +493,7 @@ fn poll_write<T: AsyncWrite + Unpin>(
 /// it first); the bytes read, 0 at the end of the stream.
 fn poll_read<T: AsyncRead + Unpin>(
     io: &mut T,
-    b: &mut Buffers,
+    b: &mut Buffers<'_>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
     if b.start == b.filled {
@@ -371,11 +522,13 @@ fn poll_read<T: AsyncRead + Unpin>(
     }
 }
 
-/// Answers the oldest requests with every whole response in the read buffer.
-fn answer(conn: &Conn, b: &mut Buffers) -> Result<(), TransportError> {
+/// Answers the oldest requests with every whole response in the read buffer; `Err` with
+/// the error and whether the server answered `Connection: close` when the connection
+/// must end.
+fn answer(conn: &Conn, b: &mut Buffers<'_>) -> Result<(), (TransportError, bool)> {
     loop {
         let input = b.read.get(b.start..b.filled).unwrap_or_default();
-        match wire::parse(input).map_err(|e| TransportError::Io(e.to_string()))? {
+        match wire::parse(input).map_err(|e| (TransportError::Io(e.to_string()), false))? {
             Parsed::Partial => return Ok(()),
             Parsed::Interim(len) => b.start += len,
             Parsed::Final {
@@ -384,17 +537,25 @@ fn answer(conn: &Conn, b: &mut Buffers) -> Result<(), TransportError> {
                 close,
             } => {
                 b.start += len;
-                let reply = conn.queue().replies.pop_front().ok_or_else(|| {
-                    TransportError::Io(format!(
-                        "unsolicited response {} from the server",
-                        response.status
-                    ))
+                let pending = conn.queue().replies.pop_front().ok_or_else(|| {
+                    (
+                        TransportError::Io(format!(
+                            "unsolicited response {} from the server",
+                            response.status
+                        )),
+                        false,
+                    )
                 })?;
+                b.out.release(pending.end);
+                b.progress = true;
                 // A receiver gone (its timeout fired) just drops the answer.
-                let _ = reply.send(Ok(response));
+                let _ = pending.reply.send(Ok(response));
                 if close {
-                    return Err(TransportError::Io(
-                        "the server closed the connection (Connection: close)".to_owned(),
+                    return Err((
+                        TransportError::Io(
+                            "the server closed the connection (Connection: close)".to_owned(),
+                        ),
+                        true,
                     ));
                 }
             }
