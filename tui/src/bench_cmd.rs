@@ -88,6 +88,8 @@ struct Case {
     hosted_backend: bool,
     /// A rate run (see [`rate`]): the hosted backend's figures are the results.
     rate_run: bool,
+    /// After the run, measure the broker with bare clients at the run's offered rate.
+    peer_ceiling: bool,
 }
 
 impl Case {
@@ -106,7 +108,13 @@ impl Case {
             threads: None,
             hosted_backend: false,
             rate_run: false,
+            peer_ceiling: false,
         }
+    }
+
+    fn peer_ceiling(mut self) -> Case {
+        self.peer_ceiling = true;
+        self
     }
 
     fn hosted_backend(mut self) -> Case {
@@ -181,7 +189,9 @@ fn cases(quick: bool) -> Vec<Case> {
                 .shard("0/2")
                 .hosted_backend(),
             Case::new("mqtt-19k", Mqtt, "mqtt-19k", "1m").hosted_backend(),
-            Case::new("mqtt-qos0-100k", Mqtt, "mqtt-qos0-100k", "30s").rate_run(),
+            Case::new("mqtt-qos0-100k", Mqtt, "mqtt-qos0-100k", "30s")
+                .rate_run()
+                .peer_ceiling(),
             Case::new("mqtt-qos2-10k", Mqtt, "mqtt-qos2-10k", "30s").rate_run(),
         ]
     }
@@ -384,7 +394,10 @@ fn run_case(
         _ => None,
     };
     let backend_cpu_s = rate.as_ref().map(|r| r.backend_cpu_s);
-    let rate = rate.filter(|_| case.rate_run);
+    let mut rate = rate.filter(|_| case.rate_run);
+    if let (Some(figures), Some(m), true) = (rate.as_mut(), &broker, case.peer_ceiling) {
+        figures.peer = Some(peer_ceiling(exe, m, &case, &report)?);
+    }
     let baseline = match &broker {
         Some(m) if rate.is_none() => {
             let (messages, _) = mqtt_publishes(&report);
@@ -395,6 +408,7 @@ fn run_case(
                 clients,
                 rate_per_s: rate,
                 seconds: report.simulated_s.clamp(5.0, 60.0),
+                subscribe: false,
             };
             Some(baseline::run_isolated(exe, &params).context("the bare rumqttc baseline failed")?)
         }
@@ -409,6 +423,43 @@ fn run_case(
         baseline,
         rate,
         backend_cpu_s,
+    })
+}
+
+/// Bare rumqttc publishers and a subscriber through the run's Mosquitto at the run's
+/// offered telemetry rate.
+fn peer_ceiling(
+    exe: &Path,
+    broker: &hil::mqtt::Mosquitto,
+    case: &Case,
+    report: &Report,
+) -> Result<rate::PeerCeiling> {
+    let lib = profiles::Library::bundled().context("the bundled profiles are broken")?;
+    let mqtt = lib.load_scenario(case.scenario)?.scenario.mqtt;
+    let period_ms = mqtt
+        .telemetry_interval_ms
+        .map_or(f64::from(mqtt.telemetry_interval_s) * 1000.0, f64::from);
+    let clients = report.connectors.total as usize;
+    let offered_per_s = clients as f64 * 1000.0 / period_ms.max(1.0);
+    let params = baseline::BaselineParams {
+        broker: broker.addr(),
+        clients,
+        rate_per_s: offered_per_s,
+        seconds: report.simulated_s.clamp(5.0, 30.0),
+        subscribe: true,
+    };
+    let before = broker.cpu_time();
+    let result =
+        baseline::run_isolated(exe, &params).context("the bare rumqttc peer run failed")?;
+    let broker_cpu_s = match (before, broker.cpu_time()) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    Ok(rate::PeerCeiling {
+        clients,
+        offered_per_s,
+        result,
+        broker_cpu_s,
     })
 }
 

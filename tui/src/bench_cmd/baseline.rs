@@ -29,6 +29,11 @@ pub struct BaselineParams {
     /// How long to publish, s.
     #[arg(long)]
     pub seconds: f64,
+    /// Also connect one subscriber on `/U/M/+` and count what the broker delivers to it
+    /// (the publishers' topics): the broker's own ceiling with bare clients on both ends.
+    #[arg(long)]
+    #[serde(default)]
+    pub subscribe: bool,
 }
 
 /// What the baseline process measured of itself.
@@ -42,6 +47,12 @@ pub struct BaselineResult {
     pub cpu_s: f64,
     /// Peak resident set size, KiB.
     pub max_rss_kib: u64,
+    /// Publishes the subscriber received (with `--subscribe`).
+    #[serde(default)]
+    pub delivered: u64,
+    /// Wall time from the first publish to the last delivery counted, s.
+    #[serde(default)]
+    pub publish_wall_s: f64,
 }
 
 impl BaselineResult {
@@ -65,6 +76,7 @@ pub fn run_isolated(exe: &Path, params: &BaselineParams) -> Result<BaselineResul
             "--seconds",
             &params.seconds.to_string(),
         ])
+        .args(params.subscribe.then_some("--subscribe"))
         .output()
         .context("cannot start the baseline process")?;
     if !output.status.success() {
@@ -139,8 +151,57 @@ async fn connect_all(params: &BaselineParams) -> (Vec<AsyncClient>, usize) {
     (clients, up)
 }
 
+/// A bare rumqttc subscriber on `/U/M/+`: the count of publishes it received.
+async fn subscriber(broker: SocketAddr) -> Result<Arc<AtomicU64>> {
+    let mut options = MqttOptions::new("baseline-sub", broker.ip().to_string(), broker.port());
+    options.set_keep_alive(Duration::from_secs(60));
+    let (client, mut eventloop) = AsyncClient::new(options, 64);
+    let mut net = NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    eventloop.set_network_options(net);
+    let received = Arc::new(AtomicU64::new(0));
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let count = Arc::clone(&received);
+    tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    let _ = client.try_subscribe("/U/M/+", QoS::AtMostOnce);
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(_))) => {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), ready_rx)
+        .await
+        .context("the baseline subscriber got no SUBACK within 10 s")?
+        .context("the baseline subscriber stopped")?;
+    Ok(received)
+}
+
 async fn publish(params: &BaselineParams) -> BaselineResult {
+    let received = match params.subscribe {
+        true => match subscriber(params.broker).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("bench-baseline: {e:#}");
+                None
+            }
+        },
+        false => None,
+    };
     let (clients, connected) = connect_all(params).await;
+    let started = tokio::time::Instant::now();
     let payload = vec![0x5a_u8; 80];
     let topics: Vec<String> = (0..clients.len())
         .map(|i| format!("/U/M/baseline-{i}"))
@@ -167,13 +228,36 @@ async fn publish(params: &BaselineParams) -> BaselineResult {
             }
         }
     }
-    // Let the last publishes leave.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the last publishes leave (and, with a subscriber, arrive: until its count stops
+    // growing for half a second, at most 30 s).
+    let mut delivered = 0;
+    let mut last_growth = tokio::time::Instant::now();
+    match &received {
+        Some(count) => {
+            let give_up = last_growth + Duration::from_secs(30);
+            while last_growth.elapsed() < Duration::from_millis(500)
+                && tokio::time::Instant::now() < give_up
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let now = count.load(Ordering::Relaxed);
+                if now > delivered {
+                    delivered = now;
+                    last_growth = tokio::time::Instant::now();
+                }
+            }
+        }
+        None => {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            last_growth = tokio::time::Instant::now();
+        }
+    }
     let usage = crate::usage::process().unwrap_or_default();
     BaselineResult {
         connected,
         published,
         cpu_s: usage.cpu_user_s + usage.cpu_system_s,
         max_rss_kib: usage.max_rss_kib,
+        delivered,
+        publish_wall_s: (last_growth - started).as_secs_f64(),
     }
 }

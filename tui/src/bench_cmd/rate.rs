@@ -40,6 +40,23 @@ pub struct RateFigures {
     pub broker_cpu_s: f64,
     /// CPU seconds the bench process (the hosted backend) used while the simulator ran.
     pub backend_cpu_s: f64,
+    /// The same broker's ceiling with bare clients at the same offered rate.
+    pub peer: Option<PeerCeiling>,
+}
+
+/// Bare rumqttc publishers (as many as the run's chargers, QoS 0, at the run's offered
+/// rate) and one bare subscriber on the same Mosquitto, after the run: what the broker
+/// passes on this machine when nothing is simulated.
+#[derive(Debug, Clone)]
+pub struct PeerCeiling {
+    /// Publishers connected.
+    pub clients: usize,
+    /// Publishes per second offered.
+    pub offered_per_s: f64,
+    /// What the publishers and the subscriber measured.
+    pub result: super::baseline::BaselineResult,
+    /// Mosquitto's CPU seconds meanwhile.
+    pub broker_cpu_s: f64,
 }
 
 /// Where the uplinks the chargers sent and the backend did not receive were lost.
@@ -168,6 +185,7 @@ impl HostedBackend {
             broker: counters,
             broker_cpu_s: 0.0,
             backend_cpu_s: 0.0,
+            peer: None,
             received: stats.received,
             published: stats.published,
             commands,
@@ -193,7 +211,8 @@ pub(super) fn render<'a>(
          simulator / backend / Mosquitto |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    for (r, f, cut_short) in outcomes {
+    let outcomes: Vec<_> = outcomes.collect();
+    for &(r, f, cut_short) in &outcomes {
         let (publishes, up) = super::mqtt_publishes(r);
         let seconds = r.simulated_s.max(1.0);
         let answered = f.command_latency.as_ref().map_or(0, |(c, _)| c.count);
@@ -255,6 +274,55 @@ pub(super) fn render<'a>(
          time over the simulator's wall time: the simulator, the bench process (the hosted \
          backend) and Mosquitto (single-threaded: 1.00 is its ceiling).\n\n",
     );
+    render_peers(
+        md,
+        outcomes
+            .iter()
+            .filter_map(|(r, f, _)| Some((*r, f.peer.as_ref()?))),
+    );
+}
+
+/// The broker's ceiling with bare clients, beside the rate runs that measured it.
+fn render_peers<'a>(md: &mut String, peers: impl Iterator<Item = (&'a Report, &'a PeerCeiling)>) {
+    let peers: Vec<_> = peers.collect();
+    if peers.is_empty() {
+        return;
+    }
+    md.push_str(
+        "### The same Mosquitto with bare clients (the peer)\n\n| Case | Publishers | \
+         Offered | Published | Delivered to one subscriber | Not delivered | Delivered rate | \
+         chargestorm's rate in the run | Publishers' CPU per message | Mosquitto CPU per \
+         delivery |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (r, p) in peers {
+        let (_, up) = super::mqtt_publishes(r);
+        let b = &p.result;
+        let wall = b.publish_wall_s.max(1e-9);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0}/s | {} | {} | {} | {:.0}/s | {:.0}/s | {:.1} µs | {:.1} µs |",
+            r.scenario,
+            b.connected,
+            p.offered_per_s,
+            b.published,
+            b.delivered,
+            b.published.saturating_sub(b.delivered),
+            b.delivered as f64 / wall,
+            up as f64 / r.simulated_s.max(1.0),
+            b.cpu_per_message_us(),
+            p.broker_cpu_s * 1e6 / b.delivered.max(1) as f64,
+        );
+    }
+    md.push_str(
+        "\nAfter the run, bare rumqttc clients (`chargestorm bench-baseline --subscribe`: as \
+         many publishers as the run had chargers, QoS 0, round-robin at the run's offered \
+         rate, one subscriber on `/U/M/+`) go through the same Mosquitto: the rate it \
+         delivers when nothing is simulated. \"Published\" counts what the clients took \
+         (rumqttc's request queue); QoS 0 has no acknowledgement, so what was not delivered \
+         was dropped by a client, the broker or its queue to the subscriber. Both CPU figures \
+         include the connections' set-up.\n\n",
+    );
 }
 
 #[cfg(test)]
@@ -287,5 +355,44 @@ mod tests {
             (0, 0, 0)
         );
         assert!(RateFigures::default().attribute_loss(10).is_none());
+    }
+
+    #[test]
+    fn the_peer_row_shows_what_bare_clients_got_through() {
+        let mut r: Report = serde_json::from_str(
+            r#"{"seed":1,"scenario":"q0","simulated_s":10,"wall_s":10,
+                "connectors":{"total":2,"dc":0,"ac":2,"final_states":{}},
+                "sessions":{"started":0,"completed":0,"failed":0},
+                "transactions":{"started":0,"confirmed":0,"open":0,"lost":0,"lost_reasons":{}},
+                "energy_kwh":0,"messages":{},"latency_ms":{},"errors":{},"assertions":[],
+                "digest":"","verdict":"pass"}"#,
+        )
+        .unwrap();
+        r.messages
+            .insert("mqtt".into(), [("U/M".to_owned(), 500_000)].into());
+        let peer = PeerCeiling {
+            clients: 2,
+            offered_per_s: 100_000.0,
+            result: crate::bench_cmd::baseline::BaselineResult {
+                connected: 2,
+                published: 1_000_000,
+                cpu_s: 10.0,
+                max_rss_kib: 0,
+                delivered: 400_000,
+                publish_wall_s: 10.0,
+            },
+            broker_cpu_s: 4.0,
+        };
+        let mut md = String::new();
+        render_peers(&mut md, [(&r, &peer)].into_iter());
+        // 600,000 not delivered, 40,000/s delivered against the run's 50,000/s, 10 µs of
+        // the publishers' CPU per publish and 10 µs of Mosquitto's per delivery.
+        assert!(
+            md.contains("| q0 | 2 | 100000/s | 1000000 | 400000 | 600000 | 40000/s | 50000/s | 10.0 µs | 10.0 µs |"),
+            "{md}"
+        );
+        let mut none = String::new();
+        render_peers(&mut none, std::iter::empty());
+        assert!(none.is_empty());
     }
 }
