@@ -427,7 +427,7 @@ fn run_case(
 }
 
 /// Bare rumqttc publishers and a subscriber through the run's Mosquitto at the run's
-/// offered telemetry rate.
+/// offered telemetry rate, QoS 0.
 fn peer_ceiling(
     exe: &Path,
     broker: &hil::mqtt::Mosquitto,

@@ -53,6 +53,9 @@ pub struct BaselineResult {
     /// Wall time from the first publish to the last delivery counted, s.
     #[serde(default)]
     pub publish_wall_s: f64,
+    /// Delivery latency from each publish's intended send time, ms: p50, p99, max.
+    #[serde(default)]
+    pub latency_ms: Option<[f64; 3]>,
 }
 
 impl BaselineResult {
@@ -151,15 +154,28 @@ async fn connect_all(params: &BaselineParams) -> (Vec<AsyncClient>, usize) {
     (clients, up)
 }
 
-/// A bare rumqttc subscriber on `/U/M/+`: the count of publishes it received.
-async fn subscriber(broker: SocketAddr) -> Result<Arc<AtomicU64>> {
+/// What the subscriber counts: deliveries and their latency from the intended send time
+/// each publish carries (µs since the process's epoch, first 8 bytes).
+struct Deliveries {
+    count: AtomicU64,
+    latency_us: std::sync::Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+/// A bare rumqttc subscriber on `/U/M/+`: what it received.
+async fn subscriber(broker: SocketAddr, epoch: tokio::time::Instant) -> Result<Arc<Deliveries>> {
     let mut options = MqttOptions::new("baseline-sub", broker.ip().to_string(), broker.port());
     options.set_keep_alive(Duration::from_secs(60));
     let (client, mut eventloop) = AsyncClient::new(options, 64);
     let mut net = NetworkOptions::new();
     net.set_tcp_nodelay(true);
     eventloop.set_network_options(net);
-    let received = Arc::new(AtomicU64::new(0));
+    let received = Arc::new(Deliveries {
+        count: AtomicU64::new(0),
+        latency_us: std::sync::Mutex::new(
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .context("histogram bounds")?,
+        ),
+    });
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let count = Arc::clone(&received);
     tokio::spawn(async move {
@@ -174,11 +190,23 @@ async fn subscriber(broker: SocketAddr) -> Result<Arc<AtomicU64>> {
                         let _ = tx.send(());
                     }
                 }
-                Ok(Event::Incoming(Packet::Publish(_))) => {
-                    count.fetch_add(1, Ordering::Relaxed);
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    count.count.fetch_add(1, Ordering::Relaxed);
+                    if let Some(sent) = p.payload.get(..8) {
+                        let mut at = [0u8; 8];
+                        at.copy_from_slice(sent);
+                        let intended = epoch + Duration::from_micros(u64::from_le_bytes(at));
+                        let late = tokio::time::Instant::now().saturating_duration_since(intended);
+                        if let Ok(mut h) = count.latency_us.lock() {
+                            let _ = h.record((late.as_micros() as u64).clamp(1, 3_600_000_000));
+                        }
+                    }
                 }
                 Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(e) => {
+                    eprintln!("bench-baseline: the subscriber's connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
             }
         }
     });
@@ -190,8 +218,9 @@ async fn subscriber(broker: SocketAddr) -> Result<Arc<AtomicU64>> {
 }
 
 async fn publish(params: &BaselineParams) -> BaselineResult {
+    let epoch = tokio::time::Instant::now();
     let received = match params.subscribe {
-        true => match subscriber(params.broker).await {
+        true => match subscriber(params.broker, epoch).await {
             Ok(r) => Some(r),
             Err(e) => {
                 eprintln!("bench-baseline: {e:#}");
@@ -214,7 +243,12 @@ async fn publish(params: &BaselineParams) -> BaselineResult {
     let mut published = 0_u64;
     let mut next = 0_usize;
     for _ in 0..ticks {
-        interval.tick().await;
+        // The tick's scheduled instant is every publish's intended send time (a late tick
+        // fires at once, and its publishes carry how late they are).
+        let due = interval.tick().await;
+        let stamp = (due.saturating_duration_since(epoch).as_micros() as u64).to_le_bytes();
+        let mut payload = payload.clone();
+        payload[..8].copy_from_slice(&stamp);
         owed += per_tick;
         while owed >= 1.0 {
             owed -= 1.0;
@@ -233,13 +267,13 @@ async fn publish(params: &BaselineParams) -> BaselineResult {
     let mut delivered = 0;
     let mut last_growth = tokio::time::Instant::now();
     match &received {
-        Some(count) => {
+        Some(d) => {
             let give_up = last_growth + Duration::from_secs(30);
             while last_growth.elapsed() < Duration::from_millis(500)
                 && tokio::time::Instant::now() < give_up
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                let now = count.load(Ordering::Relaxed);
+                let now = d.count.load(Ordering::Relaxed);
                 if now > delivered {
                     delivered = now;
                     last_growth = tokio::time::Instant::now();
@@ -259,5 +293,15 @@ async fn publish(params: &BaselineParams) -> BaselineResult {
         max_rss_kib: usage.max_rss_kib,
         delivered,
         publish_wall_s: (last_growth - started).as_secs_f64(),
+        latency_ms: received.as_ref().and_then(|d| {
+            let h = d.latency_us.lock().ok()?;
+            (!h.is_empty()).then(|| {
+                [
+                    h.value_at_quantile(0.5) as f64 / 1000.0,
+                    h.value_at_quantile(0.99) as f64 / 1000.0,
+                    h.max() as f64 / 1000.0,
+                ]
+            })
+        }),
     }
 }

@@ -291,17 +291,19 @@ fn render_peers<'a>(md: &mut String, peers: impl Iterator<Item = (&'a Report, &'
     md.push_str(
         "### The same Mosquitto with bare clients (the peer)\n\n| Case | Publishers | \
          Offered | Published | Delivered to one subscriber | Not delivered | Delivered rate | \
-         chargestorm's rate in the run | Publishers' CPU per message | Mosquitto CPU per \
-         delivery |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+         Latency p50 / p99 / max | chargestorm in the run | Publishers' CPU per message | \
+         Mosquitto CPU per delivery |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (r, p) in peers {
         let (_, up) = super::mqtt_publishes(r);
         let b = &p.result;
         let wall = b.publish_wall_s.max(1e-9);
+        let seconds = r.simulated_s.max(1.0);
+        let ours = format!("{:.0} uplinks/s", up as f64 / seconds);
         let _ = writeln!(
             md,
-            "| {} | {} | {:.0}/s | {} | {} | {} | {:.0}/s | {:.0}/s | {:.1} µs | {:.1} µs |",
+            "| {} | {} | {:.0}/s | {} | {} | {} | {:.0}/s | {} | {ours} | {:.1} µs | {:.1} µs |",
             r.scenario,
             b.connected,
             p.offered_per_s,
@@ -309,7 +311,9 @@ fn render_peers<'a>(md: &mut String, peers: impl Iterator<Item = (&'a Report, &'
             b.delivered,
             b.published.saturating_sub(b.delivered),
             b.delivered as f64 / wall,
-            up as f64 / r.simulated_s.max(1.0),
+            b.latency_ms.map_or("–".into(), |[p50, p99, max]| format!(
+                "{p50:.1} / {p99:.1} / {max:.1} ms"
+            )),
             b.cpu_per_message_us(),
             p.broker_cpu_s * 1e6 / b.delivered.max(1) as f64,
         );
@@ -318,7 +322,8 @@ fn render_peers<'a>(md: &mut String, peers: impl Iterator<Item = (&'a Report, &'
         "\nAfter the run, bare rumqttc clients (`chargestorm bench-baseline --subscribe`: as \
          many publishers as the run had chargers, QoS 0, round-robin at the run's offered \
          rate, one subscriber on `/U/M/+`) go through the same Mosquitto: the rate it \
-         delivers when nothing is simulated. \"Published\" counts what the clients took \
+         delivers when nothing is simulated. Latency runs from each publish's intended send \
+         time (its 10 ms tick) to its delivery. \"Published\" counts what the clients took \
          (rumqttc's request queue); QoS 0 has no acknowledgement, so what was not delivered \
          was dropped by a client, the broker or its queue to the subscriber. Both CPU figures \
          include the connections' set-up.\n\n",
@@ -380,6 +385,7 @@ mod tests {
                 max_rss_kib: 0,
                 delivered: 400_000,
                 publish_wall_s: 10.0,
+                latency_ms: Some([1.0, 2.0, 3.0]),
             },
             broker_cpu_s: 4.0,
         };
@@ -388,7 +394,10 @@ mod tests {
         // 600,000 not delivered, 40,000/s delivered against the run's 50,000/s, 10 µs of
         // the publishers' CPU per publish and 10 µs of Mosquitto's per delivery.
         assert!(
-            md.contains("| q0 | 2 | 100000/s | 1000000 | 400000 | 600000 | 40000/s | 50000/s | 10.0 µs | 10.0 µs |"),
+            md.contains(
+                "| q0 | 2 | 100000/s | 1000000 | 400000 | 600000 | 40000/s | \
+                 1.0 / 2.0 / 3.0 ms | 50000 uplinks/s | 10.0 µs | 10.0 µs |"
+            ),
             "{md}"
         );
         let mut none = String::new();
