@@ -163,7 +163,9 @@ impl Ring {
         if self.len == 0 {
             return None;
         }
-        let item = self.items.get_mut(self.head).and_then(Option::take)?;
+        // A popped slot keeps its stale item: `head` and `len` say which slots are live,
+        // so a pop is a copy (no write back).
+        let item = (*self.items.get(self.head)?)?;
         self.head = (self.head + 1) % RING;
         self.len -= 1;
         self.head_due = match self.items.get(self.head) {
