@@ -210,3 +210,25 @@ fn faulty_session_is_frame_exact() {
         "03a35c2aa9b3d436c74e3176f702a075504871948d7c54818b5fbc72d9f0e659",
     );
 }
+
+/// The fleet's links turn the charger's `BmsStatus` events off (they ignore them): the
+/// session must stay frame-exact and raise the same other events, and none of those.
+#[test]
+fn sessions_without_bms_status_events_are_frame_exact() {
+    let mut h = Harness::standard(BmsConfig::ncm(), 60.0, 61.0);
+    h.pair.charger.set_bms_status_events(false);
+    h.plug_in();
+    h.until_both_ended(LIMIT);
+    h.run_for(Duration::from_secs(2));
+    assert!(
+        !h.log
+            .iter()
+            .any(|(_, e)| matches!(e, PairEvent::Charger(ChargerEvent::BmsStatus { .. })))
+    );
+    check(
+        "ncm without status events",
+        &h,
+        "7ad4cce5947489cebf274838389d7288d5fdbd3b63aae2456e76b23249170d79",
+        "36772ae22f9d40a267c38b625fb90cbedb0213eb8e639d12ed252c51f7632854",
+    );
+}
