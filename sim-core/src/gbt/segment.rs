@@ -184,6 +184,9 @@ pub struct Segment {
     rings: [Ring; 2],
     /// Delayed frames per sender, sorted by due time; allocated only when used.
     delayed: [VecDeque<InFlight>; 2],
+    /// Frames in the two delayed queues: delivery checks this, beside the rings, rather
+    /// than both queues (zero unless a delay fault is in force).
+    delayed_count: usize,
     bus_free_at: Instant,
     /// The earliest due time of the four queue heads (kept on every push and pop, so an
     /// idle poll is one comparison).
@@ -217,6 +220,7 @@ impl Segment {
             config,
             rings: [Ring::new(); 2],
             delayed: [VecDeque::new(), VecDeque::new()],
+            delayed_count: 0,
             bus_free_at: Instant::ZERO,
             next_due: NEVER,
             wire_us: std::array::from_fn(|len| wire_time_us(&config, len as u64)),
@@ -406,7 +410,9 @@ impl Segment {
         };
         let queued = if delay > Duration::ZERO {
             self.stats.delayed += 1;
-            insert_sorted(self.delayed.get_mut(s), item)
+            let inserted = insert_sorted(self.delayed.get_mut(s), item);
+            self.delayed_count += usize::from(inserted);
+            inserted
         } else {
             self.rings.get_mut(s).is_some_and(|r| r.push(item))
         };
@@ -496,7 +502,7 @@ impl Segment {
     fn deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
         // The earliest head, the first of equals in tie order (delayed queues are empty
         // unless a delay fault is in force).
-        if self.delayed.iter().all(VecDeque::is_empty) {
+        if self.delayed_count == 0 {
             // No delay fault in force: only the two rings, charger first on a tie.
             let [r0, r1] = &self.rings;
             let (a, b) = (r0.head_due, r1.head_due);
@@ -522,7 +528,9 @@ impl Segment {
         }
         let (s, is_delayed) = (k / 2, k % 2 == 1);
         let item = if is_delayed {
-            self.delayed.get_mut(s).and_then(VecDeque::pop_front)
+            let item = self.delayed.get_mut(s).and_then(VecDeque::pop_front);
+            self.delayed_count -= usize::from(item.is_some());
+            item
         } else {
             self.rings.get_mut(s).and_then(Ring::pop)
         }?;
