@@ -134,8 +134,10 @@ impl GbtLink {
             segment,
             ChaCha8Rng::seed_from_u64(rng_seed),
         );
-        // `handle_event` ignores BMS status events (the world reads the charger's BMS data).
+        // `handle_event` ignores the charger's BMS status and the BMS's charger output
+        // events (the world reads the machines' data when it needs it).
         pair.charger.set_bms_status_events(false);
+        pair.bms.set_charger_output_events(false);
         GbtLink {
             pair,
             task: None,
