@@ -14,9 +14,9 @@ use crate::gbt::charger::{
     ChargerConfig, ChargerFaultKind, ChargerStopCause, InsulationOutcome, InsulationPolicy,
     OutputLimits, OutputStatus, PrechargePolicy,
 };
-use crate::gbt::deadline;
 use crate::gbt::pair::Pair;
 use crate::gbt::segment::SegmentConfig;
+use crate::gbt::{NEVER, deadline};
 use crate::gbt::{PgnCounts, Version};
 use crate::physics::{BmsStopReason, ChargeMode, Chemistry};
 use crate::rng::EntityRng;
@@ -67,6 +67,9 @@ pub struct GbtLink {
     /// Both machines and their segment.
     pub pair: Pair,
     task: Option<PlantTask>,
+    /// The time of `task`, `NEVER` for none: every step checks it (twice), and a plain
+    /// comparison is cheaper than matching the option.
+    task_at: Instant,
     setpoint: (f64, f64),
     bms_stop: Option<BmsStopCause>,
     stop_requested: bool,
@@ -125,14 +128,20 @@ impl GbtLink {
             bitrate_bps: side.bitrate_bps,
             ..SegmentConfig::default()
         };
+        let mut pair = Pair::new(
+            side.config.clone(),
+            bms,
+            segment,
+            ChaCha8Rng::seed_from_u64(rng_seed),
+        );
+        // `handle_event` ignores the charger's BMS status and the BMS's charger output
+        // events (the world reads the machines' data when it needs it).
+        pair.charger.set_bms_status_events(false);
+        pair.bms.set_charger_output_events(false);
         GbtLink {
-            pair: Pair::new(
-                side.config.clone(),
-                bms,
-                segment,
-                ChaCha8Rng::seed_from_u64(rng_seed),
-            ),
+            pair,
             task: None,
+            task_at: NEVER,
             setpoint: (0.0, 0.0),
             bms_stop: None,
             stop_requested: false,
@@ -161,9 +170,7 @@ impl GbtLink {
 
     /// [`refresh`](GbtLink::refresh) with the pair's next deadline already known.
     fn refresh_with(&mut self, pair_deadline: Option<Instant>) {
-        let task = self.task.map(|t| match t {
-            PlantTask::Insulation { at, .. } | PlantTask::Precharge { at } => at,
-        });
+        let task = deadline(self.task_at);
         self.deadline = match (pair_deadline, task) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -328,7 +335,7 @@ impl GbtLink {
 
     #[inline]
     fn task_due(&self, now: Instant) -> bool {
-        matches!(self.task, Some(PlantTask::Insulation { at, .. } | PlantTask::Precharge { at }) if at <= now)
+        self.task_at <= now
     }
 
     #[cold]
@@ -336,14 +343,14 @@ impl GbtLink {
     fn run_due_task(&mut self, now: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) {
         match self.task {
             Some(PlantTask::Insulation { at, test_voltage_v }) if at <= now => {
-                self.task = None;
+                self.set_task(None);
                 let ohm = plant.insulation_check(test_voltage_v);
                 plant.open_contactors();
                 let outcome = InsulationOutcome::classify(ohm, test_voltage_v);
                 self.pair.charger.insulation_result(now, outcome);
             }
             Some(PlantTask::Precharge { at }) if at <= now => {
-                self.task = None;
+                self.set_task(None);
                 let ok = plant.finish_precharge(ev);
                 self.pair.charger.precharge_done(now, ok);
             }
@@ -351,6 +358,18 @@ impl GbtLink {
         }
     }
 
+    /// Sets the plant task and its time.
+    fn set_task(&mut self, task: Option<PlantTask>) {
+        self.task = task;
+        self.task_at = match task {
+            Some(PlantTask::Insulation { at, .. } | PlantTask::Precharge { at }) => at,
+            None => NEVER,
+        };
+    }
+
+    /// Acts on one event of the pair. Out of line: a step has an event a few times per
+    /// second, and inlined it would make every step set up its locals.
+    #[inline(never)]
     fn handle_event(
         &mut self,
         now: Instant,
@@ -364,16 +383,16 @@ impl GbtLink {
         match event {
             PairEvent::Charger(ChargerEvent::StartInsulationCheck { test_voltage_v }) => {
                 plant.insulation_check(test_voltage_v);
-                self.task = Some(PlantTask::Insulation {
+                self.set_task(Some(PlantTask::Insulation {
                     at: now + plant.insulation_check_time(),
                     test_voltage_v,
-                });
+                }));
             }
             PairEvent::Charger(ChargerEvent::StartPrecharge { target_voltage_v }) => {
                 plant.start_precharge(target_voltage_v);
-                self.task = Some(PlantTask::Precharge {
+                self.set_task(Some(PlantTask::Precharge {
                     at: now + plant.precharge_time(),
-                });
+                }));
             }
             PairEvent::Charger(ChargerEvent::CloseContactors) => {
                 plant.close_contactors(ev);

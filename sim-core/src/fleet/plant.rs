@@ -580,6 +580,8 @@ impl CabinetPlant {
         let mut pending: [Option<(ChargeDemand, f64, f64, f64)>; MAX_CONNECTORS] =
             [None; MAX_CONNECTORS];
         let mut demands_w = [0.0; MAX_CONNECTORS];
+        // Slots from `used` on hold no session (their demand stays 0).
+        let mut used = 0;
         for (i, slot) in sessions.iter_mut().enumerate() {
             let Some(SessionSlot {
                 plant,
@@ -589,6 +591,7 @@ impl CabinetPlant {
             else {
                 continue;
             };
+            used = i + 1;
             let dt_s = (now - plant.last_step).as_secs_f64();
             plant.last_step = now;
             let demand = ev.bms.demand(&ev.pack, ev.target_soc);
@@ -613,9 +616,14 @@ impl CabinetPlant {
                         *g = d.min(share);
                     }
                 }
-                None => self
-                    .sharing
-                    .allocate(self.limit_w, &demands_w, &mut granted_w),
+                // Trailing zero demands change no one's share (a zero need is never
+                // counted, granted or given a leftover module) and are granted zero, as
+                // `granted_w` already holds: the allocation reads only the used slots.
+                None => self.sharing.allocate(
+                    self.limit_w,
+                    demands_w.get(..used).unwrap_or(&demands_w),
+                    granted_w.get_mut(..used).unwrap_or(&mut []),
+                ),
             }
         }
         for (i, slot) in sessions.iter_mut().enumerate() {

@@ -18,5 +18,5 @@ pub mod segment;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use common::deadline;
 pub use common::{Counters, PGN_SLOTS, PgnCounts, SLOT_PGNS, Version, pgn_slot};
+pub(crate) use common::{NEVER, deadline};

@@ -136,11 +136,11 @@ impl Pair {
         if bms_due && self.bms.timer_due(now) {
             self.bms.handle_timeout(now);
         }
-        while let Some((to, frame)) = self.segment.poll_deliver(now) {
+        while let Some((to, frame)) = self.segment.poll_deliver_ref(now) {
             moved = true;
             match to {
-                Node::Charger => self.charger.handle_frame(now, &frame),
-                Node::Bms => self.bms.handle_frame(now, &frame),
+                Node::Charger => self.charger.handle_frame(now, frame),
+                Node::Bms => self.bms.handle_frame(now, frame),
             }
         }
         while let Some(frame) = self.charger.poll_transmit(now) {

@@ -160,17 +160,31 @@ impl Ring {
     }
 
     fn pop(&mut self) -> Option<InFlight> {
+        let slot = self.pop_slot()?;
+        self.items.get(slot).copied().flatten()
+    }
+
+    /// Pops the head and returns the slot it was in. The item stays in its slot until a
+    /// later push overwrites it (`head` and `len` say which slots are live), so the owner
+    /// can read it there by reference ([`Ring::frame_at`]) instead of copying it out.
+    fn pop_slot(&mut self) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
-        let item = self.items.get_mut(self.head).and_then(Option::take)?;
+        let slot = self.head;
+        self.items.get(slot)?.as_ref()?;
         self.head = (self.head + 1) % RING;
         self.len -= 1;
         self.head_due = match self.items.get(self.head) {
             Some(Some(next)) if self.len > 0 => next.due,
             _ => NEVER,
         };
-        Some(item)
+        Some(slot)
+    }
+
+    /// The frame in `slot` (live or just popped).
+    fn frame_at(&self, slot: usize) -> Option<&CanFrame> {
+        self.items.get(slot)?.as_ref().map(|item| &item.frame)
     }
 }
 
@@ -182,6 +196,12 @@ pub struct Segment {
     rings: [Ring; 2],
     /// Delayed frames per sender, sorted by due time; allocated only when used.
     delayed: [VecDeque<InFlight>; 2],
+    /// Frames in the two delayed queues: delivery checks this, beside the rings, rather
+    /// than both queues (zero unless a delay fault is in force).
+    delayed_count: usize,
+    /// A frame delivered from a delayed queue (or while one is in use), kept here so
+    /// that delivery can hand out a reference to it as it does to a ring slot.
+    slow_out: Option<CanFrame>,
     bus_free_at: Instant,
     /// The earliest due time of the four queue heads (kept on every push and pop, so an
     /// idle poll is one comparison).
@@ -215,6 +235,8 @@ impl Segment {
             config,
             rings: [Ring::new(); 2],
             delayed: [VecDeque::new(), VecDeque::new()],
+            delayed_count: 0,
+            slow_out: None,
             bus_free_at: Instant::ZERO,
             next_due: NEVER,
             wire_us: std::array::from_fn(|len| wire_time_us(&config, len as u64)),
@@ -404,7 +426,9 @@ impl Segment {
         };
         let queued = if delay > Duration::ZERO {
             self.stats.delayed += 1;
-            insert_sorted(self.delayed.get_mut(s), item)
+            let inserted = insert_sorted(self.delayed.get_mut(s), item);
+            self.delayed_count += usize::from(inserted);
+            inserted
         } else {
             self.rings.get_mut(s).is_some_and(|r| r.push(item))
         };
@@ -482,6 +506,15 @@ impl Segment {
     /// The next frame whose delivery time has come, with its receiver.
     #[inline]
     pub fn poll_deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
+        self.poll_deliver_ref(now).map(|(to, frame)| (to, *frame))
+    }
+
+    /// [`poll_deliver`](Segment::poll_deliver) handing out the frame by reference (it
+    /// stays in its ring slot until the next send): returned in two registers, where a
+    /// frame returned by value goes through memory in pieces the receiver then reads
+    /// whole (a store-forwarding stall on every frame).
+    #[inline]
+    pub(crate) fn poll_deliver_ref(&mut self, now: Instant) -> Option<(Node, &CanFrame)> {
         // The owner polls until `None`: that last call is the common one, kept small.
         if self.next_due > now {
             return None;
@@ -489,12 +522,12 @@ impl Segment {
         self.deliver(now)
     }
 
-    /// `poll_deliver` when a frame may be due.
+    /// `poll_deliver_ref` when a frame may be due.
     #[inline(never)]
-    fn deliver(&mut self, now: Instant) -> Option<(Node, CanFrame)> {
+    fn deliver(&mut self, now: Instant) -> Option<(Node, &CanFrame)> {
         // The earliest head, the first of equals in tie order (delayed queues are empty
         // unless a delay fault is in force).
-        if self.delayed.iter().all(VecDeque::is_empty) {
+        if self.delayed_count == 0 {
             // No delay fault in force: only the two rings, charger first on a tie.
             let [r0, r1] = &self.rings;
             let (a, b) = (r0.head_due, r1.head_due);
@@ -502,11 +535,18 @@ impl Segment {
             if a.min(b) > now {
                 return None;
             }
-            let item = self.rings.get_mut(s).and_then(Ring::pop)?;
+            let slot = self.rings.get_mut(s).and_then(Ring::pop_slot)?;
             let [r0, r1] = &self.rings;
             self.next_due = r0.head_due.min(r1.head_due);
-            return Some((node_at(s).peer(), item.frame));
+            let frame = self.rings.get(s).and_then(|r| r.frame_at(slot))?;
+            return Some((node_at(s).peer(), frame));
         }
+        self.deliver_slow(now)
+    }
+
+    /// `deliver` while a delay fault has frames in a delayed queue: the earliest of the
+    /// four queue heads.
+    fn deliver_slow(&mut self, now: Instant) -> Option<(Node, &CanFrame)> {
         let (k, due) = self
             .head_dues()
             .into_iter()
@@ -520,12 +560,17 @@ impl Segment {
         }
         let (s, is_delayed) = (k / 2, k % 2 == 1);
         let item = if is_delayed {
-            self.delayed.get_mut(s).and_then(VecDeque::pop_front)
+            let item = self.delayed.get_mut(s).and_then(VecDeque::pop_front);
+            self.delayed_count -= usize::from(item.is_some());
+            item
         } else {
             self.rings.get_mut(s).and_then(Ring::pop)
         }?;
         self.next_due = self.head_dues().into_iter().fold(NEVER, Instant::min);
-        Some((node_at(s).peer(), item.frame))
+        self.slow_out = Some(item.frame);
+        self.slow_out
+            .as_ref()
+            .map(|frame| (node_at(s).peer(), frame))
     }
 
     /// When the next frame is due for delivery.

@@ -58,7 +58,8 @@ impl BmsSession {
     /// The frame of a single-frame message.
     pub(super) fn build_single(&mut self, pgn: Pgn) -> Option<CanFrame> {
         let from = Node::Bms;
-        let b = self.status();
+        // The status is read where a message needs it, by reference: BCL goes out 20
+        // times a second and reads only the demand.
         match pgn {
             Pgn::Bem => encode_frame(&self.bem, from, 8),
             Pgn::Bst => encode_frame(&self.bst.unwrap_or_default(), from, 8),
@@ -71,13 +72,17 @@ impl BmsSession {
                 encode_frame(&Bro { readiness }, from, 8)
             }
             Pgn::Bcl => {
-                let mode = match b.demand.mode {
+                let demand = match &self.battery {
+                    Some(b) => b.demand,
+                    None => self.status().demand,
+                };
+                let mode = match demand.mode {
                     DemandMode::Cc => ChargingMode::ConstantCurrent,
                     DemandMode::Cv => ChargingMode::ConstantVoltage,
                 };
                 let bcl = Bcl {
-                    voltage_demand_v: b.demand.voltage_v,
-                    current_demand_a: b.demand.current_a,
+                    voltage_demand_v: demand.voltage_v,
+                    current_demand_a: demand.current_a,
                     mode,
                 };
                 self.frames.bcl.frame(bcl, from, 8)
@@ -89,10 +94,14 @@ impl BmsSession {
                 encode_frame(&bhm, from, 8)
             }
             Pgn::Bsm => {
-                let bsm = self.bsm(&b);
+                let bsm = match &self.battery {
+                    Some(b) => self.bsm(b),
+                    None => self.bsm(&self.status()),
+                };
                 self.frames.bsm.frame(bsm, from, 8)
             }
             Pgn::Bsd => {
+                let b = self.status();
                 let bsd = Bsd {
                     soc_pct: round_half_away(b.soc_pct).clamp(0.0, 100.0) as u8,
                     min_cell_voltage_v: b.min_cell_voltage_v,
@@ -137,7 +146,14 @@ impl BmsSession {
 
     /// Writes the payload of a multi-packet message into `buf`; returns its length.
     pub(super) fn build_payload(&self, pgn: Pgn, buf: &mut [u8; 512]) -> usize {
-        let b = self.status();
+        let fallback;
+        let b = match &self.battery {
+            Some(b) => b,
+            None => {
+                fallback = self.status();
+                &fallback
+            }
+        };
         let encoded = match pgn {
             Pgn::Brm => {
                 let mut brm = self.cfg.brm;
@@ -171,8 +187,8 @@ impl BmsSession {
                 };
                 bcs.encode(buf)
             }
-            Pgn::Bmv => return self.bmv(&b, buf),
-            Pgn::Bmt => return self.bmt(&b, buf),
+            Pgn::Bmv => return self.bmv(b, buf),
+            Pgn::Bmt => return self.bmt(b, buf),
             Pgn::Bsp => {
                 // 16 reserved bytes, filled with 1 (clause 7.9).
                 let n = 16.min(buf.len());

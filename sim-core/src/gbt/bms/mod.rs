@@ -210,6 +210,9 @@ pub struct BmsSession {
     overrides: BsmOverrides,
     /// The last BCL and BSM frames, sent again while their content stays the same.
     frames: Frames,
+    /// Whether a changed CCS raises [`BmsEvent::ChargerOutput`] (an owner that ignores
+    /// it turns it off).
+    charger_output_events: bool,
 }
 
 /// The frame caches of the BMS's 8-byte periodic messages.
@@ -253,6 +256,7 @@ impl BmsSession {
                 bcl: FrameCache::new(),
                 bsm: FrameCache::new(),
             },
+            charger_output_events: true,
         }
     }
 
@@ -289,6 +293,14 @@ impl BmsSession {
     /// The BST of the current stop, if one was decided.
     pub fn bst(&self) -> Option<Bst> {
         self.bst
+    }
+
+    /// Whether a CCS whose content changed raises [`BmsEvent::ChargerOutput`] (on by
+    /// default). An owner that ignores that event turns it off: the charger's output
+    /// changes with every plant step, so it is the event the BMS raises most often, and
+    /// nothing else changes.
+    pub fn set_charger_output_events(&mut self, on: bool) {
+        self.charger_output_events = on;
     }
 
     /// Frame and message counters.

@@ -111,7 +111,7 @@ fn on_ccs(s: &mut BmsSession, now: Instant, ccs: Ccs) {
         s.ccs_seen = true;
         s.tx.start(Tx::Bsm as usize, now);
     }
-    if s.charger.ccs != Some(ccs) {
+    if s.charger_output_events && s.charger.ccs != Some(ccs) {
         s.push(BmsEvent::ChargerOutput(ccs));
     }
     s.charger.ccs = Some(ccs);

@@ -238,6 +238,9 @@ pub struct ChargerSession {
     fault_insulation: bool,
     /// The last CCS frame, sent again while its content stays the same.
     ccs_frame: FrameCache<proto::gbt27930::msg::Ccs>,
+    /// Whether a BCS in the charging phase raises [`ChargerEvent::BmsStatus`] (an owner
+    /// that reads the BMS's data with [`bms_data`](Self::bms_data) turns it off).
+    bms_status_events: bool,
 }
 
 impl ChargerSession {
@@ -278,7 +281,15 @@ impl ChargerSession {
             fault_stuck_open: false,
             fault_insulation: false,
             ccs_frame: FrameCache::new(),
+            bms_status_events: true,
         }
+    }
+
+    /// Whether a BCS received while charging raises [`ChargerEvent::BmsStatus`] (on by
+    /// default). An owner that ignores that event turns it off: the event is the one the
+    /// charger raises several times a second, and nothing else changes.
+    pub fn set_bms_status_events(&mut self, on: bool) {
+        self.bms_status_events = on;
     }
 
     /// The configuration in use.

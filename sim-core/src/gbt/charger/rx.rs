@@ -185,8 +185,10 @@ fn on_bcs(s: &mut ChargerSession, now: Instant, bcs: Bcs) {
         }
         ChargerPhase::Charging => {
             s.timers.set(Timer::Bcs as usize, now + s.cfg.timeouts.bcs);
-            let bsm = s.bms.bsm;
-            s.push(ChargerEvent::BmsStatus { bcs, bsm });
+            if s.bms_status_events {
+                let bsm = s.bms.bsm;
+                s.push(ChargerEvent::BmsStatus { bcs, bsm });
+            }
         }
         _ => {}
     }

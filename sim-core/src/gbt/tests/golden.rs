@@ -210,3 +210,77 @@ fn faulty_session_is_frame_exact() {
         "03a35c2aa9b3d436c74e3176f702a075504871948d7c54818b5fbc72d9f0e659",
     );
 }
+
+/// The fleet's links turn the charger's `BmsStatus` events off (they ignore them): the
+/// session must stay frame-exact and raise the same other events, and none of those.
+#[test]
+fn sessions_without_bms_status_events_are_frame_exact() {
+    let mut h = Harness::standard(BmsConfig::ncm(), 60.0, 61.0);
+    h.pair.charger.set_bms_status_events(false);
+    h.plug_in();
+    h.until_both_ended(LIMIT);
+    h.run_for(Duration::from_secs(2));
+    assert!(
+        !h.log
+            .iter()
+            .any(|(_, e)| matches!(e, PairEvent::Charger(ChargerEvent::BmsStatus { .. })))
+    );
+    check(
+        "ncm without status events",
+        &h,
+        "7ad4cce5947489cebf274838389d7288d5fdbd3b63aae2456e76b23249170d79",
+        "36772ae22f9d40a267c38b625fb90cbedb0213eb8e639d12ed252c51f7632854",
+    );
+}
+
+/// The events an owner may turn off, left out when sessions with them on and off are
+/// compared.
+fn is_optional(e: &PairEvent) -> bool {
+    matches!(
+        e,
+        PairEvent::Charger(ChargerEvent::BmsStatus { .. })
+            | PairEvent::Bms(BmsEvent::ChargerOutput(_))
+    )
+}
+
+/// With both optional events off (as the fleet's links run), every frame is the same,
+/// at the same time, and every other event is raised at the same time, for a plain
+/// session and one with BMS faults.
+#[test]
+fn optional_events_off_change_no_frame_and_no_other_event() {
+    let run = |bms: BmsConfig, on: bool, fault: bool| {
+        let mut h = Harness::standard(bms, 60.0, 63.0);
+        h.pair.charger.set_bms_status_events(on);
+        h.pair.bms.set_charger_output_events(on);
+        h.plug_in();
+        if fault {
+            h.until_charger(ChargerPhase::Charging, LIMIT);
+            h.run_for(Duration::from_secs(3));
+            let now = h.now;
+            h.pair
+                .apply_fault(now, GbtFault::Bms(BmsFault::Suspend(true)));
+            h.run_for(Duration::from_secs(2));
+            let now = h.now;
+            h.pair
+                .apply_fault(now, GbtFault::Bms(BmsFault::Suspend(false)));
+        }
+        h.until_both_ended(LIMIT);
+        h.run_for(Duration::from_secs(2));
+        h
+    };
+    for (bms, fault) in [
+        (BmsConfig::ncm(), false),
+        (BmsConfig::lfp(), false),
+        (BmsConfig::ncm(), true),
+    ] {
+        let on = run(bms.clone(), true, fault);
+        let off = run(bms, false, fault);
+        assert!(on.records.len() > 100);
+        assert_eq!(on.records, off.records);
+        assert!(on.log.iter().any(|(_, e)| is_optional(e)));
+        assert!(!off.log.iter().any(|(_, e)| is_optional(e)));
+        let kept: Vec<_> = on.log.iter().filter(|(_, e)| !is_optional(e)).collect();
+        let off_log: Vec<_> = off.log.iter().collect();
+        assert_eq!(kept, off_log);
+    }
+}

@@ -162,6 +162,44 @@ mod tests {
         v.iter().sum()
     }
 
+    /// Trailing zero demands (empty connector slots) change nobody's share: the cabinet
+    /// allocates over its used slots only, and must get the bits of the full allocation
+    /// for them.
+    #[test]
+    fn trailing_zero_demands_change_nothing() {
+        let policies = [
+            PowerSharing::CONTINUOUS,
+            PowerSharing::modules(30e3),
+            PowerSharing::modules(1.0),
+        ];
+        let mut next = uniform(777);
+        for _ in 0..3000 {
+            let used = 1 + (next() * 8.0) as usize % 8;
+            let mut demands = [0.0; 8];
+            for d in demands.iter_mut().take(used) {
+                // Some zero and negative demands inside the used prefix too.
+                *d = match (next() * 6.0) as u32 {
+                    0 => 0.0,
+                    1 => -5e3,
+                    _ => next() * 250e3,
+                };
+            }
+            let limit = next() * 500e3;
+            for p in policies {
+                let mut full = [0.0; 8];
+                p.allocate(limit, &demands, &mut full);
+                let mut prefix = [0.0; 8];
+                p.allocate(limit, &demands[..used], &mut prefix[..used]);
+                // The used slots bit for bit; the unused ones are zero either way (the
+                // full allocation may write -0.0 there, and the cabinet never reads them).
+                for (a, b) in full.iter().zip(&prefix).take(used) {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{p:?} {limit} {demands:?}");
+                }
+                assert!(full.iter().skip(used).all(|&g| g == 0.0));
+            }
+        }
+    }
+
     #[test]
     fn under_the_limit_everyone_gets_their_demand() {
         let mut out = [0.0; 3];
