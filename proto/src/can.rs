@@ -18,7 +18,13 @@ use core::fmt;
 ///
 /// Bytes beyond [`len`](CanFrame::len) are always zero, so the derived equality compares
 /// only what is on the wire.
+///
+/// Laid out as 16 bytes aligned to 8 (fields in their declared order, so ordering and
+/// hashing are unchanged): a frame is copied as two whole words, where the natural
+/// 14-byte layout was copied in overlapping pieces that stall store forwarding on every
+/// frame handed between the GB/T machines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(C, align(8))]
 pub struct CanFrame {
     id: u32,
     extended: bool,
@@ -201,6 +207,14 @@ pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_is_two_aligned_words() {
+        assert_eq!(core::mem::size_of::<CanFrame>(), 16);
+        assert_eq!(core::mem::align_of::<CanFrame>(), 8);
+        // The niche of `extended` keeps an optional frame the same size.
+        assert_eq!(core::mem::size_of::<Option<CanFrame>>(), 16);
+    }
 
     #[test]
     fn extended_frame_keeps_id_length_and_data() {
