@@ -686,7 +686,7 @@ fn render_mqtt<'a>(md: &mut String, outcomes: impl Iterator<Item = &'a Outcome>)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -705,10 +705,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn counts_topic_publishes_not_message_types() {
+    /// An empty report of 2 connectors over 10 s, named `scenario`.
+    pub(super) fn empty_report(scenario: &str) -> Report {
         let mut r: Report = serde_json::from_str(
-            r#"{"seed":1,"scenario":"x","simulated_s":10,"wall_s":10,
+            r#"{"seed":1,"scenario":"","simulated_s":10,"wall_s":10,
                 "connectors":{"total":2,"dc":0,"ac":2,"final_states":{}},
                 "sessions":{"started":0,"completed":0,"failed":0},
                 "transactions":{"started":0,"confirmed":0,"open":0,"lost":0,"lost_reasons":{}},
@@ -716,6 +716,13 @@ mod tests {
                 "digest":"","verdict":"pass"}"#,
         )
         .unwrap();
+        r.scenario = scenario.to_owned();
+        r
+    }
+
+    #[test]
+    fn counts_topic_publishes_not_message_types() {
+        let mut r = empty_report("x");
         r.messages.insert(
             "mqtt".into(),
             [

@@ -364,15 +364,7 @@ mod tests {
 
     #[test]
     fn the_peer_row_shows_what_bare_clients_got_through() {
-        let mut r: Report = serde_json::from_str(
-            r#"{"seed":1,"scenario":"q0","simulated_s":10,"wall_s":10,
-                "connectors":{"total":2,"dc":0,"ac":2,"final_states":{}},
-                "sessions":{"started":0,"completed":0,"failed":0},
-                "transactions":{"started":0,"confirmed":0,"open":0,"lost":0,"lost_reasons":{}},
-                "energy_kwh":0,"messages":{},"latency_ms":{},"errors":{},"assertions":[],
-                "digest":"","verdict":"pass"}"#,
-        )
-        .unwrap();
+        let mut r = crate::bench_cmd::tests::empty_report("q0");
         r.messages
             .insert("mqtt".into(), [("U/M".to_owned(), 500_000)].into());
         let peer = PeerCeiling {
