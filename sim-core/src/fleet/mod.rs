@@ -24,8 +24,9 @@ mod world;
 pub use events::{ConnectorState, FleetEvent, StopReason};
 pub use world::{
     BuildError, ConnectorView, ControlEvent, ExternalAction, ExternalOperator, Fault, FaultEvent,
-    FaultTarget, MqttOut, RecentApdu, Shard, Snapshot, TimelineEvent, World, WorldConfig,
-    driver_cards, http_configs, operator_config, reference_backend, reference_tariff, vehicle_vins,
+    FaultTarget, KEPT_SAMPLES, MqttOut, RecentApdu, Shard, Snapshot, TimelineEvent, World,
+    WorldConfig, driver_cards, http_configs, operator_config, reference_backend, reference_tariff,
+    vehicle_vins,
 };
 
 #[cfg(test)]

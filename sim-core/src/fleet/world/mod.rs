@@ -151,9 +151,45 @@ struct Connector {
     link: Option<Box<GbtLink>>,
     /// Its energy meter as the charger reads it (injected meter faults).
     meter: meter::MeterState,
-    /// The session energy at the next sample, kept when the charger ran ahead past the
-    /// sample's time: `(sample time, energy_wh)`.
-    energy_at_sample: Option<(Instant, f64)>,
+    /// The session energies at the next samples, kept when the charger ran ahead past
+    /// their times.
+    energy_at_samples: KeptEnergies,
+}
+
+/// How many samples ahead a charger may run: it keeps its session energy at each for the
+/// sampler. Paced runs let a charger run [`KEPT_SAMPLES`] − 1 intervals ahead per
+/// wake-up, so the sample barrier never cuts a run short: chargers cut at the same
+/// barrier would wake together after it, and that burst is scheduler lag.
+pub const KEPT_SAMPLES: usize = 4;
+
+/// A connector's session energy at consecutive sample times, kept while it runs ahead.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeptEnergies {
+    /// The first kept sample's time.
+    first_at: Instant,
+    /// How many samples, from `first_at` at the sampler's interval, are kept.
+    count: u8,
+    /// Their session energies.
+    energy_wh: [f64; KEPT_SAMPLES],
+}
+
+impl KeptEnergies {
+    /// Keeps `energy_wh` for sample `index` counted from `first_at` (index 0 starts over).
+    fn keep(&mut self, first_at: Instant, index: usize, energy_wh: f64) {
+        if index == 0 {
+            self.first_at = first_at;
+        }
+        self.energy_wh[index] = energy_wh;
+        self.count = index as u8 + 1;
+    }
+
+    /// The energy kept for the sample at `at`, if any.
+    fn at(&self, at: Instant, interval: Duration) -> Option<f64> {
+        let since = at.as_micros().checked_sub(self.first_at.as_micros())?;
+        let step = interval.as_micros().max(1);
+        let index = (since / step) as usize;
+        (since % step == 0 && index < self.count as usize).then(|| self.energy_wh[index])
+    }
 }
 
 /// A connector's session phase; the data in each variant is what is valid there.
@@ -498,7 +534,7 @@ impl World {
                             ),
                             link: None,
                             meter: meter::MeterState::default(),
-                            energy_at_sample: None,
+                            energy_at_samples: KeptEnergies::default(),
                         });
                     }
                     self.chargers.push(Charger {
@@ -647,10 +683,10 @@ impl World {
             };
             states[state as usize] += 1;
             if let Phase::Charging { .. } = c.phase {
-                in_progress_wh += match c.energy_at_sample {
-                    Some((at, energy_wh)) if for_sample && at == self.now => energy_wh,
-                    _ => c.plant.session_energy_wh(),
-                };
+                let kept = for_sample
+                    .then(|| c.energy_at_samples.at(self.now, self.sampler.interval()))
+                    .flatten();
+                in_progress_wh += kept.unwrap_or_else(|| c.plant.session_energy_wh());
             }
         }
         let s = self.metrics.sessions;
@@ -862,4 +898,29 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// Rounds to 2 decimals for trace fields (full precision stays in the model).
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod kept_energies_tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_energy_is_found_at_its_sample_time_only() {
+        let interval = Duration::from_secs(2);
+        let first = Instant::from_secs(10);
+        let mut kept = KeptEnergies::default();
+        for (index, energy_wh) in [1.5, 2.5, 3.5].into_iter().enumerate() {
+            kept.keep(first, index, energy_wh);
+        }
+        assert_eq!(kept.at(Instant::from_secs(10), interval), Some(1.5));
+        assert_eq!(kept.at(Instant::from_secs(14), interval), Some(3.5));
+        // Beyond the kept samples, between them and before them: not kept.
+        assert_eq!(kept.at(Instant::from_secs(16), interval), None);
+        assert_eq!(kept.at(Instant::from_secs(11), interval), None);
+        assert_eq!(kept.at(Instant::from_secs(8), interval), None);
+        // Keeping index 0 again starts over from a new first sample.
+        kept.keep(Instant::from_secs(20), 0, 9.0);
+        assert_eq!(kept.at(Instant::from_secs(20), interval), Some(9.0));
+        assert_eq!(kept.at(Instant::from_secs(12), interval), None);
+    }
 }

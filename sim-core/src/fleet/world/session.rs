@@ -1,7 +1,7 @@
 //! The session logic of every connector: arrivals, the start, the GB/T 27930 link or the
 //! direct coupling, physics ticks, stops and unplugging.
 
-use super::{Connector, EntityKind, Key, Phase, World, earliest, round2};
+use super::{Connector, EntityKind, KEPT_SAMPLES, Key, Phase, World, earliest, round2};
 use crate::fleet::events::{FleetEvent, GbtEvent, StopReason};
 use crate::fleet::gbt_link::{GbtLink, HANDSHAKE_LIMIT, LinkOutcome, MAX_OUTCOMES};
 use crate::fleet::plant::{Ev, MAX_CONNECTORS, SessionSlot, TickResult};
@@ -262,11 +262,13 @@ impl World {
         if let Some(h) = self.run_ahead_horizon {
             until = until.min(self.now + h);
         }
-        // The sampler reads session energies: a charger may run past one sample, keeping
-        // its energies at that sample's time, but not past the next.
+        // The sampler reads session energies: a charger may run past KEPT_SAMPLES
+        // samples, keeping its energies at their times, but not past the next.
         let sample_at = self.sampler.deadline();
-        until = until.min(sample_at + self.sampler.interval());
-        let mut kept_for_sample = false;
+        let interval = self.sampler.interval();
+        let sample_time = |index: usize| sample_at + interval.saturating_mul(index as u64);
+        until = until.min(sample_time(KEPT_SAMPLES));
+        let mut kept_samples = 0;
         let range = self.chargers[k].connectors.clone();
         let mut ticks = true;
         for c in &self.connectors[range.clone()] {
@@ -292,12 +294,13 @@ impl World {
             if next >= until {
                 break;
             }
-            if next > sample_at && !kept_for_sample {
-                // The sample at `sample_at` runs after every charger event at its time.
+            while kept_samples < KEPT_SAMPLES && next > sample_time(kept_samples) {
+                // A sample runs after every charger event at its time.
                 for c in &mut self.connectors[range.clone()] {
-                    c.energy_at_sample = Some((sample_at, c.plant.session_energy_wh()));
+                    let energy_wh = c.plant.session_energy_wh();
+                    c.energy_at_samples.keep(sample_at, kept_samples, energy_wh);
                 }
-                kept_for_sample = true;
+                kept_samples += 1;
             }
             // The wake-up at `next`, as `wake_charger` runs it with nothing else due.
             self.now = next;
@@ -305,7 +308,8 @@ impl World {
                 self.physics_tick(k);
             }
             let mut kept = false;
-            let sample = (!kept_for_sample).then(|| sample_at + Duration::from_micros(1));
+            let sample = (kept_samples < KEPT_SAMPLES)
+                .then(|| sample_time(kept_samples) + Duration::from_micros(1));
             for ci in range.clone() {
                 if self.link_due[ci] <= next {
                     kept |= self.run_link_ahead(k, ci, next, until.min(sample.unwrap_or(until)));
