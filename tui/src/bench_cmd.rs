@@ -90,6 +90,8 @@ struct Case {
     rate_run: bool,
     /// After the run, measure the broker with bare clients at the run's offered rate.
     peer_ceiling: bool,
+    /// `--pacing spin`: the run's threads spin between deadlines instead of sleeping.
+    spin: bool,
 }
 
 impl Case {
@@ -109,7 +111,13 @@ impl Case {
             hosted_backend: false,
             rate_run: false,
             peer_ceiling: false,
+            spin: false,
         }
+    }
+
+    fn spin(mut self) -> Case {
+        self.spin = true;
+        self
     }
 
     fn peer_ceiling(mut self) -> Case {
@@ -157,6 +165,9 @@ impl Case {
         if self.hosted_backend {
             args.extend(["--backend".to_owned(), "external".to_owned()]);
         }
+        if self.spin {
+            args.extend(["--pacing".to_owned(), "spin".to_owned()]);
+        }
         args
     }
 }
@@ -182,6 +193,14 @@ fn cases(quick: bool) -> Vec<Case> {
             Case::new("engine-10k-realtime", Realtime, "engine-100k", "1m").shard("0/10"),
             Case::new("engine-25k-realtime", Realtime, "engine-100k", "1m").shard("0/4"),
             Case::new("engine-100k-realtime-2t", Realtime, "engine-100k", "1m").threads(2),
+            Case::new(
+                "engine-100k-realtime-2t-spin",
+                Realtime,
+                "engine-100k",
+                "1m",
+            )
+            .threads(2)
+            .spin(),
             Case::new("mqtt-1k", Mqtt, "mqtt-19k", "1m")
                 .shard("0/19")
                 .hosted_backend(),
@@ -587,13 +606,14 @@ fn render(outcomes: &[Outcome], args: &BenchArgs) -> String {
                     });
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.0} s{} | {p50:.2} ms | {p99:.2} ms | {max:.1} ms | {overruns} | {} | {:.2} | {:.1} KiB |",
+                "| {} | {} | {:.0} s{} | {p50:.2} ms | {p99:.2} ms | {max:.1} ms | {overruns} | {} | {:.2}{} | {:.1} KiB |",
                 o.case.id,
                 r.connectors.total,
                 r.simulated_s,
                 if o.cut_short { " (stopped)" } else { "" },
                 if kept { "yes" } else { "**no**" },
                 cpu_s(r) / r.wall_s.max(1e-9),
+                if o.case.spin { " (spinning)" } else { "" },
                 rss_kib(r) as f64 / r.connectors.total.max(1) as f64
             );
         }

@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// `max` (as fast as possible), `realtime`, or a factor such as `50`.
     #[arg(long, default_value = "max")]
     pub speed: String,
+    /// How a paced run waits between deadlines: `sleep`, or `spin` (the least scheduler
+    /// lag, a whole core per simulation thread; runs without real network transports).
+    #[arg(long, default_value = "sleep")]
+    pub pacing: String,
     /// Simulated duration, e.g. `1h`, `90m` (default: the scenario's).
     #[arg(long)]
     pub duration: Option<String>,
@@ -222,6 +226,7 @@ impl DemoArgs {
             trace_level: "protocol".into(),
             shard: None,
             threads: 1,
+            pacing: "sleep".to_owned(),
             progress_every_s: 5.0,
             broker: realtime.then(|| self.broker.clone()),
             transport: (!realtime).then(|| "memory".to_owned()),

@@ -106,6 +106,7 @@ struct Setup {
     world: World,
     stack: Option<crate::stack::Stack>,
     speed: Speed,
+    pacing: pace::Pacing,
     seed: u64,
     shard: Shard,
     rerun: String,
@@ -127,9 +128,13 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
         scenario.scenario.http.enabled = true;
     }
     apply_transport(args, &mut scenario)?;
+    let pacing = pace::Pacing::parse(&args.pacing).map_err(anyhow::Error::msg)?;
     let (real_mqtt, real_http) = real_transports(&scenario);
     if real_mqtt || real_http {
         crate::stack::check_speed_for_real_io(speed)?;
+        if pacing == pace::Pacing::Spin {
+            bail!("--pacing spin runs without real network transports (sockets wake the run)");
+        }
         set_start_to_now(&mut scenario);
     }
     let duration = args
@@ -195,6 +200,7 @@ fn prepare(args: &RunArgs) -> Result<Setup> {
         world,
         stack,
         speed,
+        pacing,
         seed,
         shard,
         rerun,
@@ -320,7 +326,7 @@ fn drive(
 ) -> Result<pace::PaceStats> {
     let mut waiter = match &setup.stack {
         Some(s) => s.waiter(),
-        None => crate::stack::AnyWaiter::Sleep(hil::pace::Sleep),
+        None => crate::stack::AnyWaiter::Local(setup.pacing.into()),
     };
     let stop = interrupt_flag();
     let every = std::time::Duration::from_secs_f64(args.progress_every_s.max(0.1));

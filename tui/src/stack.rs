@@ -9,7 +9,7 @@ use hil::http::{
     ClientTls, PlatformServerConfig, Routes, RunningServer, SharedOperator, WallClock,
 };
 use hil::mqtt::{BackendRunner, BrokerUrl, EmbeddedBroker, MqttSettings, RealClock, RunnerStats};
-use hil::pace::{Sleep, Waiter};
+use hil::pace::{LocalWaiter, Sleep, Waiter};
 use profiles::ResolvedScenario;
 use profiles::scenario::BackendKind;
 use sim_core::fleet::{ExternalAction, World};
@@ -167,7 +167,7 @@ impl Stack {
     pub fn waiter(&self) -> AnyWaiter {
         match &self.mqtt {
             Some(m) => AnyWaiter::Inbox(m.bridge.waiter(self.runtime.handle().clone())),
-            None => AnyWaiter::Sleep(Sleep),
+            None => AnyWaiter::Local(LocalWaiter::Sleep(Sleep)),
         }
     }
 
@@ -627,8 +627,8 @@ pub fn keys_file(path: &Path) -> Result<(proto::tcec::TcecKeys, proto::tcec::Tce
 
 /// Either a plain sleep or the stack's inbox waiter.
 pub enum AnyWaiter {
-    /// No sockets: sleep to the next deadline.
-    Sleep(Sleep),
+    /// No sockets: sleep or spin to the next deadline (`--pacing`).
+    Local(LocalWaiter),
     /// Sockets: wake on input.
     Inbox(InboxWaiter),
 }
@@ -636,8 +636,15 @@ pub enum AnyWaiter {
 impl Waiter for AnyWaiter {
     fn wait(&mut self, timeout: std::time::Duration) {
         match self {
-            AnyWaiter::Sleep(s) => s.wait(timeout),
+            AnyWaiter::Local(s) => s.wait(timeout),
             AnyWaiter::Inbox(w) => w.wait(timeout),
+        }
+    }
+
+    fn granularity(&self) -> std::time::Duration {
+        match self {
+            AnyWaiter::Local(s) => s.granularity(),
+            AnyWaiter::Inbox(w) => w.granularity(),
         }
     }
 }

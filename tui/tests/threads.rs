@@ -97,3 +97,43 @@ fn threads_refuse_options_that_need_one_world() {
         text(&out)
     );
 }
+
+#[test]
+fn spinning_threads_pace_in_real_time_with_the_same_results_as_sleeping_ones() {
+    let dir = tempdir("threads", "spin");
+    let base = [
+        "run",
+        "engine-100k",
+        "--shard",
+        "0/1000",
+        "--speed",
+        "realtime",
+        "--duration",
+        "3s",
+        "--headless",
+    ];
+    let mut digests = Vec::new();
+    for pacing in ["sleep", "spin"] {
+        let report = format!("{pacing}.json");
+        let out = chargestorm(
+            &[&base[..], &["--pacing", pacing, "--report", &report]].concat(),
+            &dir,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let r = normalized(&dir.join(&report));
+        assert!(
+            r["details"]["pacing"]["lag_p99_ms"].as_f64().is_some(),
+            "a paced run reports its lag: {}",
+            r["details"]
+        );
+        digests.push(r["digest"].clone());
+    }
+    assert_eq!(digests[0], digests[1], "pacing changes nothing simulated");
+    let out = chargestorm(&[&base[..], &["--pacing", "busy"]].concat(), &dir);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid pacing"),
+        "{}",
+        text(&out)
+    );
+}

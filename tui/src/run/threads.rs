@@ -87,7 +87,8 @@ fn run_shard(
     }
     // Nothing looks at a shard world between its chunks.
     setup.world.set_unobserved(true);
-    let stats = pace::run_with(&mut setup.world, setup.speed, &mut pace::Sleep, |_, _| {
+    let mut waiter = pace::LocalWaiter::from(setup.pacing);
+    let stats = pace::run_with(&mut setup.world, setup.speed, &mut waiter, |_, _| {
         !stop.load(std::sync::atomic::Ordering::Relaxed)
     });
     let snapshot = setup.world.snapshot();
