@@ -171,40 +171,6 @@ impl Pacing {
     }
 }
 
-/// A waiter for runs with no external input, as [`Pacing`] says.
-#[derive(Debug, Clone, Copy)]
-pub enum LocalWaiter {
-    /// [`Sleep`].
-    Sleep(Sleep),
-    /// [`Spin`].
-    Spin(Spin),
-}
-
-impl From<Pacing> for LocalWaiter {
-    fn from(pacing: Pacing) -> Self {
-        match pacing {
-            Pacing::Sleep => LocalWaiter::Sleep(Sleep),
-            Pacing::Spin => LocalWaiter::Spin(Spin),
-        }
-    }
-}
-
-impl Waiter for LocalWaiter {
-    fn wait(&mut self, timeout: std::time::Duration) {
-        match self {
-            LocalWaiter::Sleep(w) => w.wait(timeout),
-            LocalWaiter::Spin(w) => w.wait(timeout),
-        }
-    }
-
-    fn granularity(&self) -> std::time::Duration {
-        match self {
-            LocalWaiter::Sleep(w) => w.granularity(),
-            LocalWaiter::Spin(w) => w.granularity(),
-        }
-    }
-}
-
 /// Drives `sim` to its end at `speed`. `between` runs after every chunk with the wall
 /// time elapsed; it returns `false` to stop the run early.
 pub fn run<S: Paced>(
@@ -501,14 +467,14 @@ mod tests {
         let mut t = ticker(100, 1);
         t.period = Duration::from_micros(100);
         t.next = Instant::ZERO + t.period;
-        let mut waiter = LocalWaiter::from(Pacing::parse("spin").unwrap());
-        let stats = run_with(&mut t, Speed::REALTIME, &mut waiter, |_, _| true);
+        let stats = run_with(&mut t, Speed::REALTIME, &mut Spin, |_, _| true);
         assert_eq!(t.ticks, 1_000);
         let p50_us = stats.lag_us.value_at_quantile(0.5);
         assert!(
             p50_us < 2_000,
             "spinning handles deadlines at once: p50 {p50_us} µs"
         );
+        assert_eq!(Pacing::parse("spin"), Ok(Pacing::Spin));
         assert!(Pacing::parse("busy").is_err());
         assert_eq!(Pacing::parse("sleep"), Ok(Pacing::Sleep));
     }

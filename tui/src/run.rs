@@ -326,7 +326,7 @@ fn drive(
 ) -> Result<pace::PaceStats> {
     let mut waiter = match &setup.stack {
         Some(s) => s.waiter(),
-        None => crate::stack::AnyWaiter::Local(setup.pacing.into()),
+        None => setup.pacing.into(),
     };
     let stop = interrupt_flag();
     let every = std::time::Duration::from_secs_f64(args.progress_every_s.max(0.1));

@@ -9,7 +9,7 @@ use hil::http::{
     ClientTls, PlatformServerConfig, Routes, RunningServer, SharedOperator, WallClock,
 };
 use hil::mqtt::{BackendRunner, BrokerUrl, EmbeddedBroker, MqttSettings, RealClock, RunnerStats};
-use hil::pace::{LocalWaiter, Sleep, Waiter};
+use hil::pace::{Pacing, Sleep, Spin, Waiter};
 use profiles::ResolvedScenario;
 use profiles::scenario::BackendKind;
 use sim_core::fleet::{ExternalAction, World};
@@ -167,7 +167,7 @@ impl Stack {
     pub fn waiter(&self) -> AnyWaiter {
         match &self.mqtt {
             Some(m) => AnyWaiter::Inbox(m.bridge.waiter(self.runtime.handle().clone())),
-            None => AnyWaiter::Local(LocalWaiter::Sleep(Sleep)),
+            None => AnyWaiter::Sleep(Sleep),
         }
     }
 
@@ -627,8 +627,10 @@ pub fn keys_file(path: &Path) -> Result<(proto::tcec::TcecKeys, proto::tcec::Tce
 
 /// Either a plain sleep or the stack's inbox waiter.
 pub enum AnyWaiter {
-    /// No sockets: sleep or spin to the next deadline (`--pacing`).
-    Local(LocalWaiter),
+    /// No sockets: sleep to the next deadline (`--pacing sleep`).
+    Sleep(Sleep),
+    /// No sockets: spin to the next deadline (`--pacing spin`).
+    Spin(Spin),
     /// Sockets: wake on input.
     Inbox(InboxWaiter),
 }
@@ -636,15 +638,27 @@ pub enum AnyWaiter {
 impl Waiter for AnyWaiter {
     fn wait(&mut self, timeout: std::time::Duration) {
         match self {
-            AnyWaiter::Local(s) => s.wait(timeout),
+            AnyWaiter::Sleep(s) => s.wait(timeout),
+            AnyWaiter::Spin(s) => s.wait(timeout),
             AnyWaiter::Inbox(w) => w.wait(timeout),
         }
     }
 
     fn granularity(&self) -> std::time::Duration {
         match self {
-            AnyWaiter::Local(s) => s.granularity(),
+            AnyWaiter::Sleep(s) => s.granularity(),
+            AnyWaiter::Spin(s) => s.granularity(),
             AnyWaiter::Inbox(w) => w.granularity(),
+        }
+    }
+}
+
+impl From<Pacing> for AnyWaiter {
+    /// The waiter of a run with no sockets.
+    fn from(pacing: Pacing) -> Self {
+        match pacing {
+            Pacing::Sleep => AnyWaiter::Sleep(Sleep),
+            Pacing::Spin => AnyWaiter::Spin(Spin),
         }
     }
 }

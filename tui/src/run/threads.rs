@@ -87,7 +87,7 @@ fn run_shard(
     }
     // Nothing looks at a shard world between its chunks.
     setup.world.set_unobserved(true);
-    let mut waiter = pace::LocalWaiter::from(setup.pacing);
+    let mut waiter = crate::stack::AnyWaiter::from(setup.pacing);
     let stats = pace::run_with(&mut setup.world, setup.speed, &mut waiter, |_, _| {
         !stop.load(std::sync::atomic::Ordering::Relaxed)
     });

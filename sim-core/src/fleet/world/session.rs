@@ -266,8 +266,9 @@ impl World {
         // samples, keeping its energies at their times, but not past the next.
         let sample_at = self.sampler.deadline();
         let interval = self.sampler.interval();
-        let sample_time = |index: usize| sample_at + interval.saturating_mul(index as u64);
-        until = until.min(sample_time(KEPT_SAMPLES));
+        until = until.min(sample_at + interval.saturating_mul(KEPT_SAMPLES as u64));
+        // The next sample whose energies are not kept yet (none once all are).
+        let mut next_sample = Some(sample_at);
         let mut kept_samples = 0;
         let range = self.chargers[k].connectors.clone();
         let mut ticks = true;
@@ -294,13 +295,14 @@ impl World {
             if next >= until {
                 break;
             }
-            while kept_samples < KEPT_SAMPLES && next > sample_time(kept_samples) {
+            while let Some(sample) = next_sample.filter(|&s| next > s) {
                 // A sample runs after every charger event at its time.
                 for c in &mut self.connectors[range.clone()] {
                     let energy_wh = c.plant.session_energy_wh();
                     c.energy_at_samples.keep(sample_at, kept_samples, energy_wh);
                 }
                 kept_samples += 1;
+                next_sample = (kept_samples < KEPT_SAMPLES).then(|| sample + interval);
             }
             // The wake-up at `next`, as `wake_charger` runs it with nothing else due.
             self.now = next;
@@ -308,11 +310,11 @@ impl World {
                 self.physics_tick(k);
             }
             let mut kept = false;
-            let sample = (kept_samples < KEPT_SAMPLES)
-                .then(|| sample_time(kept_samples) + Duration::from_micros(1));
+            // A link stops just past the next sample, whose energies are kept first.
+            let bound = next_sample.map_or(until, |s| until.min(s + Duration::from_micros(1)));
             for ci in range.clone() {
                 if self.link_due[ci] <= next {
-                    kept |= self.run_link_ahead(k, ci, next, until.min(sample.unwrap_or(until)));
+                    kept |= self.run_link_ahead(k, ci, next, bound);
                 }
             }
             if kept {
