@@ -74,6 +74,19 @@ pub struct PaceStats {
     pub interrupted: bool,
 }
 
+impl PaceStats {
+    /// No wall time, no lag recorded, not interrupted.
+    pub fn empty() -> PaceStats {
+        PaceStats {
+            wall: std::time::Duration::ZERO,
+            lag_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("constant histogram bounds are valid"),
+            overruns: 0,
+            interrupted: false,
+        }
+    }
+}
+
 /// Lag above this is an overrun (the scale issue's p99 target).
 pub const OVERRUN_LAG: Duration = Duration::from_millis(5);
 
@@ -194,13 +207,7 @@ pub fn run_with<S: Paced>(
     )]
     let wall_start = WallInstant::now();
     let virtual_start = sim.now();
-    let mut stats = PaceStats {
-        wall: std::time::Duration::ZERO,
-        lag_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
-            .expect("constant histogram bounds are valid"),
-        overruns: 0,
-        interrupted: false,
-    };
+    let mut stats = PaceStats::empty();
     while sim.now() < sim.end() {
         #[expect(
             clippy::disallowed_methods,

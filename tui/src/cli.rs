@@ -118,6 +118,12 @@ pub struct RunArgs {
     /// trace, candump, metrics endpoint or real transports.
     #[arg(long, default_value_t = 1)]
     pub threads: u32,
+    /// With `--threads N` at `--speed max`: split the fleet into W shard worlds
+    /// (default 4·N) that the N threads take turns on, the least advanced first, so the
+    /// threads finish together and each works on a small world at a time. Paced runs use
+    /// one world per thread (W = N).
+    #[arg(long)]
+    pub worlds: Option<u32>,
     /// Seconds between progress lines in headless mode.
     #[arg(long, default_value_t = 5.0)]
     pub progress_every_s: f64,
@@ -226,6 +232,7 @@ impl DemoArgs {
             trace_level: "protocol".into(),
             shard: None,
             threads: 1,
+            worlds: None,
             pacing: "sleep".to_owned(),
             progress_every_s: 5.0,
             broker: realtime.then(|| self.broker.clone()),

@@ -40,7 +40,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     if args.threads == 0 {
         bail!("--threads takes a positive number");
     }
-    let outcome = if args.threads > 1 {
+    let outcome = if args.threads > 1 || args.worlds.is_some_and(|w| w > 1) {
         threads::run_threads(args, args.threads)?
     } else if dashboard {
         run_with_dashboard(args)?

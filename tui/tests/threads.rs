@@ -28,17 +28,17 @@ fn normalized(path: &Path) -> serde_json::Value {
     r
 }
 
-#[test]
-fn threads_equal_shard_processes_merged() {
-    let dir = tempdir("threads", "ci-smoke");
+/// `run` with `threads` extra arguments against the merge of `worlds` shard processes.
+fn assert_threads_equal_shard_processes(name: &str, threads: &[&str], worlds: usize) {
+    let dir = tempdir("threads", name);
     let base = ["run", "ci-smoke", "--duration", "20m", "--headless"];
     let threaded = chargestorm(
-        &[&base[..], &["--threads", "3", "--report", "threads.json"]].concat(),
+        &[&base[..], threads, &["--report", "threads.json"]].concat(),
         &dir,
     );
     assert!(threaded.status.success(), "{}", text(&threaded));
-    for k in 0..3 {
-        let shard = format!("{k}/3");
+    for k in 0..worlds {
+        let shard = format!("{k}/{worlds}");
         let report = format!("shard-{k}.json");
         let out = chargestorm(
             &[&base[..], &["--shard", &shard, "--report", &report]].concat(),
@@ -48,7 +48,7 @@ fn threads_equal_shard_processes_merged() {
     }
     let code = tui::report_cmd::run(ReportCommand::Merge(MergeArgs {
         out: dir.join("merged.json"),
-        inputs: (0..3)
+        inputs: (0..worlds)
             .map(|k| dir.join(format!("shard-{k}.json")))
             .collect(),
         allow_partial: false,
@@ -62,8 +62,9 @@ fn threads_equal_shard_processes_merged() {
     assert_eq!(
         threaded_rerun,
         format!(
-            "{} --threads 3",
-            b["details"]["rerun"].as_str().unwrap_or("?")
+            "{} {}",
+            b["details"]["rerun"].as_str().unwrap_or("?"),
+            threads.join(" ")
         )
     );
     a["details"]["rerun"] = b["details"]["rerun"].clone();
@@ -71,8 +72,54 @@ fn threads_equal_shard_processes_merged() {
         a["sessions"]["started"].as_u64().unwrap_or(0) > 0,
         "the run does something"
     );
-    assert_eq!(a["details"]["shards"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        a["details"]["shards"].as_array().map(Vec::len),
+        Some(worlds)
+    );
     assert_eq!(a, b, "threads and merged shard processes differ");
+}
+
+#[test]
+fn threads_equal_shard_processes_merged() {
+    assert_threads_equal_shard_processes("one-world-each", &["--threads", "3", "--worlds", "3"], 3);
+}
+
+#[test]
+fn pooled_worlds_equal_shard_processes_merged() {
+    // Five worlds on two threads: the threads take turns, and which one runs which turn
+    // changes nothing.
+    assert_threads_equal_shard_processes("pooled", &["--threads", "2", "--worlds", "5"], 5);
+}
+
+#[test]
+fn threads_at_max_speed_default_to_four_worlds_each_and_paced_runs_to_one() {
+    let dir = tempdir("threads", "worlds");
+    let base = ["run", "ci-smoke", "--duration", "2m", "--headless"];
+    let out = chargestorm(&[&base[..], &["--threads", "2"]].concat(), &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in 8 shard worlds on 2 threads"),
+        "{}",
+        text(&out)
+    );
+    for (extra, refusal) in [
+        (
+            &["--threads", "2", "--worlds", "1"][..],
+            "fewer than --threads",
+        ),
+        (
+            &["--threads", "2", "--worlds", "4", "--speed", "100"][..],
+            "needs --speed max",
+        ),
+    ] {
+        let out = chargestorm(&[&base[..], extra].concat(), &dir);
+        assert!(!out.status.success(), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(refusal),
+            "{extra:?}: {}",
+            text(&out)
+        );
+    }
 }
 
 #[test]

@@ -187,9 +187,23 @@ pub(crate) fn deadline(t: Instant) -> Option<Instant> {
     (t != NEVER).then_some(t)
 }
 
-/// The earliest of `slots` (unset slots hold [`NEVER`]).
-fn earliest(slots: &[Instant]) -> Instant {
+/// The earliest of `slots` (unset slots hold [`NEVER`]). A fixed size, so the search
+/// unrolls into a chain of compare-and-moves with no loop.
+#[inline]
+fn earliest<const N: usize>(slots: &[Instant; N]) -> Instant {
     slots.iter().fold(NEVER, |a, &b| a.min(b))
+}
+
+/// The earliest of the entries of `slots` below `split` (`below`) or from `split` on
+/// (`!below`), over the whole fixed-size array: the other entries count as [`NEVER`].
+#[inline]
+fn earliest_of_group<const N: usize>(slots: &[Instant; N], split: usize, below: bool) -> Instant {
+    let mut min = NEVER;
+    for (i, &at) in slots.iter().enumerate() {
+        let candidate = if (i < split) == below { at } else { NEVER };
+        min = min.min(candidate);
+    }
+    min
 }
 
 /// The latest `now` a deadline is compared with: unset slots hold [`NEVER`] and must
@@ -312,12 +326,7 @@ impl<const N: usize> Schedule<N> {
         let next = if new <= current {
             new
         } else if old == current {
-            let range = if g == 0 {
-                self.due.get(..self.split)
-            } else {
-                self.due.get(self.split..)
-            };
-            range.map_or(NEVER, earliest)
+            earliest_of_group(&self.due, self.split, g == 0)
         } else {
             return;
         };
