@@ -16,7 +16,7 @@ use crate::physics::{
     AcCharger, AcChargerParams, AcSupply, BatteryPack, BatteryParams, Bms, BmsParams,
     BmsStopReason, ChargeDemand, Chemistry, CpState, Curve, DEFAULT_MODULE_EFFICIENCY,
     DcChargerParams, DcOutput, EFFICIENCY_POINTS, EnergyMeter, GunThermalParams, MeterParams, Obc,
-    ObcParams, PackInit, PowerSharing, PwmTable,
+    ObcParams, PackInit, PowerSharing, PwmTable, SharingMemo,
 };
 use crate::rng::EntityRng;
 use crate::time::{Duration, Instant};
@@ -501,6 +501,9 @@ fn pack_accounted_wh(pack: &BatteryPack) -> f64 {
 pub struct CabinetPlant {
     limit_w: f64,
     sharing: PowerSharing,
+    /// The last module allocation: from one tick to the next the guns' module needs rarely
+    /// change, and then neither does the allocation.
+    sharing_memo: SharingMemo,
     fixed_share_w: Option<f64>,
     dc: bool,
 }
@@ -551,6 +554,7 @@ impl CabinetPlant {
                 Ok(CabinetPlant {
                     limit_w: p.station_power_limit_w,
                     sharing: p.sharing(),
+                    sharing_memo: SharingMemo::default(),
                     fixed_share_w,
                     dc: true,
                 })
@@ -561,6 +565,7 @@ impl CabinetPlant {
                 Ok(CabinetPlant {
                     limit_w: f64::INFINITY,
                     sharing: PowerSharing::modules(1.0),
+                    sharing_memo: SharingMemo::default(),
                     fixed_share_w: None,
                     dc: false,
                 })
@@ -569,12 +574,15 @@ impl CabinetPlant {
     }
 
     /// Steps every connector with a session (`Some`) from its last step to `now`, sharing
-    /// the cabinet's power; writes each connector's outcome into `results`.
+    /// the cabinet's power; writes each connector's outcome into `results` (slot `i` of
+    /// `sessions` is connector `i` of the charger; the caller passes as many slots as the
+    /// charger has connectors, at most [`MAX_CONNECTORS`], so that a dual-gun charger does
+    /// not walk eight).
     pub fn step(
         &mut self,
         now: Instant,
-        sessions: &mut [Option<SessionSlot<'_>>; MAX_CONNECTORS],
-        results: &mut [Option<TickResult>; MAX_CONNECTORS],
+        sessions: &mut [Option<SessionSlot<'_>>],
+        results: &mut [Option<TickResult>],
         inv: &mut StepInvariants,
     ) {
         let mut pending: [Option<(ChargeDemand, f64, f64, f64)>; MAX_CONNECTORS] =
@@ -582,6 +590,8 @@ impl CabinetPlant {
         let mut demands_w = [0.0; MAX_CONNECTORS];
         // Slots from `used` on hold no session (their demand stays 0).
         let mut used = 0;
+        let n = sessions.len().min(results.len()).min(MAX_CONNECTORS);
+        let (sessions, results) = (&mut sessions[..n], &mut results[..n]);
         for (i, slot) in sessions.iter_mut().enumerate() {
             let Some(SessionSlot {
                 plant,
@@ -619,7 +629,8 @@ impl CabinetPlant {
                 // Trailing zero demands change no one's share (a zero need is never
                 // counted, granted or given a leftover module) and are granted zero, as
                 // `granted_w` already holds: the allocation reads only the used slots.
-                None => self.sharing.allocate(
+                None => self.sharing.allocate_memo(
+                    &mut self.sharing_memo,
                     self.limit_w,
                     demands_w.get(..used).unwrap_or(&demands_w),
                     granted_w.get_mut(..used).unwrap_or(&mut []),
@@ -674,13 +685,14 @@ fn step_connector(
     let mut stop = demand.stop.map(PlantStop::Bms);
     let (voltage_v, current_a, contactors_closed) = match &mut plant.stage {
         Stage::Dc(out) => {
-            let s = out.step(dt_s, i_set, v_set, granted_w, &mut ev.pack);
-            plant.meter.step(dt_s, s.voltage_v, s.current_a);
-            if !s.contactors_closed && out.contactors().fault().is_some() {
+            let (voltage_v, current_a, closed) =
+                out.step_output(dt_s, i_set, v_set, granted_w, &mut ev.pack);
+            plant.meter.step(dt_s, voltage_v, current_a);
+            if !closed && out.contactors().fault().is_some() {
                 stop = Some(PlantStop::Contactors);
             }
-            if s.contactors_closed
-                && out.insulation().classify(s.voltage_v.max(1.0))
+            if closed
+                && out.insulation().classify(voltage_v.max(1.0))
                     == crate::physics::InsulationState::Fault
             {
                 stop = Some(PlantStop::Insulation);
@@ -688,7 +700,7 @@ fn step_connector(
             if out.gun().over_temperature() {
                 stop = Some(PlantStop::GunOverTemperature);
             }
-            (s.voltage_v, s.current_a, s.contactors_closed)
+            (voltage_v, current_a, closed)
         }
         Stage::Ac(ac) => {
             inv.ac_steps += 1;

@@ -90,6 +90,61 @@ struct TableHints {
     t_hi: usize,
 }
 
+/// The cells of a [`DemandTable`] (between neighbouring breakpoints on both axes) whose four
+/// corners hold the same C-rate. Inside such a cell the bilinear interpolation returns that
+/// rate exactly, whatever the fractions (`v + (v − v)·f = v + 0 = v`), so a lookup that stays
+/// in it needs neither the fractions nor the interpolation. A corner of −0.0 would come out as
+/// +0.0, so such cells do not count as flat.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FlatCells {
+    /// `rate[t][s]`: the rate of the cell from temperature breakpoint `t` and SOC breakpoint
+    /// `s` if flat, else NaN.
+    rate: [[f64; DEMAND_SOC_POINTS - 1]; DEMAND_TEMPERATURE_POINTS - 1],
+}
+
+impl FlatCells {
+    fn of(table: &DemandTable) -> Self {
+        let mut rate = [[f64::NAN; DEMAND_SOC_POINTS - 1]; DEMAND_TEMPERATURE_POINTS - 1];
+        for (row, rows) in rate.iter_mut().zip(table.c_rate.windows(2)) {
+            for (s, cell) in row.iter_mut().enumerate() {
+                let corners = [
+                    rows[0].get(s),
+                    rows[0].get(s + 1),
+                    rows[1].get(s),
+                    rows[1].get(s + 1),
+                ];
+                let Some(&v) = corners[0] else { continue };
+                let same = corners
+                    .iter()
+                    .all(|c| c.is_some_and(|c| c.to_bits() == v.to_bits()));
+                // Finite and not −0.0 (+0.0 is its own sum with +0.0).
+                if same && v.is_finite() && (v > 0.0 || v.to_bits() == 0) {
+                    *cell = v;
+                }
+            }
+        }
+        FlatCells { rate }
+    }
+
+    /// The rate of the cell `(t, s)` if it is flat.
+    fn get(&self, t: usize, s: usize) -> Option<f64> {
+        self.rate
+            .get(t)
+            .and_then(|r| r.get(s))
+            .copied()
+            .filter(|v| !v.is_nan())
+    }
+}
+
+/// The segment `hint` if `x` lies inside it (`axis[h] < x ≤ axis[h+1]`, where
+/// [`locate_hinted`] would return it unchanged).
+fn inside_hint<const N: usize>(axis: &[f64; N], x: f64, hint: usize) -> Option<usize> {
+    match (axis.get(hint), axis.get(hint + 1)) {
+        (Some(&a), Some(&b)) if x > a && x <= b => Some(hint),
+        _ => None,
+    }
+}
+
 impl DemandTable {
     /// The allowed C-rate at `soc` (fraction) and `temperature_c`, bilinear, flat outside.
     pub fn c_rate_at(&self, soc: f64, temperature_c: f64) -> f64 {
@@ -289,6 +344,8 @@ pub struct Bms {
     cv_current_a: f64,
     stop: Option<BmsStopReason>,
     hints: TableHints,
+    /// The flat cells of `params.demand` (fixed with the shared parameters).
+    flat: FlatCells,
 }
 
 impl Bms {
@@ -302,6 +359,7 @@ impl Bms {
         params.validate(pack.chemistry())?;
         let l = pack.limits();
         Ok(Bms {
+            flat: FlatCells::of(&params.demand),
             params,
             q_nom_ah: l.rated_capacity_ah,
             max_current_a: l.max_charge_current_a,
@@ -357,6 +415,23 @@ impl Bms {
         }
     }
 
+    /// `min(k(SOC, T_lo), k(SOC, T_hi))` as [`DemandTable::min_c_rate`] computes it, bit for
+    /// bit: when all three lookups stay in their hinted segments and both cells are flat, the
+    /// rates are read off [`FlatCells`] (the hints would not change either).
+    fn table_rate(&mut self, soc: f64, t_lo: f64, t_hi: f64) -> f64 {
+        let d = &self.params.demand;
+        let h = self.hints;
+        if let (Some(s), Some(a), Some(b)) = (
+            inside_hint(&d.soc, soc, h.soc),
+            inside_hint(&d.temperature_c, t_lo, h.t_lo),
+            inside_hint(&d.temperature_c, t_hi, h.t_hi),
+        ) && let (Some(lo), Some(hi)) = (self.flat.get(a, s), self.flat.get(b, s))
+        {
+            return lo.min(hi);
+        }
+        d.min_c_rate_hinted(soc, t_lo, t_hi, &mut self.hints)
+    }
+
     /// The demand for this tick (call once per tick, before the charger steps). `target_soc` is
     /// a fraction; 1.0 charges until full. O(1).
     pub fn demand(&mut self, pack: &BatteryPack, target_soc: f64) -> ChargeDemand {
@@ -374,10 +449,7 @@ impl Bms {
                 stop: Some(stop),
             };
         }
-        let k = self
-            .params
-            .demand
-            .min_c_rate_hinted(soc, t_lo, t_hi, &mut self.hints);
+        let k = self.table_rate(soc, t_lo, t_hi);
         let i_table = (k * self.q_nom_ah).min(self.max_current_a);
         let i_cell = pack.current_for_max_cell_voltage_a(self.params.cv_cell_voltage_v);
         // CV starts as soon as the cell-voltage limit, not the table, bounds the current.
@@ -459,6 +531,48 @@ mod tests {
             assert_eq!(a, t.c_rate_at(soc, temp).min(t.c_rate_at(soc, temp + 3.0)));
             soc += 0.013;
             temp += 0.9;
+        }
+    }
+
+    /// The flat-cell shortcut returns what the interpolation returns, bit for bit, on the
+    /// bundled tables and on one with −0.0 and +0.0 corners, along drifting paths (hints
+    /// kept) and at random jumps (hints missed).
+    #[test]
+    fn flat_cells_change_no_rate() {
+        let mut odd = DemandTable::lfp();
+        odd.c_rate[0] = [-0.0; DEMAND_SOC_POINTS];
+        odd.c_rate[1] = [-0.0, -0.0, 0.0, 0.0, 0.0, 0.0];
+        for table in [DemandTable::lfp(), DemandTable::ncm(), odd] {
+            let params = BmsParams {
+                demand: table,
+                ..BmsParams::lfp()
+            };
+            let mut bms = Bms::new(&params, &pack_at(0.3, 25.0)).unwrap();
+            let mut x: u64 = 12345;
+            let mut next = move || {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (x >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let (mut soc, mut temp) = (-0.1, -20.0);
+            let mut flat_hits = 0;
+            for k in 0..40_000 {
+                if k % 97 == 0 {
+                    soc = next() * 1.3 - 0.1;
+                    temp = next() * 90.0 - 25.0;
+                } else {
+                    soc += 0.0007;
+                    temp += 0.011;
+                }
+                let spread = next() * 4.0;
+                let want = table.min_c_rate(soc, temp, temp + spread);
+                let h = bms.hints;
+                let got = bms.table_rate(soc, temp, temp + spread);
+                assert_eq!(got.to_bits(), want.to_bits(), "{soc} {temp} {spread}");
+                flat_hits += u32::from(bms.hints == h);
+            }
+            assert!(flat_hits > 0);
         }
     }
 

@@ -234,6 +234,9 @@ pub(crate) struct DecayCache {
     dt_s: f64,
     rate_per_s: f64,
     factor: f64,
+    /// `1 − factor` and `1 − factor²`, the integrals of the decay over the step need both.
+    one_minus: f64,
+    one_minus_sq: f64,
 }
 
 impl DecayCache {
@@ -243,6 +246,8 @@ impl DecayCache {
             dt_s: 0.0,
             rate_per_s,
             factor: 1.0,
+            one_minus: 0.0,
+            one_minus_sq: 0.0,
         }
     }
 
@@ -251,9 +256,50 @@ impl DecayCache {
         if dt_s != self.dt_s {
             self.dt_s = dt_s;
             self.factor = (-dt_s * self.rate_per_s).exp();
+            self.one_minus = 1.0 - self.factor;
+            self.one_minus_sq = 1.0 - self.factor * self.factor;
         }
         self.factor
     }
+
+    /// `(α, 1 − α, 1 − α²)` with `α = e^(−Δt · rate)`, all recomputed only when `dt_s`
+    /// changed since the last call (the same arithmetic as computing them from `α` each time).
+    pub(crate) fn factor_terms(&mut self, dt_s: f64) -> (f64, f64, f64) {
+        let factor = self.factor(dt_s);
+        (factor, self.one_minus, self.one_minus_sq)
+    }
+}
+
+/// 2⁵²: from here on every `f64` is an integer.
+const INTEGRAL_FROM: f64 = 4_503_599_627_370_496.0;
+
+/// `x.floor()`, bit for bit (signed zeros, NaN and infinities included), without the libm
+/// call that `floor` is on baseline x86-64 (no SSE4.1 `roundsd`): a truncating conversion and
+/// one correction.
+#[inline]
+pub(crate) fn floor_exact(x: f64) -> f64 {
+    // NaN, infinities and every value of magnitude ≥ 2⁵² (all integers) are their own floor.
+    if x.is_nan() || x.abs() >= INTEGRAL_FROM {
+        return x;
+    }
+    // |x| < 2⁵², so the truncation to i64 is exact and in range.
+    let t = x as i64 as f64;
+    let f = if t > x { t - 1.0 } else { t };
+    // A zero result keeps the sign of x (floor(−0.0) = −0.0; x in (−1, 0) gives −1).
+    if f == 0.0 { 0.0f64.copysign(x) } else { f }
+}
+
+/// `x.ceil()`, bit for bit (signed zeros, NaN and infinities included), without a libm call;
+/// see [`floor_exact`].
+#[inline]
+pub(crate) fn ceil_exact(x: f64) -> f64 {
+    if x.is_nan() || x.abs() >= INTEGRAL_FROM {
+        return x;
+    }
+    let t = x as i64 as f64;
+    let c = if t < x { t + 1.0 } else { t };
+    // ceil of x in (−1, −0.0] is −0.0; of +0.0 it is +0.0.
+    if c == 0.0 { 0.0f64.copysign(x) } else { c }
 }
 
 /// Moves `value` towards `target` by at most `up` (rising) or `down` (falling).
@@ -327,6 +373,84 @@ mod tests {
         let mut d = DecayCache::new(0.5);
         assert_eq!(d.factor(0.1), (-0.05f64).exp());
         assert_eq!(d.factor(2.0), (-1.0f64).exp());
+    }
+
+    /// The cached `1 − α` and `1 − α²` follow every change of the step, and equal computing
+    /// them from `α`, bit for bit.
+    #[test]
+    fn decay_terms_follow_the_step() {
+        let mut d = DecayCache::new(0.37);
+        for dt in [0.1, 0.1, 0.25, 0.1, 3.0, 0.0, 0.1] {
+            let (a, one_minus, one_minus_sq) = d.factor_terms(dt);
+            let want = (-dt * 0.37f64).exp();
+            assert_eq!(a.to_bits(), want.to_bits(), "{dt}");
+            assert_eq!(one_minus.to_bits(), (1.0 - want).to_bits(), "{dt}");
+            assert_eq!(
+                one_minus_sq.to_bits(),
+                (1.0 - want * want).to_bits(),
+                "{dt}"
+            );
+        }
+        // The plain factor keeps the terms up to date too.
+        let _ = d.factor(0.5);
+        let want = (-0.5 * 0.37f64).exp();
+        assert_eq!(d.factor_terms(0.5).1.to_bits(), (1.0 - want).to_bits());
+    }
+
+    /// The inline floor and ceil agree with libm bit for bit, on edges and at random.
+    #[test]
+    fn floor_and_ceil_exact_match_libm() {
+        let mut edges = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            1.5,
+            -1.5,
+            1e-300,
+            -1e-300,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            0.999_999_999_999_999_9,
+            -0.999_999_999_999_999_9,
+            INTEGRAL_FROM,
+            -INTEGRAL_FROM,
+            INTEGRAL_FROM - 0.5,
+            -(INTEGRAL_FROM - 0.5),
+            INTEGRAL_FROM * 2.0 + 2.0,
+            9.3e18,
+            -9.3e18,
+            1e300,
+            -1e300,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -1e-9,
+            8.0 - 1e-9,
+            8.000_000_001,
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            // Random bit patterns (every exponent) and random values of modest size.
+            edges.push(f64::from_bits(x));
+            edges.push(((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 64.0);
+        }
+        for &v in &edges {
+            let (f, c) = (floor_exact(v), ceil_exact(v));
+            if v.is_nan() {
+                assert!(f.is_nan() && c.is_nan());
+                continue;
+            }
+            assert_eq!(f.to_bits(), v.floor().to_bits(), "floor {v:e}");
+            assert_eq!(c.to_bits(), v.ceil().to_bits(), "ceil {v:e}");
+        }
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub use dc::{
     ContactorParams, Contactors, DEFAULT_MODULE_EFFICIENCY, DcChargerParams, DcEnergy, DcLimit,
     DcOutput, DcOutputError, DcOutputState, EFFICIENCY_POINTS, EfficiencyCurve, GunThermal,
     GunThermalParams, InsulationMonitor, InsulationParams, InsulationState, PowerSharing,
-    PreCharge, PreChargeParams,
+    PreCharge, PreChargeParams, SharingMemo,
 };
 pub use grid::{AcMetering, AcQuantities, AcSupply};
 pub use meter::{EnergyMeter, MeterFault, MeterKind, MeterParams, MeterReading};

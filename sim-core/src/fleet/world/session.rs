@@ -162,10 +162,12 @@ impl World {
                     });
                 }
             }
+            // Only the charger's own slots (profiles allow at most MAX_CONNECTORS).
+            let n = range.len().min(MAX_CONNECTORS);
             charger.plant.step(
                 now,
-                &mut sessions,
-                &mut results,
+                &mut sessions[..n],
+                &mut results[..n],
                 &mut self.checks.invariants,
             );
         }

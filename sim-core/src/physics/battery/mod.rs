@@ -241,6 +241,10 @@ impl PackLimits {
 pub struct BatteryPack {
     chemistry: Chemistry,
     n_series: f64,
+    /// `n_series · q_nom_ah`, the chemical energy's scale (multiplied in that order).
+    n_q_nom_ah: f64,
+    /// `n_series / 3600`: J per element to Wh per pack.
+    n_per_wh: f64,
     cells_series: u16,
     temperature_probes: u8,
     cell_groups: u8,
@@ -314,6 +318,8 @@ impl BatteryPack {
         let mut pack = BatteryPack {
             chemistry: params.chemistry,
             n_series: f64::from(params.cells_series),
+            n_q_nom_ah: f64::from(params.cells_series) * q_nom_ah,
+            n_per_wh: f64::from(params.cells_series) / 3600.0,
             cells_series: params.cells_series,
             temperature_probes: params.temperature_probes,
             cell_groups: params.cell_groups,
@@ -366,10 +372,18 @@ impl BatteryPack {
     /// Recomputes the state-derived values (R0 at the present temperature, the mean and
     /// weakest OCV; the strongest element is only needed for telemetry and computed there).
     fn refresh(&mut self) {
+        let ocv_mean_v = self.chemistry.ocv().voltage_v(self.q_ah * self.inv_q_nom);
+        self.refresh_with_mean(ocv_mean_v);
+    }
+
+    /// [`Self::refresh`] with the mean element's OCV at the present charge already known (the
+    /// step evaluates it together with the chemical energy, with the same arithmetic).
+    #[inline]
+    fn refresh_with_mean(&mut self, ocv_mean_v: f64) {
         let ocv = self.chemistry.ocv();
         self.now = Derived {
             r0_ohm: self.r0_ohm * self.r0_cursor.eval(&self.r0_factor, self.temperature_c),
-            ocv_mean_v: ocv.voltage_v(self.q_ah * self.inv_q_nom),
+            ocv_mean_v,
             ocv_weak_v: ocv.voltage_v(self.q_ah * self.inv_q_weak),
         };
     }
@@ -380,28 +394,30 @@ impl BatteryPack {
         let i = current_a;
         let r0 = self.now.r0_ohm;
         // RC pair, exact for constant I.
-        let alpha = self.rc_decay.factor(dt_s);
+        let (alpha, one_minus_alpha, one_minus_alpha_sq) = self.rc_decay.factor_terms(dt_s);
         let v0 = self.v_rc;
         let v_inf = i * self.r1_ohm;
         let d = v0 - v_inf;
         let v1 = v_inf + d * alpha;
         let int_v2 = v_inf * v_inf * dt_s
-            + 2.0 * v_inf * d * self.tau_s * (1.0 - alpha)
-            + d * d * 0.5 * self.tau_s * (1.0 - alpha * alpha);
+            + 2.0 * v_inf * d * self.tau_s * one_minus_alpha
+            + d * d * 0.5 * self.tau_s * one_minus_alpha_sq;
         let rc_loss_j = int_v2 / self.r1_ohm;
         let rc_stored_j = 0.5 * self.c1_f * (v1 * v1 - v0 * v0);
         let ohmic_j = i * i * r0 * dt_s;
         self.v_rc = v1;
         // Charge and chemical energy (a state function of q).
         self.q_ah += i * dt_s / 3600.0;
-        let (_, w) = self
+        // `voltage_and_energy` computes the OCV as `voltage_v` does, bit for bit, and q does not
+        // change again this step: the refresh below reuses it.
+        let (ocv_mean_v, w) = self
             .chemistry
             .ocv()
             .voltage_and_energy(self.q_ah * self.inv_q_nom);
-        let e_chem = self.n_series * self.q_nom_ah * w;
+        let e_chem = self.n_q_nom_ah * w;
         let d_chem_wh = e_chem - self.e_chem_wh;
         self.e_chem_wh = e_chem;
-        let n_per_wh = self.n_series / 3600.0;
+        let n_per_wh = self.n_per_wh;
         let d_ohmic_wh = ohmic_j * n_per_wh;
         let d_rc_loss_wh = rc_loss_j * n_per_wh;
         let d_rc_stored_wh = rc_stored_j * n_per_wh;
@@ -422,7 +438,7 @@ impl BatteryPack {
         let beta = self.thermal_decay.factor(dt_s);
         self.temperature_c = t_inf + (self.temperature_c - t_inf) * beta;
         self.last_current_a = i;
-        self.refresh();
+        self.refresh_with_mean(ocv_mean_v);
         let q = i * dt_s;
         self.last_terminal_voltage_v = if q.abs() > 1e-12 {
             d_terminal_wh * 3600.0 / q

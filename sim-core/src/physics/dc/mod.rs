@@ -49,7 +49,7 @@ pub use hv::{
 };
 pub use insulation::{InsulationMonitor, InsulationParams, InsulationState};
 pub use params::{DEFAULT_MODULE_EFFICIENCY, DcChargerParams, EFFICIENCY_POINTS, EfficiencyCurve};
-pub use sharing::PowerSharing;
+pub use sharing::{PowerSharing, SharingMemo};
 
 use crate::physics::battery::BatteryPack;
 use crate::physics::common::{Cursor, InvalidParams, current_at_power, slew};
@@ -160,6 +160,19 @@ pub struct DcOutput {
     gun: GunThermal,
     insulation: InsulationMonitor,
     energy: DcEnergy,
+}
+
+/// What one step did, before it is reported as a [`DcOutputState`].
+struct Advanced {
+    voltage_v: f64,
+    current_a: f64,
+    battery_voltage_v: f64,
+    power_out_w: f64,
+    power_in_w: f64,
+    efficiency: f64,
+    active_modules: u16,
+    limited_by: DcLimit,
+    contactors_closed: bool,
 }
 
 /// The smallest of several candidate currents and which limit it came from.
@@ -337,6 +350,60 @@ impl DcOutput {
         available_power_w: f64,
         pack: &mut BatteryPack,
     ) -> DcOutputState {
+        let a = self.advance(
+            dt_s,
+            setpoint_current_a,
+            setpoint_voltage_v,
+            available_power_w,
+            pack,
+        );
+        DcOutputState {
+            voltage_v: a.voltage_v,
+            current_a: a.current_a,
+            battery_voltage_v: a.battery_voltage_v,
+            power_out_w: a.power_out_w,
+            power_in_w: a.power_in_w,
+            efficiency: a.efficiency,
+            active_modules: a.active_modules,
+            ac_input: self.metering.quantities(a.power_in_w),
+            limited_by: a.limited_by,
+            contactors_closed: a.contactors_closed,
+            gun_temperature_c: self.gun.temperature_c(),
+        }
+    }
+
+    /// [`DcOutput::step`] for a caller that reads only the output voltage and current and
+    /// whether K1/K2 are closed (the fleet's plant, every tick): the same state change, bit
+    /// for bit, without assembling the report (the input-side AC quantities, the efficiency).
+    /// Returns `(voltage_v, current_a, contactors_closed)`.
+    pub fn step_output(
+        &mut self,
+        dt_s: f64,
+        setpoint_current_a: f64,
+        setpoint_voltage_v: f64,
+        available_power_w: f64,
+        pack: &mut BatteryPack,
+    ) -> (f64, f64, bool) {
+        let a = self.advance(
+            dt_s,
+            setpoint_current_a,
+            setpoint_voltage_v,
+            available_power_w,
+            pack,
+        );
+        (a.voltage_v, a.current_a, a.contactors_closed)
+    }
+
+    /// The state change of one step; see [`DcOutput::step`].
+    #[inline(always)]
+    fn advance(
+        &mut self,
+        dt_s: f64,
+        setpoint_current_a: f64,
+        setpoint_voltage_v: f64,
+        available_power_w: f64,
+        pack: &mut BatteryPack,
+    ) -> Advanced {
         self.contactors.step(dt_s);
         let closed = self.contactors.is_closed();
         let p_avail = if available_power_w.is_finite() {
@@ -367,7 +434,7 @@ impl DcOutput {
         e.input_wh += power_in_w * h;
         e.conversion_loss_wh += (power_in_w - power_out_w) * h;
         e.cable_loss_wh += current * current * self.cable_ohm * h;
-        DcOutputState {
+        Advanced {
             voltage_v,
             current_a: current,
             battery_voltage_v: battery.terminal_voltage_v,
@@ -375,10 +442,8 @@ impl DcOutput {
             power_in_w,
             efficiency,
             active_modules,
-            ac_input: self.metering.quantities(power_in_w),
             limited_by,
             contactors_closed: closed,
-            gun_temperature_c: self.gun.temperature_c(),
         }
     }
 

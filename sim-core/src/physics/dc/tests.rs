@@ -190,3 +190,35 @@ fn power_demand_estimate_matches_delivery() {
     let s = dc.step(0.1, 150.0, 421.8, 120e3, &mut b);
     assert!((s.power_out_w / want - 1.0).abs() < 1e-3, "{want} {s:?}");
 }
+
+/// The lean step the fleet uses changes the output and the pack exactly as the full step
+/// does, bit for bit, through ramp, power limit, open contactors and a varying tick.
+#[test]
+fn step_output_is_step_without_the_report() {
+    let mut b_full = pack(&BatteryParams::lfp_car_60kwh(), 0.3);
+    let mut dc_full = DcOutput::new(&DcChargerParams::dc_60kw_single(), 25.0).unwrap();
+    connect(&mut dc_full, &mut b_full);
+    let (mut b_lean, mut dc_lean) = (b_full.clone(), dc_full.clone());
+    for k in 0..3000u32 {
+        let dt = if k % 7 == 0 { 0.25 } else { 0.1 };
+        let i_set = [150.0, 40.0, 0.0, 200.0][(k / 400) as usize % 4];
+        let p = [60e3, 20e3, 35e3][(k / 250) as usize % 3];
+        if k == 2500 {
+            dc_full.open_contactors();
+            dc_lean.open_contactors();
+        }
+        let s = dc_full.step(dt, i_set, 421.8, p, &mut b_full);
+        let (v, i, closed) = dc_lean.step_output(dt, i_set, 421.8, p, &mut b_lean);
+        assert_eq!(
+            (v.to_bits(), i.to_bits(), closed),
+            (
+                s.voltage_v.to_bits(),
+                s.current_a.to_bits(),
+                s.contactors_closed
+            ),
+            "step {k}"
+        );
+        assert_eq!(dc_lean, dc_full, "step {k}");
+        assert_eq!(b_lean, b_full, "step {k}");
+    }
+}
