@@ -37,7 +37,9 @@ use std::collections::VecDeque;
 
 use proto::can::CanFrame;
 use proto::gbt27930::id::Pgn;
-use proto::gbt27930::msg::{Bcl, Bem, Bsm, Bst, Ccs, Cml, Crm, Csd, Cst, Level2, Status2, spec};
+use proto::gbt27930::msg::{
+    Bcl, Bcs, Bem, Bsm, Bst, Ccs, Cml, Crm, Csd, Cst, Level2, Status2, spec,
+};
 use proto::gbt27930::tp::{TpEvent, TpSender};
 use proto::time::{Duration, Instant};
 
@@ -210,6 +212,10 @@ pub struct BmsSession {
     overrides: BsmOverrides,
     /// The last BCL and BSM frames, sent again while their content stays the same.
     frames: Frames,
+    /// The BCL frame of the current battery snapshot: BCL goes out at 20 Hz and the
+    /// snapshot changes at the plant's 10 Hz, so every other BCL is this frame again.
+    /// Cleared by [`update_battery`](Self::update_battery).
+    bcl_frame: Option<CanFrame>,
     /// Whether a changed CCS raises [`BmsEvent::ChargerOutput`] (an owner that ignores
     /// it turns it off).
     charger_output_events: bool,
@@ -256,6 +262,7 @@ impl BmsSession {
                 bcl: FrameCache::new(),
                 bsm: FrameCache::new(),
             },
+            bcl_frame: None,
             charger_output_events: true,
         }
     }
@@ -338,6 +345,7 @@ impl BmsSession {
     /// conditions; after CST it lets K5/K6 open once the current has fallen to 5 A.
     pub fn update_battery(&mut self, now: Instant, status: BatteryStatus) {
         self.battery = Some(status);
+        self.bcl_frame = None;
         match self.phase {
             BmsPhase::Charging => {
                 if let Some(cause) = self.stop_condition(&status) {
@@ -507,10 +515,23 @@ impl BmsSession {
     /// Starts a TP session for `pgn` (or sends it as one frame if it fits) and returns
     /// its first frame.
     fn start_tp(&mut self, now: Instant, pgn: Pgn) -> Option<CanFrame> {
-        let mut buf = [0u8; 512];
-        let len = self.build_payload(pgn, &mut buf);
-        let data = buf.get(..len)?;
-        if len <= 8 {
+        // BCS goes out four times a second: it is built in a buffer of its own size, not
+        // in one large enough for a 256-cell BMV.
+        if pgn == Pgn::Bcs {
+            let mut buf = [0u8; Bcs::LEN];
+            let len = self.build_payload(pgn, &mut buf);
+            self.send_payload(now, pgn, buf.get(..len)?)
+        } else {
+            let mut buf = [0u8; build::PAYLOAD_MAX];
+            let len = self.build_payload(pgn, &mut buf);
+            self.send_payload(now, pgn, buf.get(..len)?)
+        }
+    }
+
+    /// Sends a built payload: as one frame if it fits, else by starting a TP session;
+    /// returns the first frame.
+    fn send_payload(&mut self, now: Instant, pgn: Pgn, data: &[u8]) -> Option<CanFrame> {
+        if data.len() <= 8 {
             return build::single_frame(pgn, data);
         }
         self.tp_output = true;
