@@ -404,6 +404,37 @@ mod tests {
         assert_eq!(tx.active_pgn(), None);
     }
 
+    /// `has_queued_frames` tells about the RTS and aborts only; the deadline kept with the
+    /// session follows every phase change.
+    #[test]
+    fn queued_frames_and_the_kept_deadline() {
+        let t0 = Instant::from_millis(5);
+        let mut tx = TpSender::new(TpConfig::new(Node::Bms));
+        assert!(!tx.has_queued_frames());
+        assert_eq!(tx.poll_timeout(), None);
+        tx.start(t0, 0x1100, &[7; 9]).unwrap();
+        assert!(tx.has_queued_frames());
+        assert_eq!(tx.poll_timeout(), Some(t0 + Duration::from_millis(1250)));
+        tx.poll_transmit(t0).unwrap();
+        assert!(!tx.has_queued_frames());
+        let t1 = t0 + Duration::from_millis(3);
+        tx.handle_frame(t1, &charger_cm([0x11, 2, 1, 0xFF, 0xFF, 0, 0x11, 0]))
+            .unwrap();
+        // A TP.DT is due at once: a deadline, not a queued frame.
+        assert!(!tx.has_queued_frames());
+        assert_eq!(tx.poll_timeout(), Some(t1));
+        tx.poll_transmit(t1).unwrap();
+        assert_eq!(tx.poll_timeout(), Some(t1 + Duration::from_millis(10)));
+        // A CTS while sending aborts: the abort is queued and the session is gone.
+        tx.handle_frame(t1, &charger_cm([0x11, 2, 1, 0xFF, 0xFF, 0, 0x11, 0]))
+            .unwrap();
+        assert!(tx.has_queued_frames());
+        assert_eq!(tx.poll_timeout(), None);
+        let abort = tx.poll_transmit(t1).unwrap();
+        assert_eq!(abort.data()[0], 0xFF);
+        assert!(!tx.has_queued_frames());
+    }
+
     #[test]
     fn start_checks_size_and_busy() {
         let t0 = Instant::ZERO;

@@ -411,10 +411,12 @@ impl BmsSession {
 
     /// Fires every timer expired at `now` (its own and the TP sender's).
     pub fn handle_timeout(&mut self, now: Instant) {
-        // The sender acts only once its own deadline has passed.
+        // The sender acts only once its own deadline has passed. Its deadline is also
+        // when the next TP.DT falls due, which `poll_transmit` checks by itself: only an
+        // abort the timeout queued needs the flag.
         if or_never(self.tp.poll_timeout()) <= now {
             self.tp.handle_timeout(now);
-            self.tp_output = true;
+            self.tp_output |= self.tp.has_queued_frames();
         }
         self.drain_tp(now);
         while let Some(i) = self.timers.take_expired(now) {
@@ -534,9 +536,11 @@ impl BmsSession {
         if data.len() <= 8 {
             return build::single_frame(pgn, data);
         }
-        self.tp_output = true;
         self.tp.start(now, pgn.value(), data).ok()?;
-        self.tp.poll_transmit(now)
+        // The RTS goes out now; anything else the sender queues sets the flag.
+        let rts = self.tp.poll_transmit(now);
+        self.tp_output |= self.tp.has_queued_frames();
+        rts
     }
 
     /// Takes delivery and abort reports from the TP sender; an aborted message goes out
