@@ -162,7 +162,14 @@ impl Pgn {
     }
 
     /// The PGN whose PDU format byte is `pf` (PDU1, data page 0).
+    ///
+    /// A table read: every frame sent or received is classified this way.
     pub const fn from_pdu_format(pf: u8) -> Option<Pgn> {
+        PGN_BY_PF[pf as usize]
+    }
+
+    /// The PGN of `pf` by comparison: the definition [`PGN_BY_PF`] is built from.
+    const fn match_pdu_format(pf: u8) -> Option<Pgn> {
         Some(match pf {
             0x26 => Pgn::Chm,
             0x27 => Pgn::Bhm,
@@ -519,12 +526,12 @@ pub fn accept_standard(frame: &CanFrame, own: Node) -> Option<Pgn> {
     PGN_BY_PF.get(pf).copied().flatten()
 }
 
-/// [`Pgn::from_pdu_format`] as a table.
+/// [`Pgn::from_pdu_format`] as a table, built at compile time from the match.
 const PGN_BY_PF: [Option<Pgn>; 256] = {
     let mut table = [None; 256];
     let mut pf = 0;
     while pf < 256 {
-        table[pf] = Pgn::from_pdu_format(pf as u8);
+        table[pf] = Pgn::match_pdu_format(pf as u8);
         pf += 1;
     }
     table
@@ -596,6 +603,20 @@ mod tests {
                 assert_eq!(accept_standard(&standard, own), None);
             }
         }
+    }
+
+    #[test]
+    fn pdu_format_table_is_the_match() {
+        for pf in 0..=255u8 {
+            assert_eq!(
+                Pgn::from_pdu_format(pf),
+                Pgn::match_pdu_format(pf),
+                "PF {pf:#04x}"
+            );
+        }
+        assert_eq!(Pgn::from_pdu_format(0x11), Some(Pgn::Bcs));
+        assert_eq!(Pgn::from_pdu_format(0xEB), Some(Pgn::TpDt));
+        assert_eq!(Pgn::from_pdu_format(0x14), None);
     }
 
     proptest! {

@@ -13,23 +13,20 @@ use core::fmt;
 /// bit for bit, without the libm call `f64::round` compiles to on a baseline x86-64 target:
 /// every encoded field and every physics tick rounds, so the call showed in profiles.
 ///
-/// Below 2^52 in magnitude the integer part fits an `i64` and `x - trunc(x)` is exact, so
-/// comparing that fraction with ±0.5 decides the rounding exactly; from 2^52 on every
-/// `f64` is already an integer.
+/// Below 2^52 in magnitude, adding and subtracting 2^52 rounds `|x|` to the nearest
+/// integer with ties to even (in `[2^52, 2^53)` the spacing of `f64` is exactly 1, so the
+/// sum is one correctly rounded operation), and `|x| - r` is exact; a tie that went down
+/// to the even integer is moved up, which is "half away from zero" for `|x|`. This avoids
+/// the saturating `f64 -> i64 -> f64` round trip. From 2^52 on every `f64` is an integer.
 #[inline]
 pub fn round_half_away(x: f64) -> f64 {
     const EXACT: f64 = 4_503_599_627_370_496.0; // 2^52
-    if x.abs() < EXACT {
-        // `x` is finite and small enough: the casts are exact.
-        let t = x as i64 as f64;
-        let frac = x - t;
-        let r = if frac >= 0.5 {
-            t + 1.0
-        } else if frac <= -0.5 {
-            t - 1.0
-        } else {
-            t
-        };
+    let a = x.abs();
+    if a < EXACT {
+        let mut r = (a + EXACT) - EXACT;
+        if a - r == 0.5 {
+            r += 1.0;
+        }
         // `-0.3` rounds to `-0.0`, like `f64::round`.
         r.copysign(x)
     } else {
@@ -436,6 +433,15 @@ mod tests {
                 prop_assert!(round_half_away(x).is_nan());
             } else {
                 prop_assert_eq!(round_half_away(x).to_bits(), x.round().to_bits());
+            }
+        }
+
+        #[test]
+        fn round_half_away_is_f64_round_in_the_field_range(x in -1.0e7f64..1.0e7, k in 0u32..60) {
+            // Field values, and the same mantissa scaled towards 2^52 where the spacing of
+            // `f64` reaches 1/2 and 1.
+            for v in [x, x * f64::from(2u32.pow(k.min(31))), x.fract(), x.fract() * 0.5] {
+                prop_assert_eq!(round_half_away(v).to_bits(), v.round().to_bits(), "{}", v);
             }
         }
 

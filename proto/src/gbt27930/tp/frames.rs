@@ -245,6 +245,13 @@ impl TpDt {
             pgn: Pgn::TpDt,
             len: 0,
         })?;
+        // A full packet (the common case) is one fixed-size copy.
+        if let Some(full) = rest.first_chunk::<7>() {
+            return Ok(TpDt {
+                sequence,
+                data: *full,
+            });
+        }
         let mut data = [0xFF; 7];
         for (dst, src) in data.iter_mut().zip(rest) {
             *dst = *src;

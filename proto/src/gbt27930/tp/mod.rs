@@ -260,6 +260,11 @@ impl<T: Copy, const N: usize> FixedQueue<T, N> {
         }
     }
 
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Removes and returns the oldest item.
     pub(crate) fn pop(&mut self) -> Option<T> {
         if self.len == 0 {
@@ -273,6 +278,10 @@ impl<T: Copy, const N: usize> FixedQueue<T, N> {
 
     /// Keeps only the items for which `keep` is true, in order; returns how many it removed.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) -> usize {
+        // The common case (nothing queued) must not rebuild the array.
+        if self.len == 0 {
+            return 0;
+        }
         let mut kept = Self::new();
         let before = self.len;
         while let Some(item) = self.pop() {
@@ -307,26 +316,61 @@ impl PacketSet {
 
     /// The lowest sequence number in `1..=last` that is not in the set.
     pub(crate) fn first_missing(&self, last: u8) -> Option<u8> {
-        (1..=last).find(|&s| !self.contains(s))
+        // Word by word: the lowest zero bit at or above 1.
+        let mut base = 0u16;
+        for (i, &word) in self.0.iter().enumerate() {
+            // Packet 0 does not exist: treat it as present.
+            let w = if i == 0 { word | 1 } else { word };
+            if w != u64::MAX {
+                let seq = base + u16::from((!w).trailing_zeros() as u8);
+                return (seq <= u16::from(last)).then_some(seq as u8);
+            }
+            base += 64;
+        }
+        None
     }
 
     /// How many consecutive numbers from `from` up to `last` are missing.
     pub(crate) fn missing_run(&self, from: u8, last: u8) -> u8 {
-        let mut n = 0u8;
-        let mut s = from;
-        while s <= last && !self.contains(s) {
-            n = n.saturating_add(1);
-            match s.checked_add(1) {
-                Some(next) => s = next,
-                None => break,
-            }
+        if from > last {
+            return 0;
         }
-        n
+        // The first number at or above `from` that is in the set bounds the run.
+        let mut s = u16::from(from);
+        let end = u16::from(last);
+        while s <= end {
+            let word = self.0.get(usize::from(s >> 6)).copied().unwrap_or(0) >> (s & 63);
+            if word != 0 {
+                let present = s + word.trailing_zeros() as u16;
+                // A run of all 256 numbers saturates at 255, like a counted loop.
+                return (present.min(end + 1) - u16::from(from)).min(255) as u8;
+            }
+            s = (s | 63) + 1;
+        }
+        (end + 1 - u16::from(from)).min(255) as u8
     }
 
     /// Whether every number in `from..=to` is in the set.
     pub(crate) fn contains_all(&self, from: u8, to: u8) -> bool {
-        (from..=to).all(|s| self.contains(s))
+        let (mut s, end) = (u16::from(from), u16::from(to));
+        while s <= end {
+            let Some(&word) = self.0.get(usize::from(s >> 6)) else {
+                return false;
+            };
+            // The bits of `s..=min(end, word's last)` within this word.
+            let hi = end.min(s | 63);
+            let width = hi - s + 1;
+            let mask = if width == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << width) - 1) << (s & 63)
+            };
+            if word & mask != mask {
+                return false;
+            }
+            s = hi + 1;
+        }
+        true
     }
 }
 
@@ -360,6 +404,77 @@ mod unit_tests {
         assert_eq!(s.missing_run(3, 10), 1);
         assert_eq!(s.missing_run(250, 255), 5);
         assert!(s.contains_all(1, 2) && !s.contains_all(1, 4));
+    }
+
+    /// The plain loops the word-level [`PacketSet`] queries replace.
+    mod naive {
+        use super::PacketSet;
+
+        pub(super) fn first_missing(s: &PacketSet, last: u8) -> Option<u8> {
+            (1..=last).find(|&x| !s.contains(x))
+        }
+
+        pub(super) fn missing_run(s: &PacketSet, from: u8, last: u8) -> u8 {
+            let mut n = 0u8;
+            let mut x = from;
+            while x <= last && !s.contains(x) {
+                n = n.saturating_add(1);
+                match x.checked_add(1) {
+                    Some(next) => x = next,
+                    None => break,
+                }
+            }
+            n
+        }
+
+        pub(super) fn contains_all(s: &PacketSet, from: u8, to: u8) -> bool {
+            (from..=to).all(|x| s.contains(x))
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn packet_set_queries_match_the_plain_loops(
+            members in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            dense_to in proptest::prelude::any::<u8>(),
+            a in proptest::prelude::any::<u8>(),
+            b in proptest::prelude::any::<u8>(),
+        ) {
+            let mut s = PacketSet::default();
+            // A full prefix as well as scattered members, so long runs are covered.
+            for seq in 1..=dense_to {
+                s.insert(seq);
+            }
+            for seq in members {
+                s.insert(seq);
+            }
+            proptest::prop_assert_eq!(s.first_missing(a), naive::first_missing(&s, a));
+            proptest::prop_assert_eq!(s.missing_run(a, b), naive::missing_run(&s, a, b));
+            proptest::prop_assert_eq!(s.contains_all(a, b), naive::contains_all(&s, a, b));
+        }
+    }
+
+    #[test]
+    fn packet_set_edges() {
+        let mut full = PacketSet::default();
+        for seq in 0..=255 {
+            full.insert(seq);
+        }
+        assert_eq!(full.first_missing(255), None);
+        assert!(full.contains_all(0, 255) && full.contains_all(63, 64));
+        assert_eq!(full.missing_run(1, 255), 0);
+        let empty = PacketSet::default();
+        assert_eq!(empty.first_missing(255), Some(1));
+        assert_eq!(empty.first_missing(0), None);
+        assert_eq!(empty.missing_run(1, 255), 255);
+        assert_eq!(
+            empty.missing_run(0, 255),
+            255,
+            "256 saturates like the loop"
+        );
+        assert_eq!(empty.missing_run(9, 3), 0);
+        assert!(empty.contains_all(5, 4), "an empty range");
+        assert!(!empty.contains_all(255, 255));
     }
 
     #[test]

@@ -33,6 +33,9 @@ struct RxSession {
     granted_end: u8,
     /// The highest packet number stored so far.
     highest_received: u8,
+    /// How many distinct packets are stored: the message is complete when it reaches
+    /// `packets` (only numbers 1..=`packets` are stored, each once).
+    received_count: u8,
     retransmit_requests: u8,
     /// T2 after a CTS, T1 after a DT.
     deadline: Instant,
@@ -198,6 +201,7 @@ impl TpReceiver {
             window_end: 0,
             granted_end: 0,
             highest_received: 0,
+            received_count: 0,
             retransmit_requests: 0,
             deadline: now,
         };
@@ -252,9 +256,10 @@ impl TpReceiver {
         }
         self.store(&s, seq, &dt.data);
         s.received.insert(seq);
+        s.received_count = s.received_count.saturating_add(1);
         s.highest_received = s.highest_received.max(seq);
         s.deadline = now + self.config.t1;
-        if s.received.contains_all(1, s.packets) {
+        if s.received_count >= s.packets {
             self.complete(&s);
             return FrameUse::Consumed;
         }
@@ -284,7 +289,17 @@ impl TpReceiver {
     fn store(&mut self, s: &RxSession, seq: u8, data: &[u8; 7]) {
         let offset = (usize::from(seq) - 1) * TP_BYTES_PER_PACKET;
         let len = s.size.saturating_sub(offset).min(TP_BYTES_PER_PACKET);
-        if let (Some(dst), Some(src)) = (self.buffer.get_mut(offset..offset + len), data.get(..len))
+        if len == TP_BYTES_PER_PACKET {
+            // A whole packet: a fixed-size copy.
+            if let Some(dst) = self
+                .buffer
+                .get_mut(offset..)
+                .and_then(<[u8]>::first_chunk_mut::<7>)
+            {
+                *dst = *data;
+            }
+        } else if let (Some(dst), Some(src)) =
+            (self.buffer.get_mut(offset..offset + len), data.get(..len))
         {
             dst.copy_from_slice(src);
         }

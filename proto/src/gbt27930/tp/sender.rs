@@ -56,6 +56,8 @@ pub struct TpSender {
     config: TpConfig,
     buffer: Box<[u8]>,
     session: Option<TxSession>,
+    /// `poll_timeout` of `session`, kept with it: the owner asks on every poll.
+    timeout: Option<Instant>,
     transmit: FixedQueue<CanFrame, 4>,
     events: FixedQueue<TxEvent, 4>,
     stats: TpStats,
@@ -68,6 +70,7 @@ impl TpSender {
             config,
             buffer: vec![0u8; config.buffer_size()].into_boxed_slice(),
             session: None,
+            timeout: None,
             transmit: FixedQueue::new(),
             events: FixedQueue::new(),
             stats: TpStats::default(),
@@ -87,6 +90,21 @@ impl TpSender {
     /// The PGN being sent, if a session is open.
     pub fn active_pgn(&self) -> Option<u32> {
         self.session.map(|s| s.pgn)
+    }
+
+    /// Whether frames are queued for [`poll_transmit`](Self::poll_transmit) whatever the
+    /// time (RTS, aborts); a TP.DT falls due at [`poll_timeout`](Self::poll_timeout) instead.
+    pub fn has_queued_frames(&self) -> bool {
+        !self.transmit.is_empty()
+    }
+
+    /// Replaces the session and the deadline kept with it.
+    fn set_session(&mut self, session: Option<TxSession>) {
+        self.session = session;
+        self.timeout = session.map(|s| match s.phase {
+            TxPhase::AwaitResponse { deadline } | TxPhase::Hold { deadline } => deadline,
+            TxPhase::Sending { next_at, .. } => next_at,
+        });
     }
 
     /// Starts sending `data` as PGN `pgn`: copies it and queues the RTS.
@@ -116,7 +134,7 @@ impl TpSender {
             max_packets_per_cts: self.config.max_packets_per_cts,
             pgn,
         });
-        self.session = Some(TxSession {
+        self.set_session(Some(TxSession {
             pgn,
             size,
             packets,
@@ -124,7 +142,7 @@ impl TpSender {
             phase: TxPhase::AwaitResponse {
                 deadline: now + self.config.t3,
             },
-        });
+        }));
         self.stats.sessions_started += 1;
         Ok(())
     }
@@ -151,13 +169,13 @@ impl TpSender {
                 ..
             } => self.on_cts(now, s, packets, next_packet),
             TpCm::EndOfMsgAck { .. } if s.highest_sent >= s.packets => {
-                self.session = None;
+                self.set_session(None);
                 self.stats.sessions_completed += 1;
                 self.push_event(TxEvent::Delivered { pgn: s.pgn });
             }
             TpCm::EndOfMsgAck { .. } => self.stats.frames_ignored += 1,
             TpCm::Abort { reason, pgn } => {
-                self.session = None;
+                self.set_session(None);
                 self.stats.aborted_by_peer += 1;
                 self.push_event(TxEvent::Aborted {
                     pgn,
@@ -189,7 +207,7 @@ impl TpSender {
                 next_at: now,
             };
         }
-        self.session = Some(s);
+        self.set_session(Some(s));
     }
 
     /// Fires an expired T3/T4 timer: aborts the session with reason 3 (timeout).
@@ -207,11 +225,9 @@ impl TpSender {
     }
 
     /// The next deadline: the time of the next TP.DT while sending, else T3/T4.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.session.map(|s| match s.phase {
-            TxPhase::AwaitResponse { deadline } | TxPhase::Hold { deadline } => deadline,
-            TxPhase::Sending { next_at, .. } => next_at,
-        })
+        self.timeout
     }
 
     /// The next frame to send: queued TP.CM frames first, then the next TP.DT once its time
@@ -245,7 +261,7 @@ impl TpSender {
                 next_at: now + self.config.dt_interval,
             }
         };
-        self.session = Some(s);
+        self.set_session(Some(s));
         self.stats.data_packets_sent += 1;
         Some(frame)
     }
@@ -268,7 +284,14 @@ impl TpSender {
         let offset = (usize::from(seq) - 1) * TP_BYTES_PER_PACKET;
         let end = (offset + TP_BYTES_PER_PACKET).min(s.size);
         let mut data = [0xFF; 7];
-        if let Some(src) = self.buffer.get(offset..end) {
+        if let Some(full) = self
+            .buffer
+            .get(offset..)
+            .and_then(<[u8]>::first_chunk::<7>)
+            .filter(|_| end.saturating_sub(offset) == TP_BYTES_PER_PACKET)
+        {
+            data = *full;
+        } else if let Some(src) = self.buffer.get(offset..end) {
             for (dst, b) in data.iter_mut().zip(src) {
                 *dst = *b;
             }
@@ -286,7 +309,8 @@ impl TpSender {
     }
 
     fn abort_session(&mut self, reason: AbortReason) {
-        if let Some(s) = self.session.take() {
+        if let Some(s) = self.session {
+            self.set_session(None);
             let wire = self.config.wire_reason(reason);
             self.queue_cm(&TpCm::Abort {
                 reason: wire,
@@ -378,6 +402,37 @@ mod tests {
         assert_eq!(tx.handle_frame(now, &eoma), Ok(FrameUse::Consumed));
         assert_eq!(tx.poll_event(), Some(TpEvent::Delivered { pgn: 0x0200 }));
         assert_eq!(tx.active_pgn(), None);
+    }
+
+    /// `has_queued_frames` tells about the RTS and aborts only; the deadline kept with the
+    /// session follows every phase change.
+    #[test]
+    fn queued_frames_and_the_kept_deadline() {
+        let t0 = Instant::from_millis(5);
+        let mut tx = TpSender::new(TpConfig::new(Node::Bms));
+        assert!(!tx.has_queued_frames());
+        assert_eq!(tx.poll_timeout(), None);
+        tx.start(t0, 0x1100, &[7; 9]).unwrap();
+        assert!(tx.has_queued_frames());
+        assert_eq!(tx.poll_timeout(), Some(t0 + Duration::from_millis(1250)));
+        tx.poll_transmit(t0).unwrap();
+        assert!(!tx.has_queued_frames());
+        let t1 = t0 + Duration::from_millis(3);
+        tx.handle_frame(t1, &charger_cm([0x11, 2, 1, 0xFF, 0xFF, 0, 0x11, 0]))
+            .unwrap();
+        // A TP.DT is due at once: a deadline, not a queued frame.
+        assert!(!tx.has_queued_frames());
+        assert_eq!(tx.poll_timeout(), Some(t1));
+        tx.poll_transmit(t1).unwrap();
+        assert_eq!(tx.poll_timeout(), Some(t1 + Duration::from_millis(10)));
+        // A CTS while sending aborts: the abort is queued and the session is gone.
+        tx.handle_frame(t1, &charger_cm([0x11, 2, 1, 0xFF, 0xFF, 0, 0x11, 0]))
+            .unwrap();
+        assert!(tx.has_queued_frames());
+        assert_eq!(tx.poll_timeout(), None);
+        let abort = tx.poll_transmit(t1).unwrap();
+        assert_eq!(abort.data()[0], 0xFF);
+        assert!(!tx.has_queued_frames());
     }
 
     #[test]

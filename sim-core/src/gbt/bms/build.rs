@@ -11,6 +11,9 @@ use proto::gbt27930::msg::{
 use super::{BatteryStatus, BmsSession, DemandMode};
 use crate::gbt::common::encode_frame;
 
+/// The largest payload the BMS builds: a BMV of 256 cells (BRM is 49 bytes, BMT 128).
+pub(super) const PAYLOAD_MAX: usize = 512;
+
 /// A single frame carrying `data` as `pgn` from the BMS (a short TP-class message).
 pub(super) fn single_frame(pgn: Pgn, data: &[u8]) -> Option<CanFrame> {
     CanFrame::new(GbtId::new(pgn, Node::Bms).raw(), data).ok()
@@ -72,6 +75,9 @@ impl BmsSession {
                 encode_frame(&Bro { readiness }, from, 8)
             }
             Pgn::Bcl => {
+                if let Some(frame) = self.bcl_frame {
+                    return Some(frame);
+                }
                 let demand = match &self.battery {
                     Some(b) => b.demand,
                     None => self.status().demand,
@@ -85,7 +91,8 @@ impl BmsSession {
                     current_demand_a: demand.current_a,
                     mode,
                 };
-                self.frames.bcl.frame(bcl, from, 8)
+                self.bcl_frame = self.frames.bcl.frame(bcl, from, 8);
+                self.bcl_frame
             }
             Pgn::Bhm => {
                 let bhm = Bhm {
@@ -144,8 +151,9 @@ impl BmsSession {
         }
     }
 
-    /// Writes the payload of a multi-packet message into `buf`; returns its length.
-    pub(super) fn build_payload(&self, pgn: Pgn, buf: &mut [u8; 512]) -> usize {
+    /// Writes the payload of a multi-packet message into `buf`, which has room for
+    /// [`PAYLOAD_MAX`] bytes (or for the message's own size); returns its length.
+    pub(super) fn build_payload(&self, pgn: Pgn, buf: &mut [u8]) -> usize {
         let fallback;
         let b = match &self.battery {
             Some(b) => b,
@@ -201,7 +209,7 @@ impl BmsSession {
     }
 
     /// BMV: every cell at the average voltage, the highest one at its number.
-    fn bmv(&self, b: &BatteryStatus, buf: &mut [u8; 512]) -> usize {
+    fn bmv(&self, b: &BatteryStatus, buf: &mut [u8]) -> usize {
         let cells = usize::from(self.cfg.cells.clamp(1, 256));
         let avg = b.pack_voltage_v / cells as f64;
         let max_index = usize::from(b.max_cell_number.max(1)) - 1;
@@ -217,7 +225,7 @@ impl BmsSession {
     }
 
     /// BMT: probes spread evenly between the lowest and highest temperature.
-    fn bmt(&self, b: &BatteryStatus, buf: &mut [u8; 512]) -> usize {
+    fn bmt(&self, b: &BatteryStatus, buf: &mut [u8]) -> usize {
         let probes = usize::from(self.cfg.temperature_probes.clamp(1, 128));
         let lo = f64::from(b.min_temperature_c);
         let hi = f64::from(b.max_temperature_c);
@@ -236,6 +244,44 @@ impl BmsSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::gbt::bms::{BmsConfig, BmsSession};
+    use proto::gbt27930::msg::Bcl;
+    use proto::time::Instant;
+
+    /// The BCL kept for a battery snapshot is rebuilt when the snapshot changes, and is
+    /// always the encoding of the snapshot's demand.
+    #[test]
+    fn bcl_frame_follows_the_battery_update() {
+        let now = Instant::from_millis(1);
+        let mut s = BmsSession::new(BmsConfig::lfp());
+        let expect = |b: &super::BatteryStatus| {
+            let bcl = Bcl {
+                voltage_demand_v: b.demand.voltage_v,
+                current_demand_a: b.demand.current_a,
+                mode: match b.demand.mode {
+                    DemandMode::Cc => ChargingMode::ConstantCurrent,
+                    DemandMode::Cv => ChargingMode::ConstantVoltage,
+                },
+            };
+            encode_frame(&bcl, Node::Bms, 8).unwrap()
+        };
+        let mut status = s.status();
+        assert_eq!(s.build_single(Pgn::Bcl), Some(expect(&status)));
+        for (i, current_a) in [120.0, 121.5, 121.5, 80.0].into_iter().enumerate() {
+            status.demand.current_a = current_a;
+            status.demand.mode = if i % 2 == 0 {
+                DemandMode::Cc
+            } else {
+                DemandMode::Cv
+            };
+            s.update_battery(now, status);
+            let first = s.build_single(Pgn::Bcl);
+            assert_eq!(first, Some(expect(&status)), "demand {current_a} A");
+            // Sent again from the cache until the next snapshot.
+            assert_eq!(s.build_single(Pgn::Bcl), first);
+        }
+    }
 
     #[test]
     fn cell_field_layout() {

@@ -37,7 +37,9 @@ use std::collections::VecDeque;
 
 use proto::can::CanFrame;
 use proto::gbt27930::id::Pgn;
-use proto::gbt27930::msg::{Bcl, Bem, Bsm, Bst, Ccs, Cml, Crm, Csd, Cst, Level2, Status2, spec};
+use proto::gbt27930::msg::{
+    Bcl, Bcs, Bem, Bsm, Bst, Ccs, Cml, Crm, Csd, Cst, Level2, Status2, spec,
+};
 use proto::gbt27930::tp::{TpEvent, TpSender};
 use proto::time::{Duration, Instant};
 
@@ -210,6 +212,10 @@ pub struct BmsSession {
     overrides: BsmOverrides,
     /// The last BCL and BSM frames, sent again while their content stays the same.
     frames: Frames,
+    /// The BCL frame of the current battery snapshot: BCL goes out at 20 Hz and the
+    /// snapshot changes at the plant's 10 Hz, so every other BCL is this frame again.
+    /// Cleared by [`update_battery`](Self::update_battery).
+    bcl_frame: Option<CanFrame>,
     /// Whether a changed CCS raises [`BmsEvent::ChargerOutput`] (an owner that ignores
     /// it turns it off).
     charger_output_events: bool,
@@ -256,6 +262,7 @@ impl BmsSession {
                 bcl: FrameCache::new(),
                 bsm: FrameCache::new(),
             },
+            bcl_frame: None,
             charger_output_events: true,
         }
     }
@@ -338,6 +345,7 @@ impl BmsSession {
     /// conditions; after CST it lets K5/K6 open once the current has fallen to 5 A.
     pub fn update_battery(&mut self, now: Instant, status: BatteryStatus) {
         self.battery = Some(status);
+        self.bcl_frame = None;
         match self.phase {
             BmsPhase::Charging => {
                 if let Some(cause) = self.stop_condition(&status) {
@@ -403,10 +411,12 @@ impl BmsSession {
 
     /// Fires every timer expired at `now` (its own and the TP sender's).
     pub fn handle_timeout(&mut self, now: Instant) {
-        // The sender acts only once its own deadline has passed.
+        // The sender acts only once its own deadline has passed. Its deadline is also
+        // when the next TP.DT falls due, which `poll_transmit` checks by itself: only an
+        // abort the timeout queued needs the flag.
         if or_never(self.tp.poll_timeout()) <= now {
             self.tp.handle_timeout(now);
-            self.tp_output = true;
+            self.tp_output |= self.tp.has_queued_frames();
         }
         self.drain_tp(now);
         while let Some(i) = self.timers.take_expired(now) {
@@ -507,15 +517,30 @@ impl BmsSession {
     /// Starts a TP session for `pgn` (or sends it as one frame if it fits) and returns
     /// its first frame.
     fn start_tp(&mut self, now: Instant, pgn: Pgn) -> Option<CanFrame> {
-        let mut buf = [0u8; 512];
-        let len = self.build_payload(pgn, &mut buf);
-        let data = buf.get(..len)?;
-        if len <= 8 {
+        // BCS goes out four times a second: it is built in a buffer of its own size, not
+        // in one large enough for a 256-cell BMV.
+        if pgn == Pgn::Bcs {
+            let mut buf = [0u8; Bcs::LEN];
+            let len = self.build_payload(pgn, &mut buf);
+            self.send_payload(now, pgn, buf.get(..len)?)
+        } else {
+            let mut buf = [0u8; build::PAYLOAD_MAX];
+            let len = self.build_payload(pgn, &mut buf);
+            self.send_payload(now, pgn, buf.get(..len)?)
+        }
+    }
+
+    /// Sends a built payload: as one frame if it fits, else by starting a TP session;
+    /// returns the first frame.
+    fn send_payload(&mut self, now: Instant, pgn: Pgn, data: &[u8]) -> Option<CanFrame> {
+        if data.len() <= 8 {
             return build::single_frame(pgn, data);
         }
-        self.tp_output = true;
         self.tp.start(now, pgn.value(), data).ok()?;
-        self.tp.poll_transmit(now)
+        // The RTS goes out now; anything else the sender queues sets the flag.
+        let rts = self.tp.poll_transmit(now);
+        self.tp_output |= self.tp.has_queued_frames();
+        rts
     }
 
     /// Takes delivery and abort reports from the TP sender; an aborted message goes out

@@ -17,11 +17,13 @@ pub(super) fn handle_frame(s: &mut BmsSession, now: Instant, frame: &CanFrame) {
         return;
     }
     if pgn.is_transport() {
-        // The charger only answers our transfers (CTS, EndOfMsgAck, Abort).
-        s.tp_output = true;
+        // The charger only answers our transfers (CTS, EndOfMsgAck, Abort). What the
+        // answer lets the sender send is either queued now (an abort) or a TP.DT due at
+        // its deadline, which `poll_transmit` checks anyway.
         if s.tp.handle_frame(now, frame).is_err() {
             s.counters.malformed_frames += 1;
         }
+        s.tp_output |= s.tp.has_queued_frames();
         s.drain_tp(now);
         return;
     }
