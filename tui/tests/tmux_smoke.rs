@@ -44,6 +44,24 @@ fn wait_for(session: &str, text: &str) -> String {
     }
 }
 
+/// Waits until the screen no longer contains `text` (at most 30 s).
+fn wait_gone(session: &str, text: &str) {
+    #[expect(clippy::disallowed_methods, reason = "the test polls a real terminal")]
+    let start = Instant::now();
+    loop {
+        let screen = capture(session);
+        if !screen.contains(text) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "waited 30 s for {text:?} to go; the screen:\n{screen}"
+        );
+        #[expect(clippy::disallowed_methods, reason = "the test polls a real terminal")]
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Kills the tmux session however the test ends.
 struct Session(String);
 
@@ -111,6 +129,8 @@ fn demo_dashboard_in_tmux_switches_views_shows_help_and_quits_cleanly() {
         "{help}"
     );
     keys(&session.0, &["Escape"]);
+    // A key sent right behind Escape reads as Alt+key: wait for the help to close first.
+    wait_gone(&session.0, "show or hide this help");
     keys(&session.0, &["1"]);
     wait_for(&session.0, "Connectors: 320");
     keys(&session.0, &["q"]);
