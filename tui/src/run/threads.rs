@@ -181,6 +181,7 @@ fn pooled_worker(
     changed: &Condvar,
     next_build: &AtomicU32,
 ) {
+    let _guard = PanicGuard { pool, changed };
     loop {
         let k = next_build.fetch_add(1, Ordering::Relaxed);
         if k >= worlds {
@@ -226,6 +227,26 @@ fn pooled_worker(
             }
         }
         changed.notify_all();
+    }
+}
+
+/// Wakes the other pool threads with an error if this one panics, so none waits forever
+/// for a world the panicking thread held.
+struct PanicGuard<'a> {
+    pool: &'a Mutex<Pool>,
+    changed: &'a Condvar,
+}
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A lock poisoned by this panic already stops the others at their next lock.
+            if let Ok(mut p) = self.pool.lock() {
+                p.error
+                    .get_or_insert_with(|| anyhow::anyhow!("a pool thread panicked"));
+            }
+            self.changed.notify_all();
+        }
     }
 }
 
