@@ -194,18 +194,6 @@ fn earliest<const N: usize>(slots: &[Instant; N]) -> Instant {
     slots.iter().fold(NEVER, |a, &b| a.min(b))
 }
 
-/// The earliest of the entries of `slots` below `split` (`below`) or from `split` on
-/// (`!below`), over the whole fixed-size array: the other entries count as [`NEVER`].
-#[inline]
-fn earliest_of_group<const N: usize>(slots: &[Instant; N], split: usize, below: bool) -> Instant {
-    let mut min = NEVER;
-    for (i, &at) in slots.iter().enumerate() {
-        let candidate = if (i < split) == below { at } else { NEVER };
-        min = min.min(candidate);
-    }
-    min
-}
-
 /// The latest `now` a deadline is compared with: unset slots hold [`NEVER`] and must
 /// never count as expired.
 const LAST: Instant = Instant::from_micros(u64::MAX - 1);
@@ -295,6 +283,30 @@ pub(crate) struct Schedule<const N: usize> {
     split: usize,
     /// The earliest due time of `[0, split)` and of `[split, N)`.
     next: [Instant; 2],
+    /// Bit `i` set while message `i` is running (`due[i]` is not [`NEVER`]): a handful
+    /// run at a time, and the searches visit only those.
+    running: u64,
+    /// The bits of `[0, split)`.
+    first_group: u64,
+}
+
+/// The bits below `n` (all of them from 64 on).
+const fn low_bits(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+}
+
+/// The earliest of the entries of `slots` whose bits are set in `mask`.
+#[inline]
+fn earliest_of_mask<const N: usize>(slots: &[Instant; N], mut mask: u64) -> Instant {
+    let mut min = NEVER;
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        if let Some(&at) = slots.get(i) {
+            min = min.min(at);
+        }
+    }
+    min
 }
 
 impl<const N: usize> Schedule<N> {
@@ -305,11 +317,23 @@ impl<const N: usize> Schedule<N> {
 
     /// A schedule whose entries from `split` on form the second group.
     pub(crate) const fn with_split(period: [Duration; N], split: usize) -> Self {
+        assert!(N <= 64, "a schedule keeps its running messages in a u64");
         Schedule {
             due: [NEVER; N],
             period,
             split,
             next: [NEVER; 2],
+            running: 0,
+            first_group: low_bits(split),
+        }
+    }
+
+    /// The bits of group `g` (0: `[0, split)`, 1: `[split, N)`).
+    fn group_mask(&self, g: usize) -> u64 {
+        if g == 0 {
+            self.first_group
+        } else {
+            !self.first_group
         }
     }
 
@@ -319,6 +343,12 @@ impl<const N: usize> Schedule<N> {
             return;
         };
         let old = std::mem::replace(slot, new);
+        let bit = 1u64 << i;
+        if new == NEVER {
+            self.running &= !bit;
+        } else {
+            self.running |= bit;
+        }
         let g = usize::from(i >= self.split);
         let Some(&current) = self.next.get(g) else {
             return;
@@ -326,7 +356,7 @@ impl<const N: usize> Schedule<N> {
         let next = if new <= current {
             new
         } else if old == current {
-            earliest_of_group(&self.due, self.split, g == 0)
+            earliest_of_mask(&self.due, self.running & self.group_mask(g))
         } else {
             return;
         };
@@ -364,6 +394,7 @@ impl<const N: usize> Schedule<N> {
     pub(crate) fn stop_all(&mut self) {
         self.due = [NEVER; N];
         self.next = [NEVER; 2];
+        self.running = 0;
     }
 
     /// When message `i` is next due.
@@ -383,8 +414,19 @@ impl<const N: usize> Schedule<N> {
         if self.next_due_raw(both) > now {
             return None;
         }
-        let end = if both { N } else { self.split.min(N) };
-        self.due.get(..end)?.iter().position(|&d| d <= now)
+        let mut mask = if both {
+            self.running
+        } else {
+            self.running & self.first_group
+        };
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if self.due.get(i).is_some_and(|&d| d <= now) {
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// Books the frame of message `i` as sent: the next one is due one period after this
