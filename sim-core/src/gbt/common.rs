@@ -295,18 +295,25 @@ const fn low_bits(n: usize) -> u64 {
     if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
-/// The earliest of the entries of `slots` whose bits are set in `mask`.
+/// The indices of the bits set in `mask`, lowest first.
 #[inline]
-fn earliest_of_mask<const N: usize>(slots: &[Instant; N], mut mask: u64) -> Instant {
-    let mut min = NEVER;
-    while mask != 0 {
+fn set_bits(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if mask == 0 {
+            return None;
+        }
         let i = mask.trailing_zeros() as usize;
         mask &= mask - 1;
-        if let Some(&at) = slots.get(i) {
-            min = min.min(at);
-        }
-    }
-    min
+        Some(i)
+    })
+}
+
+/// The earliest of the entries of `slots` whose bits are set in `mask`.
+#[inline]
+fn earliest_of_mask<const N: usize>(slots: &[Instant; N], mask: u64) -> Instant {
+    set_bits(mask)
+        .filter_map(|i| slots.get(i).copied())
+        .fold(NEVER, Instant::min)
 }
 
 impl<const N: usize> Schedule<N> {
@@ -414,19 +421,12 @@ impl<const N: usize> Schedule<N> {
         if self.next_due_raw(both) > now {
             return None;
         }
-        let mut mask = if both {
+        let mask = if both {
             self.running
         } else {
             self.running & self.first_group
         };
-        while mask != 0 {
-            let i = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            if self.due.get(i).is_some_and(|&d| d <= now) {
-                return Some(i);
-            }
-        }
-        None
+        set_bits(mask).find(|&i| self.due.get(i).is_some_and(|&d| d <= now))
     }
 
     /// Books the frame of message `i` as sent: the next one is due one period after this
