@@ -199,18 +199,23 @@ impl GbtLink {
     ///
     /// The owner must make sure nothing else touches this link, its plant or its vehicle
     /// before `until` (no physics tick, phase deadline, fault, network or observer); then
-    /// running ahead changes nothing but how often the owner is woken. Returns the steps
-    /// taken.
-    pub fn run_ahead(&mut self, until: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) -> u64 {
-        let mut steps = 0;
+    /// running ahead changes nothing but how often the owner is woken.
+    pub fn run_ahead(&mut self, until: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) {
         while self.pending.at.is_none()
             && let Some(at) = self.deadline
             && at < until
         {
-            self.step_ahead(at, plant, ev);
-            steps += 1;
+            if self.task_due(at) {
+                self.step_ahead(at, plant, ev);
+                continue;
+            }
+            // The pair's own deadline, with no plant task due before `until`: the pair
+            // steps by itself through the steps that produce no events (almost all), and
+            // this link finishes the last one, exactly as `step_ahead` at each would.
+            let (last, settled) = self.pair.run_quiet(at, until.min(self.task_at));
+            self.finish_step(last, settled, plant, ev);
+            self.keep_emitted(last);
         }
-        steps
     }
 
     /// One [`step`](GbtLink::step) at `at` ahead of the owner, whose outcomes are kept for
@@ -218,6 +223,11 @@ impl GbtLink {
     /// were any. Nothing must be pending.
     pub fn step_ahead(&mut self, at: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) -> bool {
         self.step_collect(at, plant, ev);
+        self.keep_emitted(at)
+    }
+
+    /// Keeps the outcomes the step at `at` emitted as pending; true if there were any.
+    fn keep_emitted(&mut self, at: Instant) -> bool {
         if self.emitted == 0 {
             return false;
         }
@@ -307,15 +317,27 @@ impl GbtLink {
     /// [`step`](GbtLink::step), keeping the outcomes in `emitted_outcomes` (the first
     /// [`MAX_OUTCOMES`]; a step produces a handful at most).
     fn step_collect(&mut self, now: Instant, plant: &mut ConnectorPlant, ev: &mut Ev) {
+        // A plant task is due a few times per session: the check stays inline, the work
+        // out of line.
+        if self.task_due(now) {
+            self.run_due_task(now, plant, ev);
+        }
+        let settled = self.pair.step_settled(now);
+        self.finish_step(now, settled, plant, ev);
+    }
+
+    /// The rest of a step at `now` after the pair's first `step_settled` (which returned
+    /// `settled`): acts on the pair's events, runs the plant tasks and pair steps they
+    /// cause at `now`, and refreshes the deadline.
+    fn finish_step(
+        &mut self,
+        now: Instant,
+        mut settled: Option<Instant>,
+        plant: &mut ConnectorPlant,
+        ev: &mut Ev,
+    ) {
         // Bounded: every round either completes a plant task or drains the pair.
-        let mut settled = None;
-        for _ in 0..16 {
-            // A plant task is due a few times per session: the check stays inline, the
-            // work out of line.
-            if self.task_due(now) {
-                self.run_due_task(now, plant, ev);
-            }
-            settled = self.pair.step_settled(now);
+        for round in 1..=16 {
             let mut any = false;
             while let Some(event) = self.pair.poll_event() {
                 any = true;
@@ -323,9 +345,13 @@ impl GbtLink {
             }
             // Events touch the plant and this link, never the pair: a settled pair has
             // nothing more to do at `now` unless a plant task came due.
-            if (!any || settled.is_some()) && !self.task_due(now) {
+            if ((!any || settled.is_some()) && !self.task_due(now)) || round == 16 {
                 break;
             }
+            if self.task_due(now) {
+                self.run_due_task(now, plant, ev);
+            }
+            settled = self.pair.step_settled(now);
         }
         match settled {
             Some(next) => self.refresh_with(deadline(next)),

@@ -32,6 +32,14 @@ pub enum PairEvent {
 /// least one frame or event, and a session moves a few per instant.
 const MAX_ROUNDS: usize = 256;
 
+/// The deadlines of a pair's three parts, `NEVER` for none.
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    charger: Instant,
+    bms: Instant,
+    segment: Instant,
+}
+
 /// A charger and a BMS on their own segment.
 #[derive(Debug)]
 pub struct Pair {
@@ -98,25 +106,69 @@ impl Pair {
     /// it settled, `None` when it hit the round limit. The deadline is the one the last
     /// check computed: nothing moves after it.
     pub(crate) fn step_settled(&mut self, now: Instant) -> Option<Instant> {
+        self.settle(now, self.deadlines()).0
+    }
+
+    /// Steps at `first`, then at each of the pair's own next deadlines while they are
+    /// before `bound`, exactly as an owner woken at each of them would call
+    /// [`step_settled`](Pair::step_settled), and stops after the first step that left
+    /// events to poll or hit the round limit. Returns the time of the last step and what
+    /// it returned.
+    ///
+    /// Between two of these steps nothing else touches the pair, so the deadlines the
+    /// last check of one step read are the first check of the next: each step reads them
+    /// once, and the owner's per-step work is done once for the whole run.
+    pub(crate) fn run_quiet(
+        &mut self,
+        first: Instant,
+        bound: Instant,
+    ) -> (Instant, Option<Instant>) {
+        let mut at = first;
+        let mut deadlines = self.deadlines();
+        loop {
+            let (settled, last) = self.settle(at, deadlines);
+            match settled {
+                Some(next) if next < bound && self.events.is_empty() => {
+                    at = next;
+                    deadlines = last;
+                }
+                _ => return (at, settled),
+            }
+        }
+    }
+
+    /// The three deadlines a round checks: the charger's, the BMS's and the segment's.
+    #[inline]
+    fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            charger: self.charger.next_deadline(),
+            bms: self.bms.next_deadline(),
+            segment: self.segment.next_due_raw(),
+        }
+    }
+
+    /// Runs rounds at `now` until nothing moves, starting from the deadlines `first`
+    /// (read since the pair last changed). Returns what
+    /// [`step_settled`](Pair::step_settled) returns and the deadlines of the last check.
+    #[inline]
+    fn settle(&mut self, now: Instant, first: Deadlines) -> (Option<Instant>, Deadlines) {
+        let mut d = first;
         for _ in 0..MAX_ROUNDS {
             // A round with nothing due moves nothing: skip it (most steps need one round,
             // and the owner often steps once more to see whether its events caused more).
-            // The deadlines are read once per round and handed to it.
-            let charger_next = self.charger.next_deadline();
-            let bms_next = self.bms.next_deadline();
-            let segment_next = self.segment.next_due_raw();
-            let (charger_due, bms_due) = (charger_next <= now, bms_next <= now);
+            let (charger_due, bms_due) = (d.charger <= now, d.bms <= now);
             let busy = charger_due
                 || bms_due
-                || segment_next <= now
+                || d.segment <= now
                 || self.charger.has_output()
                 || self.bms.has_output();
             if !busy || !self.round(now, charger_due, bms_due) {
-                return Some(charger_next.min(bms_next).min(segment_next));
+                return (Some(d.charger.min(d.bms).min(d.segment)), d);
             }
+            d = self.deadlines();
         }
         self.stalls += 1;
-        None
+        (None, d)
     }
 
     /// Whether a round at `now` would fire a timer, deliver, send or forward anything.
@@ -197,5 +249,94 @@ impl Pair {
     /// Times `step` hit its round limit (a bug indicator; should stay 0).
     pub fn stalls(&self) -> u64 {
         self.stalls
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gbt::charger::ChargerStopCause;
+    use proto::time::Duration;
+    use rand::SeedableRng;
+
+    fn pair() -> Pair {
+        Pair::new(
+            ChargerConfig::default(),
+            BmsConfig::lfp(),
+            SegmentConfig::default(),
+            ChaCha8Rng::seed_from_u64(7),
+        )
+    }
+
+    /// Takes the pair's events, stamped with the time of the step that produced them.
+    fn drain(p: &mut Pair, at: Instant, log: &mut Vec<(Instant, PairEvent)>) {
+        while let Some(e) = p.poll_event() {
+            log.push((at, e));
+        }
+    }
+
+    /// A whole session (handshake, charging, a manual stop at 40 s, the end at 60 s),
+    /// the owner calling `advance(pair, deadline, stopped)` at each deadline of the pair;
+    /// `advance` returns the time of the pair's last step. Returns the events, stamped
+    /// with the time of the step that produced them, and the final state.
+    fn session(
+        mut advance: impl FnMut(&mut Pair, Instant, bool) -> Instant,
+    ) -> (Vec<(Instant, PairEvent)>, String) {
+        let mut p = pair();
+        let mut log = Vec::new();
+        p.plug_in(Instant::ZERO);
+        drain(&mut p, Instant::ZERO, &mut log);
+        let stop_at = Instant::ZERO + STOP;
+        let mut stopped = false;
+        while let Some(at) = p.poll_timeout().filter(|&t| t < Instant::ZERO + END) {
+            if !stopped && at >= stop_at {
+                stopped = true;
+                p.charger.request_stop(stop_at, ChargerStopCause::Manual);
+                p.step(stop_at);
+                drain(&mut p, stop_at, &mut log);
+                continue;
+            }
+            let last = advance(&mut p, at, stopped);
+            drain(&mut p, last, &mut log);
+        }
+        (log, format!("{p:?}"))
+    }
+
+    const STOP: Duration = Duration::from_secs(40);
+    const END: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn running_quiet_steps_is_stepping_at_each_deadline() {
+        let (events, state) = session(|p, at, _| {
+            assert!(p.step_settled(at).is_some());
+            at
+        });
+        assert!(
+            events
+                .iter()
+                .any(|(_, e)| matches!(e, PairEvent::Charger(ChargerEvent::Stopped { .. }))),
+            "the session ran to its end: {events:?}"
+        );
+        // The pair runs its quiet steps by itself up to a bound every `chunk_ms` (and the
+        // stop); the owner steps in for events only.
+        for chunk_ms in [1, 7, 50, 100, 1_000, 60_000] {
+            let mut bound = Instant::ZERO;
+            let mut runs = 0;
+            let (q_events, q_state) = session(|p, at, stopped| {
+                while bound <= at {
+                    bound += Duration::from_millis(chunk_ms);
+                }
+                let stop = Instant::ZERO + if stopped { END } else { STOP };
+                let limit = bound.min(stop);
+                let (last, settled) = p.run_quiet(at, limit);
+                assert!(settled.is_some());
+                assert!(last == at || (at < last && last < limit));
+                runs += 1;
+                last
+            });
+            assert!(runs > 10);
+            assert_eq!(q_events, events, "events, chunks of {chunk_ms} ms");
+            assert_eq!(q_state, state, "final state, chunks of {chunk_ms} ms");
+        }
     }
 }
