@@ -1,6 +1,10 @@
 //! The CAN path across processes without kernel CAN: sessions, python-can and a real-time
 //! conformance case over the socketcand endpoint.
 
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
 use std::process::Command;
 
 use hil::can::realtime::{Direction, Session, SessionPlan, run_case, run_session};
@@ -23,8 +27,7 @@ async fn server() -> SocketcandServer {
 async fn a_full_session_over_socketcand_between_two_clients() {
     let srv = server().await;
     let addr = srv.local_addr().to_string();
-    let dir = std::env::temp_dir().join(format!("cs-can-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("cs-can");
     let log = dir.join("session.log");
     let recorder = CandumpRecorder::start(srv.buses(), &log).await.unwrap();
 

@@ -1,6 +1,10 @@
 //! HTTPS: the reference platform serves TLS with a certificate from PEM files; the operator
 //! trusts it through a custom CA, and refuses it without.
 
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
 mod http_common;
 
 use std::time::Duration as StdDuration;
@@ -32,8 +36,7 @@ fn certificates(tag: &str) -> (ServerTls, Vec<u8>) {
     let cert = params
         .signed_by(&key, &issuer)
         .expect("test certificate setup");
-    let dir = std::env::temp_dir().join(format!("chargestorm-tls-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("test certificate setup");
+    let dir = Scratch::new(&format!("chargestorm-tls-{tag}"));
     let cert_path = dir.join("platform.pem");
     let key_path = dir.join("platform.key");
     std::fs::write(&cert_path, cert.pem()).expect("test certificate setup");

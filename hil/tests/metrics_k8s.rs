@@ -17,11 +17,12 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chargestorm-k8s-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
+fn tempdir(name: &str) -> Scratch {
+    Scratch::new(&format!("chargestorm-k8s-{name}"))
 }
 
 /// Runs scripts/validate-k8s with `args`; panics naming kubernetes-validate if it is missing.
@@ -49,7 +50,7 @@ fn text(o: &Output) -> String {
 }
 
 /// Validates the shipped manifests and extracts the ConfigMaps' files into a temp dir.
-fn extracted(name: &str) -> PathBuf {
+fn extracted(name: &str) -> Scratch {
     let dir = tempdir(name);
     let out = validate(&["--extract", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
@@ -71,7 +72,7 @@ fn the_manifests_pass_the_schemas_and_the_cross_checks() {
 }
 
 /// Copies deploy/k8s to a temp dir with `from` replaced by `to` in job-shards.yaml.
-fn broken_copy(name: &str, from: &str, to: &str) -> PathBuf {
+fn broken_copy(name: &str, from: &str, to: &str) -> Scratch {
     let dir = tempdir(name);
     for entry in std::fs::read_dir(repo().join("deploy/k8s")).unwrap() {
         let path = entry.unwrap().path();

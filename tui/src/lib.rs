@@ -13,6 +13,9 @@ mod netproxy;
 mod profiles_cmd;
 pub mod report_cmd;
 mod run;
+#[cfg(test)]
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
 pub mod serve_cmd;
 mod stack;
 pub mod tcec_cmd;

@@ -363,8 +363,7 @@ mod tests {
 
     #[test]
     fn verify_accepts_tv1_and_rejects_a_tampered_copy_with_keys_from_a_file() {
-        let dir = std::env::temp_dir().join(format!("chargestorm-tcec-cmd-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::Scratch::new("chargestorm-tcec-cmd");
         let key_file = dir.join("sig.key");
         std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
         let envelope = |seq: &str| {

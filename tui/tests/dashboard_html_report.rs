@@ -1,6 +1,10 @@
 //! The HTML report: well-formed (checked by a strict XML parser written here), no external
 //! resources, every text escaped, and a chart for every message type in the input.
 
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
 use sim_core::metrics::Metrics;
 use sim_core::report::{Assertion, ConnectorCounts, Report, ReportDetails, Verdict};
 use sim_core::time::Instant;
@@ -440,9 +444,7 @@ fn the_checker_rejects_broken_markup() {
 /// percentile-distribution chart for every message type the JSON report has.
 #[test]
 fn a_real_run_writes_a_chart_for_every_message_type_it_saw() {
-    let dir = std::env::temp_dir().join(format!("chargestorm-html-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("chargestorm-html");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargestorm"))
         .args([
             "run",

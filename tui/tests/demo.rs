@@ -4,15 +4,15 @@
 //! HTTP; `--metrics-listen` serves the running metrics meanwhile.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chargestorm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
+fn tempdir(name: &str) -> Scratch {
+    Scratch::new(&format!("chargestorm-{name}"))
 }
 
 /// `GET /metrics` from `addr`, the whole response.

@@ -3,7 +3,7 @@
 //! world hands the broker restart and the partition to the I/O shell, which carries them
 //! out on the real broker and connections and reports their reach.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn chargestorm(args: &[&str], dir: &Path) -> Output {
@@ -14,14 +14,12 @@ fn chargestorm(args: &[&str], dir: &Path) -> Output {
         .expect("the chargestorm binary runs")
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "chargestorm-faults-rt-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
+fn tempdir(name: &str) -> Scratch {
+    Scratch::new(&format!("chargestorm-faults-rt-{name}"))
 }
 
 fn text(o: &Output) -> String {

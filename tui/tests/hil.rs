@@ -6,17 +6,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_chargestorm")
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cs-hil-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
+fn temp_dir(tag: &str) -> Scratch {
+    Scratch::new(&format!("cs-hil-{tag}"))
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

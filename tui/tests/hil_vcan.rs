@@ -6,6 +6,10 @@
 #![cfg(feature = "vcan_tests")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
 use std::process::Command;
 
 fn bench(dir: &std::path::Path, name: &str, role: &str, extra: &str) -> std::path::PathBuf {
@@ -23,8 +27,7 @@ fn bench(dir: &std::path::Path, name: &str, role: &str, extra: &str) -> std::pat
 
 #[test]
 fn a_session_completes_across_two_processes_on_vcan0() {
-    let dir = std::env::temp_dir().join(format!("cs-hil-vcan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("cs-hil-vcan");
     let charger = bench(
         &dir,
         "charger",

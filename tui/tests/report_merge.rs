@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use tui::report_cmd::{MergeArgs, ReportCommand, ShowArgs};
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chargestorm-merge-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
+fn tempdir(name: &str) -> Scratch {
+    Scratch::new(&format!("chargestorm-merge-{name}"))
 }
 
 /// Starts `chargestorm run ci-smoke` writing `report` in `dir`, with `extra` arguments.

@@ -3,16 +3,17 @@
 //! broker both connect to; the platform answers T/CEC requests on its address. Both stop at `--duration` with exit 0.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chargestorm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
+fn tempdir(name: &str) -> Scratch {
+    Scratch::new(&format!("chargestorm-{name}"))
 }
 
 /// Starts the binary with `args` in `dir`; stderr lines arrive on the receiver.

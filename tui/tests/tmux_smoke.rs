@@ -2,7 +2,7 @@
 //! session of fixed size shows the overview, switches views with Tab and number keys,
 //! opens the help overlay, quits on `q` with exit code 0, and writes its report.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -71,11 +71,12 @@ impl Drop for Session {
     }
 }
 
-fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chargestorm-tmux-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
+fn tempdir() -> Scratch {
+    Scratch::new("chargestorm-tmux")
 }
 
 fn start(dir: &Path, session: &str) -> Session {

@@ -125,13 +125,14 @@ impl Drop for Peer {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
+#[path = "../../../tests/src/scratch.rs"]
+mod scratch;
+pub use scratch::Scratch;
+
+/// A fresh directory under the system temp dir, removed when the test passes.
+pub fn temp_dir(tag: &str) -> Scratch {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("chargestorm-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch::new(&format!("chargestorm-{tag}-{n}"))
 }
 
 /// Two connected pseudo-terminals made by socat: what is written to one is read from the
@@ -142,13 +143,8 @@ pub struct PtyPair {
     pub a: PathBuf,
     /// The other end (the client's).
     pub b: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for PtyPair {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    /// Holds the links (removed with the pair when the test passes).
+    _dir: Scratch,
 }
 
 pub fn pty_pair() -> PtyPair {
@@ -170,7 +166,7 @@ pub fn pty_pair() -> PtyPair {
                 _socat: socat,
                 a,
                 b,
-                dir,
+                _dir: dir,
             };
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -2,7 +2,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs `chargestorm ARGS` in `dir` and waits for it.
@@ -14,13 +14,14 @@ pub fn chargestorm(args: &[&str], dir: &Path) -> Output {
         .expect("the chargestorm binary runs")
 }
 
-/// A fresh, empty directory for test `suite`/`name` of this process.
-pub fn tempdir(suite: &str, name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("chargestorm-{suite}-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-    dir
+#[path = "../../../tests/src/scratch.rs"]
+mod scratch;
+pub use scratch::Scratch;
+
+/// A fresh, empty directory for test `suite`/`name` of this process, removed when the
+/// test passes.
+pub fn tempdir(suite: &str, name: &str) -> Scratch {
+    Scratch::new(&format!("chargestorm-{suite}-{name}"))
 }
 
 /// A run's exit status and output, for assertion messages.
