@@ -218,6 +218,31 @@ impl GbtLink {
         }
     }
 
+    /// [`step_ahead`](GbtLink::step_ahead) at `at`, then, unless it produced outcomes,
+    /// [`run_ahead`](GbtLink::run_ahead) to `until`; true if outcomes are pending. The
+    /// first step is one of the pair's quiet run when no plant task is due at `at`.
+    pub fn step_and_run_ahead(
+        &mut self,
+        at: Instant,
+        until: Instant,
+        plant: &mut ConnectorPlant,
+        ev: &mut Ev,
+    ) -> bool {
+        if self.task_due(at) {
+            if self.step_ahead(at, plant, ev) {
+                return true;
+            }
+        } else {
+            let (last, settled) = self.pair.run_quiet(at, until.min(self.task_at));
+            self.finish_step(last, settled, plant, ev);
+            if self.keep_emitted(last) {
+                return true;
+            }
+        }
+        self.run_ahead(until, plant, ev);
+        self.has_pending()
+    }
+
     /// One [`step`](GbtLink::step) at `at` ahead of the owner, whose outcomes are kept for
     /// the owner to take at `at` ([`take_pending`](GbtLink::take_pending)); true if there
     /// were any. Nothing must be pending.

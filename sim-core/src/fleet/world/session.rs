@@ -359,10 +359,7 @@ impl World {
         else {
             return false;
         };
-        let kept = link.step_ahead(at, plant, ev) || {
-            link.run_ahead(bound, plant, ev);
-            link.has_pending()
-        };
+        let kept = link.step_and_run_ahead(at, bound, plant, ev);
         self.sync_link(ci);
         kept
     }
