@@ -205,22 +205,12 @@ impl GbtLink {
             && let Some(at) = self.deadline
             && at < until
         {
-            if self.task_due(at) {
-                self.step_ahead(at, plant, ev);
-                continue;
-            }
-            // The pair's own deadline, with no plant task due before `until`: the pair
-            // steps by itself through the steps that produce no events (almost all), and
-            // this link finishes the last one, exactly as `step_ahead` at each would.
-            let (last, settled) = self.pair.run_quiet(at, until.min(self.task_at));
-            self.finish_step(last, settled, plant, ev);
-            self.keep_emitted(last);
+            self.step_from(at, until, plant, ev);
         }
     }
 
-    /// [`step_ahead`](GbtLink::step_ahead) at `at`, then, unless it produced outcomes,
-    /// [`run_ahead`](GbtLink::run_ahead) to `until`; true if outcomes are pending. The
-    /// first step is one of the pair's quiet run when no plant task is due at `at`.
+    /// [`step_ahead`](GbtLink::step_ahead) at `at`, then, unless it kept outcomes,
+    /// [`run_ahead`](GbtLink::run_ahead) to `until`; true if outcomes are pending.
     pub fn step_and_run_ahead(
         &mut self,
         at: Instant,
@@ -228,19 +218,29 @@ impl GbtLink {
         plant: &mut ConnectorPlant,
         ev: &mut Ev,
     ) -> bool {
-        if self.task_due(at) {
-            if self.step_ahead(at, plant, ev) {
-                return true;
-            }
-        } else {
-            let (last, settled) = self.pair.run_quiet(at, until.min(self.task_at));
-            self.finish_step(last, settled, plant, ev);
-            if self.keep_emitted(last) {
-                return true;
-            }
+        self.step_from(at, until, plant, ev) || {
+            self.run_ahead(until, plant, ev);
+            self.has_pending()
         }
-        self.run_ahead(until, plant, ev);
-        self.has_pending()
+    }
+
+    /// A step at `at` ahead of the owner, as [`step_ahead`](GbtLink::step_ahead); true if
+    /// it kept outcomes. With no plant task due before `until`, the pair goes on by itself
+    /// through its next steps that produce no events (almost all), and this link finishes
+    /// the last one, exactly as `step_ahead` at each of them would.
+    fn step_from(
+        &mut self,
+        at: Instant,
+        until: Instant,
+        plant: &mut ConnectorPlant,
+        ev: &mut Ev,
+    ) -> bool {
+        if self.task_due(at) {
+            return self.step_ahead(at, plant, ev);
+        }
+        let (last, settled) = self.pair.run_quiet(at, until.min(self.task_at));
+        self.finish_step(last, settled, plant, ev);
+        self.keep_emitted(last)
     }
 
     /// One [`step`](GbtLink::step) at `at` ahead of the owner, whose outcomes are kept for
