@@ -16,8 +16,8 @@ use sim_core::tcec::demo;
 use sim_core::tcec::harness::OPERATOR_ID;
 
 /// A CA and a server certificate for 127.0.0.1 and localhost, written to a fresh directory;
-/// returns the server files and the CA PEM.
-fn certificates(tag: &str) -> (ServerTls, Vec<u8>) {
+/// returns the server files, the CA PEM and the directory (which goes when dropped).
+fn certificates(tag: &str) -> (ServerTls, Vec<u8>, Scratch) {
     let ca_key = rcgen::KeyPair::generate().expect("test certificate setup");
     let mut ca_params =
         rcgen::CertificateParams::new(Vec::<String>::new()).expect("test certificate setup");
@@ -45,7 +45,7 @@ fn certificates(tag: &str) -> (ServerTls, Vec<u8>) {
         cert_chain_pem: cert_path,
         private_key_pem: key_path,
     };
-    (files, ca.pem().into_bytes())
+    (files, ca.pem().into_bytes(), dir)
 }
 
 fn station_pushes(lb: &Loopback) -> u64 {
@@ -54,7 +54,7 @@ fn station_pushes(lb: &Loopback) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_go_over_https_to_a_platform_with_a_private_ca() {
-    let (files, ca_pem) = certificates("ok");
+    let (files, ca_pem, _dir) = certificates("ok");
     let config = LoopbackConfig {
         platform_tls: Some(files),
         operator_client_tls: ClientTls {
@@ -78,7 +78,7 @@ async fn pushes_go_over_https_to_a_platform_with_a_private_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_a_connect_error() {
-    let (files, _) = certificates("untrusted");
+    let (files, _, _dir) = certificates("untrusted");
     let config = LoopbackConfig {
         platform_tls: Some(files),
         ..Default::default()
@@ -114,7 +114,7 @@ async fn pipelined_requests_go_over_https() {
     use sim_core::tcec::PeerId;
     use sim_core::time::Duration;
 
-    let (files, ca_pem) = certificates("pipelined");
+    let (files, ca_pem, _dir) = certificates("pipelined");
     let spec = profiles::scenario::HttpSpec {
         operator_id: OPERATOR_ID.to_owned(),
         ..Default::default()
